@@ -1,0 +1,221 @@
+//! Generated code: the `TenantTable` impl with `&'static` metadata and query
+//! text, the registry entry, and the `scoped` / `system` entry points.
+//!
+//! Everything lives in `const _: () = { .. };` and names paths through
+//! `::tenant_runtime`, so the user's crate needs no other dependency in scope.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::ext::IdentExt;
+
+use crate::model::{ColumnSet, Model};
+use crate::sql::{self, QuerySet};
+
+pub(crate) fn expand(model: &Model) -> TokenStream {
+    let ident = &model.ident;
+    let rt = quote!(::tenant_runtime);
+    let meta = table_meta(model);
+    let tenant_field = &model.tenant_column().field;
+    let key_field = &model.primary_key_column().field;
+    let key_ty = &model.primary_key_column().ty;
+    let add = |field: &syn::Ident| {
+        quote!(#rt::__private::Arguments::add(args, &self.#field)?;)
+    };
+    let insert_binds = model.insert_columns().map(|c| add(&c.field));
+    let update_binds = model.update_columns().map(|c| add(&c.field));
+    let entry_points = entry_points(ident);
+
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #rt::TenantTable for #ident {
+                type Key = #key_ty;
+
+                const META: &'static #rt::meta::TableMeta = &#meta;
+
+                fn tenant_uuid(&self) -> #rt::__private::Uuid {
+                    #rt::__private::TenantColumn::tenant_uuid(&self.#tenant_field)
+                }
+
+                fn key(&self) -> &Self::Key {
+                    &self.#key_field
+                }
+
+                fn encode_insert(
+                    &self,
+                    args: &mut #rt::__private::PgArguments,
+                ) -> ::core::result::Result<(), #rt::__private::BoxDynError> {
+                    #(#insert_binds)*
+                    ::core::result::Result::Ok(())
+                }
+
+                fn encode_update(
+                    &self,
+                    args: &mut #rt::__private::PgArguments,
+                ) -> ::core::result::Result<(), #rt::__private::BoxDynError> {
+                    #(#update_binds)*
+                    ::core::result::Result::Ok(())
+                }
+            }
+
+            #rt::__private::inventory::submit! {
+                #rt::registry::Registration::new(<#ident as #rt::TenantTable>::META)
+            }
+
+            #entry_points
+        };
+    }
+}
+
+/// When validation fails: the errors, plus a stand-in impl and entry points
+/// so the rest of the user's crate type-checks and the only errors shown
+/// are the ones about the attributes.
+pub(crate) fn fallback(ident: &syn::Ident, errors: TokenStream) -> TokenStream {
+    let rt = quote!(::tenant_runtime);
+    let entry_points = entry_points(ident);
+    quote! {
+        #errors
+        const _: () = {
+            #[automatically_derived]
+            impl #rt::TenantTable for #ident {
+                type Key = i64;
+                const META: &'static #rt::meta::TableMeta = &#rt::__private::INVALID_TABLE;
+                fn tenant_uuid(&self) -> #rt::__private::Uuid {
+                    ::core::unreachable!()
+                }
+                fn key(&self) -> &Self::Key {
+                    ::core::unreachable!()
+                }
+                fn encode_insert(
+                    &self,
+                    _: &mut #rt::__private::PgArguments,
+                ) -> ::core::result::Result<(), #rt::__private::BoxDynError> {
+                    ::core::unreachable!()
+                }
+                fn encode_update(
+                    &self,
+                    _: &mut #rt::__private::PgArguments,
+                ) -> ::core::result::Result<(), #rt::__private::BoxDynError> {
+                    ::core::unreachable!()
+                }
+            }
+            #entry_points
+        };
+    }
+}
+
+fn entry_points(ident: &syn::Ident) -> TokenStream {
+    let rt = quote!(::tenant_runtime);
+    let scoped_doc = format!(
+        "Queries on `{ident}` rows of the transaction's tenant. The only way in is a \
+         [`TenantTx`]({rt}::TenantTx), begun for one tenant.",
+        rt = "::tenant_runtime"
+    );
+    let system_doc = format!(
+        "Cross-tenant queries on `{ident}` for admin jobs, through a \
+         [`SystemTx`](::tenant_runtime::SystemTx)."
+    );
+    quote! {
+        #[automatically_derived]
+        impl #ident {
+            #[doc = #scoped_doc]
+            #[allow(dead_code)]
+            pub fn scoped<'tx, Tx>(tx: &'tx Tx) -> #rt::Scoped<'tx, Self>
+            where
+                Tx: #rt::TenantScope + ?::core::marker::Sized,
+            {
+                #rt::Scoped::new(#rt::TenantScope::tenant_tx(tx))
+            }
+
+            #[doc = #system_doc]
+            #[allow(dead_code)]
+            pub fn system<'tx, Tx>(tx: &'tx Tx) -> #rt::System<'tx, Self>
+            where
+                Tx: #rt::SystemScope + ?::core::marker::Sized,
+            {
+                #rt::System::new(#rt::SystemScope::system_tx(tx))
+            }
+        }
+    }
+}
+
+/// The `TableMeta { .. }` literal.
+fn table_meta(model: &Model) -> TokenStream {
+    let rt = quote!(::tenant_runtime);
+    let ident = &model.ident;
+    let model_name = ident.unraw().to_string();
+    let schema = &model.schema;
+    let table = &model.table;
+    let tenant = &model.tenant_column().name;
+    let key = &model.primary_key_column().name;
+    let columns = model.columns.iter().map(|c| {
+        let name = &c.name;
+        let field = c.field.unraw().to_string();
+        let sql_type = &c.sql_type;
+        let nullable = c.nullable;
+        let generated = c.generated;
+        let default = option(c.default.as_deref());
+        let references = option(c.references.as_deref());
+        quote! {
+            #rt::meta::ColumnMeta {
+                name: #name,
+                field: #field,
+                sql_type: #sql_type,
+                nullable: #nullable,
+                generated: #generated,
+                default: #default,
+                references: #references,
+            }
+        }
+    });
+    let uniques = model.uniques.iter().map(|u| {
+        let columns = column_list(u);
+        let global = u.global;
+        quote!(#rt::meta::UniqueMeta { columns: &[#(#columns),*], global: #global })
+    });
+    let indexes = model.indexes.iter().map(|i| {
+        let columns = column_list(i);
+        quote!(#rt::meta::IndexMeta { columns: &[#(#columns),*] })
+    });
+    let queries = sql::build(model);
+    let insert = &queries.insert;
+    let purge_batch = &queries.purge_batch;
+    let scoped = query_set(&queries.scoped);
+    let system = query_set(&queries.system);
+    quote! {
+        #rt::meta::TableMeta {
+            model: ::core::concat!(::core::module_path!(), "::", #model_name),
+            schema: #schema,
+            name: #table,
+            tenant_column: #tenant,
+            primary_key: #key,
+            columns: &[#(#columns),*],
+            uniques: &[#(#uniques),*],
+            indexes: &[#(#indexes),*],
+            sql: #rt::meta::TableSql {
+                insert: #insert,
+                scoped: #scoped,
+                system: #system,
+                purge_batch: #purge_batch,
+            },
+        }
+    }
+}
+
+fn query_set(q: &QuerySet) -> TokenStream {
+    let QuerySet { all, page, after, find, count, update, delete } = q;
+    let names = ["all", "page", "after", "find", "count", "update", "delete"].map(|n| format_ident!("{n}"));
+    let values = [all, page, after, find, count, update, delete];
+    quote!(::tenant_runtime::meta::QuerySql { #(#names: #values),* })
+}
+
+fn column_list(set: &ColumnSet) -> impl Iterator<Item = &String> {
+    set.columns.iter()
+}
+
+fn option(value: Option<&str>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}

@@ -1,0 +1,92 @@
+//! Tenant isolation for PostgreSQL, checked by the Rust compiler and
+//! enforced by the database.
+//!
+//! - `#[derive(TenantScoped)]` on a model registers its table at compile
+//!   time and generates `Model::scoped(&tenant_tx)`, the only way to query
+//!   it through this API. Passing a pool, a plain connection or a plain
+//!   sqlx transaction does not compile.
+//! - A [`TenantTx`] is begun for one tenant by [`TenantPool::begin`], in one
+//!   round trip, with `app.current_tenant` set for the transaction.
+//! - The `emit-rls` command writes the row-level security DDL for the
+//!   registered models ([`ddl::emit`]), so raw SQL is isolated too.
+//!
+//! ```ignore
+//! use tenant_runtime::{TenantId, TenantScoped};
+//!
+//! #[derive(Debug, Clone, sqlx::FromRow, TenantScoped)]
+//! #[tenant_table(name = "projects", unique(tenant_id, name))]
+//! pub struct Project {
+//!     #[tenant(primary_key, generated)]
+//!     pub id: i64,
+//!     pub tenant_id: TenantId,
+//!     pub name: String,
+//! }
+//! ```
+//!
+//! See the README for the attributes, the roles to create and the set-up.
+
+#![forbid(unsafe_code)]
+
+mod conn;
+mod error;
+mod purge;
+mod query;
+mod roles;
+mod scoped;
+mod system;
+mod system_tx;
+mod table;
+mod tenant_id;
+mod tenant_tx;
+mod tenants;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod ddl;
+pub mod meta;
+pub mod registry;
+pub mod sqlstate;
+
+pub use conn::Conn;
+pub use error::{Error, Result};
+pub use purge::{PurgeOptions, PurgeReport};
+pub use query::{RawQuery, Row};
+pub use scoped::Scoped;
+pub use system::System;
+pub use system_tx::{SystemPool, SystemScope, SystemTx};
+pub use table::{TenantColumn, TenantTable};
+pub use tenant_id::{ParseTenantIdError, TenantId};
+pub use tenant_macros::TenantScoped;
+pub use tenant_tx::{TenantPool, TenantScope, TenantTx};
+pub use tenants::{Tenant, TenantUpdate, Tenants, slug_from_name};
+
+/// What the generated code names; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+    pub use sqlx::Arguments;
+    pub use sqlx::error::BoxDynError;
+    pub use sqlx::postgres::PgArguments;
+    pub use uuid::Uuid;
+
+    pub use crate::table::TenantColumn;
+
+    use crate::meta::{QuerySql, TableMeta, TableSql};
+
+    const NO_SQL: QuerySql =
+        QuerySql { all: "", page: "", after: "", find: "", count: "", update: "", delete: "" };
+
+    /// The metadata of a model whose attributes did not validate; only
+    /// ever named by code that fails to compile.
+    pub const INVALID_TABLE: TableMeta = TableMeta {
+        model: "",
+        schema: "",
+        name: "",
+        tenant_column: "",
+        primary_key: "",
+        columns: &[],
+        uniques: &[],
+        indexes: &[],
+        sql: TableSql { insert: "", scoped: NO_SQL, system: NO_SQL, purge_batch: "" },
+    };
+}

@@ -1,0 +1,6 @@
+//! `cargo run --bin emit-rls`: the RLS DDL for the example models.
+
+fn main() -> std::process::ExitCode {
+    tenant_tests::link();
+    tenant_runtime::cli::emit_rls()
+}

@@ -1,0 +1,127 @@
+//! A fresh database per test (from `#[sqlx::test]`), the RLS DDL applied by
+//! the owner, and pools for the two roles production uses:
+//!
+//! - `tenant_rt_app`: LOGIN, not superuser, no BYPASSRLS, owns nothing. Every
+//!   isolation assertion runs as this role.
+//! - `tenant_rt_system`: LOGIN BYPASSRLS, for cross-tenant work; the app role
+//!   is not a member of it.
+//!
+//! The tables are created (and so owned) by the `DATABASE_URL` user; only
+//! setup runs as that user.
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Executor, Row};
+use tenant_runtime::{SystemPool, TenantId, TenantPool, ddl, registry};
+
+pub(crate) const APP_ROLE: &str = "tenant_rt_app";
+pub(crate) const SYSTEM_ROLE: &str = "tenant_rt_system";
+
+/// One test's database.
+pub(crate) struct TestDb {
+    /// The owner's pool: setup and catalog reads only.
+    pub(crate) owner: PgPool,
+    /// The application role's pool.
+    pub(crate) app: TenantPool,
+    /// The system role's pool.
+    pub(crate) system: SystemPool,
+    /// Two tenants, created through the system role.
+    pub(crate) tenants: [TenantId; 2],
+    connect: PgConnectOptions,
+}
+
+impl TestDb {
+    /// Creates the roles if needed, applies the DDL, grants, and makes two tenants.
+    pub(crate) async fn new(connect: PgConnectOptions) -> TestDb {
+        Self::with_ddl(connect, &rls_ddl()).await
+    }
+
+    /// Like [`TestDb::new`] with other DDL (a broken schema, say).
+    pub(crate) async fn with_ddl(connect: PgConnectOptions, sql: &str) -> TestDb {
+        let owner = PgPoolOptions::new().max_connections(2).connect_with(connect.clone()).await.unwrap();
+        ensure_roles(&owner).await;
+        apply(&owner, sql).await;
+        grant(&owner).await;
+        let app = TenantPool::new(role_pool(&connect, APP_ROLE, 4).await).await.expect("app role is subject to RLS");
+        let system = SystemPool::new(role_pool(&connect, SYSTEM_ROLE, 2).await).await.expect("system role bypasses RLS");
+        let tenants = {
+            let tx = system.begin().await.unwrap();
+            let a = tx.tenants().create("Acme Corp").await.unwrap().id;
+            let b = tx.tenants().create("Globex").await.unwrap().id;
+            tx.commit().await.unwrap();
+            [a, b]
+        };
+        TestDb { owner, app, system, tenants, connect }
+    }
+
+    /// A fresh pool for `role` on this database.
+    pub(crate) async fn pool_as(&self, role: &str, max: u32) -> PgPool {
+        role_pool(&self.connect, role, max).await
+    }
+
+    /// Closes every pool, so `#[sqlx::test]` can drop the database.
+    pub(crate) async fn close(self) {
+        self.app.pg_pool().close().await;
+        self.system.pg_pool().close().await;
+        self.owner.close().await;
+    }
+}
+
+/// The DDL `emit-rls` prints for the example models.
+pub(crate) fn rls_ddl() -> String {
+    tenant_tests::link();
+    ddl::emit(registry::tables().expect("example models register cleanly"))
+}
+
+/// Applies `sql` in one transaction, as a migration would.
+pub(crate) async fn apply(pool: &PgPool, sql: &str) {
+    let mut tx = pool.begin().await.unwrap();
+    tx.execute(sql).await.unwrap_or_else(|e| panic!("DDL failed: {e}"));
+    tx.commit().await.unwrap();
+}
+
+async fn role_pool(connect: &PgConnectOptions, role: &str, max: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .connect_with(connect.clone().username(role))
+        .await
+        .unwrap_or_else(|e| panic!("connect as {role}: {e}"))
+}
+
+/// Roles are cluster-wide and tests run in parallel: create each one
+/// only if missing, tolerating a concurrent creation, then assert what
+/// the tests rely on.
+async fn ensure_roles(owner: &PgPool) {
+    for (role, attrs) in [(APP_ROLE, "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE"), (SYSTEM_ROLE, "LOGIN NOSUPERUSER BYPASSRLS")] {
+        let sql = format!(
+            "DO $$ BEGIN CREATE ROLE {role} {attrs}; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        );
+        owner.execute(sql.as_str()).await.unwrap();
+    }
+    let row = sqlx::query(
+        "SELECT a.rolsuper, a.rolbypassrls, s.rolbypassrls, pg_has_role($1, $2, 'MEMBER') \
+         FROM pg_roles a, pg_roles s WHERE a.rolname = $1 AND s.rolname = $2",
+    )
+    .bind(APP_ROLE)
+    .bind(SYSTEM_ROLE)
+    .fetch_one(owner)
+    .await
+    .unwrap();
+    let (app_super, app_bypass, system_bypass, member): (bool, bool, bool, bool) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert!(!app_super && !app_bypass, "{APP_ROLE} must be subject to RLS");
+    assert!(system_bypass, "{SYSTEM_ROLE} must have BYPASSRLS");
+    assert!(!member, "{APP_ROLE} must not be a member of {SYSTEM_ROLE}");
+}
+
+/// Broad grants, as many deployments have them (`ALL TABLES`, tenants
+/// included): what keeps the app role out of other tenants' rows and off
+/// the tenants table's writes is row-level security, not missing grants.
+async fn grant(owner: &PgPool) {
+    let sql = format!(
+        "GRANT SELECT ON public.tenants TO {APP_ROLE};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {SYSTEM_ROLE};"
+    );
+    owner.execute(sql.as_str()).await.unwrap();
+}

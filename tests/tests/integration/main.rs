@@ -1,0 +1,9 @@
+//! Integration tests against the PostgreSQL in `DATABASE_URL`: each test
+//! gets its own database from `#[sqlx::test]`, and every isolation
+//! assertion runs as a non-superuser role without BYPASSRLS that does not
+//! own the tables.
+
+mod common;
+mod ddl_catalog;
+mod emit_cli;
+mod rls_behaviour;
