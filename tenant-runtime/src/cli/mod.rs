@@ -45,6 +45,31 @@ pub fn emit_rls() -> ExitCode {
     finish(emit::run(&cli.args))
 }
 
+/// Tenant isolation for PostgreSQL: emit, check and seed the row-level
+/// security set-up of the registered models.
+#[derive(Debug, Parser)]
+#[command(name = "tenant", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Print the RLS DDL, write it as a sqlx migration (-o), or check a
+    /// migration folder for drift (--check).
+    EmitRls(EmitArgs),
+}
+
+/// Entry point of the full command line (`tenant <command>`): parses the
+/// process arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    finish(match &cli.command {
+        Command::EmitRls(args) => emit::run(args),
+    })
+}
+
 fn finish(result: Result<Outcome, String>) -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
