@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod wire;
+
 use tenant_runtime::{TenantId, TenantScoped};
 use time::OffsetDateTime;
 

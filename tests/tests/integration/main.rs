@@ -7,3 +7,6 @@ mod common;
 mod ddl_catalog;
 mod emit_cli;
 mod rls_behaviour;
+mod scoped_api;
+mod tenant_tx;
+mod tenants_api;

@@ -1,0 +1,286 @@
+//! `TenantPool` / `TenantTx`: beginning, ending, and what cannot leak.
+
+use std::time::Duration;
+
+use sqlx::Executor;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use tenant_runtime::{Error, SystemPool, TenantId, TenantPool};
+use tenant_tests::Project;
+use tenant_tests::wire::RoundTripProxy;
+
+use crate::common::{APP_ROLE, SYSTEM_ROLE, TestDb};
+
+fn project(tenant: TenantId, name: &str) -> Project {
+    Project { id: 0, tenant_id: tenant, name: name.to_owned() }
+}
+
+async fn count_projects(pool: &TenantPool, tenant: TenantId) -> i64 {
+    let tx = pool.begin(tenant).await.unwrap();
+    Project::scoped(&tx).count().await.unwrap()
+}
+
+/// A tenant pool of exactly one connection, so every transaction reuses it.
+async fn pool_of_one(db: &TestDb) -> TenantPool {
+    TenantPool::new(db.pool_as(APP_ROLE, 1).await).await.unwrap()
+}
+
+#[sqlx::test]
+async fn unknown_and_deleted_tenants_cannot_begin(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts).await;
+    let [a, b] = db.tenants;
+    let pool = pool_of_one(&db).await;
+    let stranger = TenantId::from(uuid::Uuid::new_v4());
+    assert!(matches!(pool.begin(stranger).await, Err(Error::TenantNotFound { tenant }) if tenant == stranger));
+    // The failed begin left the only connection idle, not in an aborted
+    // transaction: the next begin on it works.
+    pool.begin(a).await.unwrap().commit().await.unwrap();
+
+    let sys = db.system.begin().await.unwrap();
+    sys.tenants().delete(b).await.unwrap();
+    sys.commit().await.unwrap();
+    assert!(matches!(pool.begin(b).await, Err(Error::TenantDeleted { tenant }) if tenant == b));
+    pool.begin(a).await.unwrap().commit().await.unwrap();
+    pool.pg_pool().close().await;
+    db.close().await;
+}
+
+#[sqlx::test]
+async fn with_tenant_commits_on_ok_and_rolls_back_on_err(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts).await;
+    let a = db.tenants[0];
+    let kept: Result<i64, Error> = db
+        .app
+        .with_tenant(a, async |tx| {
+            assert_eq!(tx.tenant(), a);
+            Ok(Project::scoped(tx).insert(&project(a, "kept")).await?.id)
+        })
+        .await;
+    assert!(kept.unwrap() > 0);
+
+    #[derive(Debug)]
+    enum AppError {
+        Tenant(#[allow(dead_code)] Error),
+        Refused,
+    }
+    impl From<Error> for AppError {
+        fn from(e: Error) -> Self {
+            AppError::Tenant(e)
+        }
+    }
+    let refused: Result<(), AppError> = db
+        .app
+        .with_tenant(a, async |tx| {
+            Project::scoped(tx).insert(&project(a, "discarded")).await?;
+            Err(AppError::Refused)
+        })
+        .await;
+    assert!(matches!(refused, Err(AppError::Refused)));
+    assert_eq!(count_projects(&db.app, a).await, 1);
+    db.close().await;
+}
+
+#[sqlx::test]
+async fn with_tenant_rolls_back_on_panic(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts).await;
+    let a = db.tenants[0];
+    let pool = pool_of_one(&db).await;
+    // tokio::spawn also proves the with_tenant future is Send.
+    let spawned = pool.clone();
+    let joined = tokio::spawn(async move {
+        spawned
+            .with_tenant(a, async |tx| {
+                Project::scoped(tx).insert(&project(a, "doomed")).await?;
+                if tx.tenant() == a {
+                    panic!("handler bug");
+                }
+                Ok::<_, Error>(())
+            })
+            .await
+    })
+    .await;
+    assert!(joined.unwrap_err().is_panic());
+    assert_eq!(count_projects(&pool, a).await, 0, "the insert was rolled back");
+    pool.pg_pool().close().await;
+    db.close().await;
+}
+
+#[sqlx::test]
+async fn dropping_an_uncommitted_transaction_rolls_back(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts).await;
+    let a = db.tenants[0];
+    let pool = pool_of_one(&db).await;
+    let tx = pool.begin(a).await.unwrap();
+    Project::scoped(&tx).insert(&project(a, "dropped")).await.unwrap();
+    drop(tx);
+    assert_eq!(count_projects(&pool, a).await, 0);
+    pool.pg_pool().close().await;
+    db.close().await;
+}
+
+/// After `step` used the only connection of `pool` for tenant `a`, an
+/// unscoped query on the same connection must fail closed.
+async fn assert_no_context_left(pool: &TenantPool) {
+    let err = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects").fetch_one(pool.pg_pool()).await.unwrap_err();
+    let err = Error::from(err);
+    assert!(matches!(err, Error::NoTenantContext { .. }), "{err:?}");
+}
+
+#[sqlx::test]
+async fn no_tenant_context_survives_on_a_pooled_connection(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts).await;
+    let a = db.tenants[0];
+    let pool = pool_of_one(&db).await;
+
+    // Committed.
+    let tx = pool.begin(a).await.unwrap();
+    Project::scoped(&tx).insert(&project(a, "committed")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_no_context_left(&pool).await;
+
+    // Rolled back by an error inside with_tenant.
+    let _: Result<(), Error> = pool
+        .with_tenant(a, async |tx| {
+            Project::scoped(tx).insert(&project(a, "committed")).await?;
+            Ok(())
+        })
+        .await;
+    assert_no_context_left(&pool).await;
+
+    // Cancelled mid-statement: the future is dropped while the server is
+    // still running the query.
+    let slow = pool.with_tenant(a, async |tx| {
+        sqlx::query("SELECT pg_sleep(0.5)").execute(&mut *tx.conn().await).await?;
+        Ok::<_, Error>(())
+    });
+    assert!(tokio::time::timeout(Duration::from_millis(50), slow).await.is_err(), "cancelled");
+    assert_no_context_left(&pool).await;
+
+    // Cancelled between statements.
+    let (started, wait) = tokio::sync::oneshot::channel::<()>();
+    let parked = pool.with_tenant(a, async |tx| {
+        Project::scoped(tx).insert(&project(a, "never")).await?;
+        let _ = started.send(());
+        std::future::pending::<()>().await;
+        Ok::<_, Error>(())
+    });
+    tokio::select! {
+        _ = parked => unreachable!("pending forever"),
+        _ = wait => {}
+    }
+    assert_no_context_left(&pool).await;
+    assert_eq!(count_projects(&pool, a).await, 1, "only the committed row exists");
+    pool.pg_pool().close().await;
+    db.close().await;
+}
+
+#[sqlx::test]
+async fn sql_inside_a_tenant_transaction_cannot_escape_it(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts).await;
+    let [a, b] = db.tenants;
+    for (tenant, name) in [(a, "a1"), (b, "b1")] {
+        let tx = db.app.begin(tenant).await.unwrap();
+        Project::scoped(&tx).insert(&project(tenant, name)).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let visible = async |escape: &str| -> Result<Vec<String>, String> {
+        let tx = db.app.begin(a).await.unwrap();
+        let mut conn = tx.conn().await;
+        let outcome = async {
+            conn.execute(escape).await?;
+            sqlx::query_scalar("SELECT name FROM projects ORDER BY name").fetch_all(&mut *conn).await
+        }
+        .await;
+        outcome.map_err(|e| e.to_string())
+    };
+
+    // The system role is another login; the app role is not a member of it.
+    let err = visible(&format!("SET ROLE {SYSTEM_ROLE}")).await.unwrap_err();
+    assert!(err.contains("permission denied to set role"), "{err}");
+    let err = visible(&format!("SET SESSION AUTHORIZATION {SYSTEM_ROLE}")).await.unwrap_err();
+    assert!(err.contains("permission denied"), "{err}");
+    // better-tenant's bypass setting means nothing here.
+    assert_eq!(visible("SELECT set_config('app.bypass_rls', 'true', true)").await.unwrap(), ["a1"]);
+    assert_eq!(visible("SET LOCAL app.bypass_rls = 'true'").await.unwrap(), ["a1"]);
+    // Dropping the tenant fails closed instead of showing everything.
+    for reset in ["RESET app.current_tenant", "RESET ALL", "SELECT set_config('app.current_tenant', '', true)"] {
+        let err = visible(reset).await.unwrap_err();
+        assert!(err.contains("no tenant context"), "{reset}: {err}");
+    }
+    // Turning row security off makes RLS-filtered queries error, not pass.
+    let err = visible("SET LOCAL row_security = off").await.unwrap_err();
+    assert!(err.contains("row-level security"), "{err}");
+    db.close().await;
+}
+
+#[sqlx::test]
+async fn pools_refuse_the_wrong_role(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts).await;
+    let system_login = db.pool_as(SYSTEM_ROLE, 1).await;
+    let err = TenantPool::new(system_login.clone()).await.unwrap_err();
+    assert!(matches!(&err, Error::RoleBypassesRls { role } if role == SYSTEM_ROLE), "{err:?}");
+    let app_login = db.pool_as(APP_ROLE, 1).await;
+    let err = SystemPool::new(app_login.clone()).await.unwrap_err();
+    assert!(matches!(&err, Error::SystemRoleLacksBypass { role } if role == APP_ROLE), "{err:?}");
+    system_login.close().await;
+    app_login.close().await;
+    db.close().await;
+}
+
+#[sqlx::test]
+async fn a_tenant_transaction_costs_no_extra_round_trip(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts.clone()).await;
+    let a = db.tenants[0];
+    let upstream = format!("{}:{}", opts.get_host(), opts.get_port());
+    let upstream = tokio::net::lookup_host(upstream).await.unwrap().next().unwrap();
+    let proxy = RoundTripProxy::start(upstream).await.unwrap();
+    let through_proxy = opts.clone().host("127.0.0.1").port(proxy.port()).ssl_mode(PgSslMode::Disable);
+    let pg = PgPoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with(through_proxy.clone().username(APP_ROLE))
+        .await
+        .unwrap();
+    let pool = TenantPool::new(pg).await.unwrap();
+    let sql = "SELECT id, tenant_id, name FROM projects WHERE tenant_id = $1 ORDER BY id LIMIT 50";
+    let scoped_once = async || {
+        let tx = pool.begin(a).await.unwrap();
+        Project::scoped(&tx).page(50, 0).await.unwrap();
+        tx.commit().await.unwrap();
+    };
+    // The same work written by hand in a plain transaction (as the system
+    // role, since without a tenant set the app role sees nothing).
+    let plain = PgPoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with(through_proxy.username(SYSTEM_ROLE))
+        .await
+        .unwrap();
+    let by_hand_once = async || {
+        let mut tx = plain.begin().await.unwrap();
+        sqlx::query(sql).bind(a).fetch_all(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    };
+    // Warm the statement caches, as a long-running service would be.
+    for _ in 0..2 {
+        scoped_once().await;
+        by_hand_once().await;
+    }
+    // Waits out the ping sqlx sends when a connection returns to the pool.
+    let settled = async || {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        proxy.round_trips()
+    };
+    let before = settled().await;
+    scoped_once().await;
+    let scoped = settled().await - before;
+    let before = settled().await;
+    by_hand_once().await;
+    let by_hand = settled().await - before;
+    // begin (+ tenant check and setting), the query, commit; plus sqlx's
+    // ping when the connection returns to the pool. Same for both.
+    assert_eq!(scoped, by_hand, "scoped {scoped} vs hand-written {by_hand}");
+    assert_eq!(scoped, 4, "begin, query, commit, release ping");
+    pool.pg_pool().close().await;
+    plain.close().await;
+    db.close().await;
+}
