@@ -5,24 +5,37 @@
 //! `::tenant_runtime`, so the user's crate needs no other dependency in scope.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 
-use crate::model::{ColumnSet, Model};
+use crate::model::{Column, Model};
 use crate::sql::{self, QuerySet};
 
 pub(crate) fn expand(model: &Model) -> TokenStream {
     let ident = &model.ident;
     let rt = quote!(::tenant_runtime);
     let meta = table_meta(model);
-    let tenant_field = &model.tenant_column().field;
+    let tenant = model.tenant_column();
+    let tenant_field = &tenant.field;
+    // Spanned at the field's type: a type that cannot hold a tenant, or
+    // cannot be bound by sqlx, is reported on the field, not on the derive.
+    let tenant_uuid = quote_spanned! {tenant.ty.span()=>
+        #rt::__private::TenantColumn::tenant_uuid(&self.#tenant_field)
+    };
     let key_field = &model.primary_key_column().field;
     let key_ty = &model.primary_key_column().ty;
-    let add = |field: &syn::Ident| {
-        quote!(#rt::__private::Arguments::add(args, &self.#field)?;)
+    let add = |c: &Column| {
+        let field = &c.field;
+        if c.field == *tenant_field {
+            // Bound as the uuid `tenant_uuid` reads, so a wrong tenant type
+            // gets the one `TenantColumn` error and no sqlx ones.
+            return quote!(#rt::__private::Arguments::add(args, #rt::TenantTable::tenant_uuid(self))?;);
+        }
+        quote_spanned!(c.ty.span()=> #rt::__private::Arguments::add(args, &self.#field)?;)
     };
-    let insert_binds = model.insert_columns().map(|c| add(&c.field));
-    let update_binds = model.update_columns().map(|c| add(&c.field));
+    let insert_binds = model.insert_columns().map(add);
+    let update_binds = model.update_columns().map(add);
     let entry_points = entry_points(ident);
 
     quote! {
@@ -34,7 +47,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 const META: &'static #rt::meta::TableMeta = &#meta;
 
                 fn tenant_uuid(&self) -> #rt::__private::Uuid {
-                    #rt::__private::TenantColumn::tenant_uuid(&self.#tenant_field)
+                    #tenant_uuid
                 }
 
                 fn key(&self) -> &Self::Key {
@@ -69,8 +82,14 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
 
 /// When validation fails: the errors, plus a stand-in impl and entry points
 /// so the rest of the user's crate type-checks and the only errors shown
-/// are the ones about the attributes.
-pub(crate) fn fallback(ident: &syn::Ident, errors: TokenStream) -> TokenStream {
+/// are the ones about the attributes. A generic struct gets no stand-in
+/// (it would only add "missing generics" errors to the one that says
+/// generics are not supported).
+pub(crate) fn fallback(input: &syn::DeriveInput, errors: TokenStream) -> TokenStream {
+    if !input.generics.params.is_empty() {
+        return errors;
+    }
+    let ident = &input.ident;
     let rt = quote!(::tenant_runtime);
     let entry_points = entry_points(ident);
     quote! {
@@ -124,7 +143,7 @@ fn entry_points(ident: &syn::Ident) -> TokenStream {
             where
                 Tx: #rt::TenantScope + ?::core::marker::Sized,
             {
-                #rt::Scoped::new(#rt::TenantScope::tenant_tx(tx))
+                <Self as #rt::TenantScoped>::scoped(tx)
             }
 
             #[doc = #system_doc]
@@ -133,7 +152,7 @@ fn entry_points(ident: &syn::Ident) -> TokenStream {
             where
                 Tx: #rt::SystemScope + ?::core::marker::Sized,
             {
-                #rt::System::new(#rt::SystemScope::system_tx(tx))
+                <Self as #rt::TenantScoped>::system(tx)
             }
         }
     }
@@ -169,12 +188,12 @@ fn table_meta(model: &Model) -> TokenStream {
         }
     });
     let uniques = model.uniques.iter().map(|u| {
-        let columns = column_list(u);
+        let columns = &u.columns;
         let global = u.global;
         quote!(#rt::meta::UniqueMeta { columns: &[#(#columns),*], global: #global })
     });
     let indexes = model.indexes.iter().map(|i| {
-        let columns = column_list(i);
+        let columns = &i.columns;
         quote!(#rt::meta::IndexMeta { columns: &[#(#columns),*] })
     });
     let queries = sql::build(model);
@@ -203,14 +222,19 @@ fn table_meta(model: &Model) -> TokenStream {
 }
 
 fn query_set(q: &QuerySet) -> TokenStream {
-    let QuerySet { all, page, after, find, count, update, delete } = q;
-    let names = ["all", "page", "after", "find", "count", "update", "delete"].map(|n| format_ident!("{n}"));
+    let QuerySet {
+        all,
+        page,
+        after,
+        find,
+        count,
+        update,
+        delete,
+    } = q;
+    let names =
+        ["all", "page", "after", "find", "count", "update", "delete"].map(|n| format_ident!("{n}"));
     let values = [all, page, after, find, count, update, delete];
     quote!(::tenant_runtime::meta::QuerySql { #(#names: #values),* })
-}
-
-fn column_list(set: &ColumnSet) -> impl Iterator<Item = &String> {
-    set.columns.iter()
 }
 
 fn option(value: Option<&str>) -> TokenStream {

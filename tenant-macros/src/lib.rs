@@ -25,7 +25,7 @@ use proc_macro::TokenStream;
 /// queries. See the `tenant-runtime` crate for the attributes and the
 /// generated API.
 ///
-/// ```ignore
+/// ```text
 /// #[derive(Debug, Clone, sqlx::FromRow, TenantScoped)]
 /// #[tenant_table(name = "users", unique(tenant_id, email))]
 /// pub struct User {
@@ -40,7 +40,7 @@ pub fn derive_tenant_scoped(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     match validate::validate(&input) {
         Ok(model) => expand::expand(&model),
-        Err(errors) => expand::fallback(&input.ident, errors.write_errors()),
+        Err(errors) => expand::fallback(&input, errors.write_errors()),
     }
     .into()
 }

@@ -69,13 +69,21 @@ pub(crate) fn build(model: &Model) -> Queries {
         ),
         find: format!("{from} WHERE {key} = $1"),
         count: format!("SELECT count(*) FROM {table}"),
-        update: format!("UPDATE {table} SET {set} WHERE {key} = ${} RETURNING {select}", n + 1),
+        update: format!(
+            "UPDATE {table} SET {set} WHERE {key} = ${} RETURNING {select}",
+            n + 1
+        ),
         delete: format!("DELETE FROM {table} WHERE {key} = $1"),
     };
     let purge_batch = format!(
         "DELETE FROM {table} WHERE {key} = ANY (ARRAY(SELECT {key} FROM {table} WHERE {tenant} = $1 LIMIT $2))"
     );
-    Queries { insert, scoped, system, purge_batch }
+    Queries {
+        insert,
+        scoped,
+        system,
+        purge_batch,
+    }
 }
 
 /// Columns aliased to field names, so `#[derive(sqlx::FromRow)]` on the
@@ -99,7 +107,11 @@ fn set_clause(model: &Model) -> (String, usize) {
         let key = quote(&model.primary_key_column().name);
         return (format!("{key} = {key}"), 0);
     }
-    let set = join(cols.iter().enumerate().map(|(i, c)| format!("{} = ${}", quote(&c.name), i + 1)));
+    let set = join(
+        cols.iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} = ${}", quote(&c.name), i + 1)),
+    );
     (set, cols.len())
 }
 

@@ -12,7 +12,9 @@ const MAX_LEN: usize = 63;
 /// Checks `name`; the error says what is wrong and what to write instead.
 pub(crate) fn check(what: &str, name: &str) -> Result<(), String> {
     if name.is_empty() {
-        return Err(format!("{what} is empty: give a lowercase SQL name such as `projects`"));
+        return Err(format!(
+            "{what} is empty: give a lowercase SQL name such as `projects`"
+        ));
     }
     if name.len() > MAX_LEN {
         return Err(format!(
@@ -68,10 +70,22 @@ mod tests {
     #[test]
     fn rejects_what_postgres_would_fold_or_truncate() {
         assert!(check("table name", "").unwrap_err().contains("empty"));
-        assert!(check("table name", "Users").unwrap_err().contains("write `users`"));
+        assert!(
+            check("table name", "Users")
+                .unwrap_err()
+                .contains("write `users`")
+        );
         assert!(check("table name", "1users").unwrap_err().contains("digit"));
-        assert!(check("table name", "users; drop").unwrap_err().contains("' '"));
-        assert!(check("table name", &"a".repeat(64)).unwrap_err().contains("64 bytes"));
+        assert!(
+            check("table name", "users; drop")
+                .unwrap_err()
+                .contains("';'")
+        );
+        assert!(
+            check("table name", &"a".repeat(64))
+                .unwrap_err()
+                .contains("64 bytes")
+        );
         assert!(check_qualified("reference", "a.B").is_err());
     }
 }

@@ -13,9 +13,15 @@ pub(crate) struct Inferred<'a> {
 /// Splits `Option<T>` into `T` and "nullable".
 pub(crate) fn peel_option(ty: &syn::Type) -> Inferred<'_> {
     if let Some(inner) = single_generic(ty, "Option") {
-        return Inferred { inner, nullable: true };
+        return Inferred {
+            inner,
+            nullable: true,
+        };
     }
-    Inferred { inner: ty, nullable: false }
+    Inferred {
+        inner: ty,
+        nullable: false,
+    }
 }
 
 /// The last segment's name of a path type, if `ty` is one.

@@ -24,7 +24,9 @@ pub(crate) fn validate(input: &syn::DeriveInput) -> Result<Model, Error> {
     let mut errors = Error::accumulator();
     let shape_ok = check_shape(input, &mut errors);
     let parsed = errors.handle(ModelInput::from_derive_input(input));
-    let model = parsed.filter(|_| shape_ok).and_then(|parsed| build(parsed, &mut errors));
+    let model = parsed
+        .filter(|_| shape_ok)
+        .and_then(|parsed| build(parsed, &mut errors));
     match model {
         Some(model) => errors.finish_with(model),
         None => {
@@ -73,7 +75,16 @@ fn check_shape(input: &syn::DeriveInput, errors: &mut Accumulator) -> bool {
 }
 
 fn build(input: ModelInput, errors: &mut Accumulator) -> Option<Model> {
-    let ModelInput { ident, data, name, schema, unique, global_unique, index, .. } = input;
+    let ModelInput {
+        ident,
+        data,
+        name,
+        schema,
+        unique,
+        global_unique,
+        index,
+        ..
+    } = input;
     let fields = data.take_struct()?.fields;
 
     let schema = match schema {
@@ -100,28 +111,45 @@ fn build(input: ModelInput, errors: &mut Accumulator) -> Option<Model> {
     };
 
     let columns = columns(&fields, errors);
-    let tenant = tenant_column(&ident, &fields, &columns, errors);
-    let primary_key = primary_key(&ident, &fields, &columns, tenant, errors);
+    // A tenant column that is found but wrong (say `String`) still names
+    // the tenant for the `unique(..)` checks, so those errors show too.
+    let found_tenant = tenant_column(&ident, &fields, &columns, errors);
+    let tenant_index = found_tenant.map(|(i, _)| i);
+    let tenant = found_tenant.and_then(|(i, ok)| ok.then_some(i));
+    let primary_key = primary_key(&ident, &fields, &columns, tenant_index, errors);
 
-    let mut sets = ColumnSets { fields: &fields, columns: &columns, errors };
-    let tenant_name = tenant.map(|t| columns[t].name.as_str());
+    let mut sets = ColumnSets {
+        fields: &fields,
+        columns: &columns,
+        errors,
+    };
+    let tenant_name = tenant_index.map(|i| columns[i].name.as_str());
     let mut uniques = Vec::new();
     for u in &unique {
         uniques.extend(sets.resolve("unique", u).and_then(|cols| {
             sets.require_tenant(u.span(), "unique", &cols, tenant_name)
-                .then_some(ColumnSet { columns: cols, global: false })
+                .then_some(ColumnSet {
+                    columns: cols,
+                    global: false,
+                })
         }));
     }
     for u in &global_unique {
         uniques.extend(sets.resolve("global_unique", u).and_then(|cols| {
             sets.refuse_tenant(u.span(), &cols, tenant_name)
-                .then_some(ColumnSet { columns: cols, global: true })
+                .then_some(ColumnSet {
+                    columns: cols,
+                    global: true,
+                })
         }));
     }
     let indexes = index
         .iter()
         .filter_map(|i| sets.resolve("index", i))
-        .map(|columns| ColumnSet { columns, global: false })
+        .map(|columns| ColumnSet {
+            columns,
+            global: false,
+        })
         .collect();
 
     Some(Model {
@@ -141,7 +169,10 @@ fn checked_name(what: &str, name: &SpannedValue<String>) -> Result<(), Error> {
 }
 
 fn field_ident(field: &FieldInput) -> &syn::Ident {
-    field.ident.as_ref().expect("named fields are checked by check_shape")
+    field
+        .ident
+        .as_ref()
+        .expect("named fields are checked by check_shape")
 }
 
 /// One column per field, every error about a single field reported here.
@@ -195,10 +226,10 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
                 String::new()
             }),
         };
-        if let Some(d) = &field.default {
-            if let Err(m) = sql_type::check_default(d) {
-                errors.push(error_at(d.span(), m));
-            }
+        if let Some(d) = &field.default
+            && let Err(m) = sql_type::check_default(d)
+        {
+            errors.push(error_at(d.span(), m));
         }
         if field.generated.is_present()
             && field.default.is_none()
@@ -213,10 +244,10 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
                 )),
             );
         }
-        if let Some(r) = &field.references {
-            if let Err(m) = sql_ident::check_qualified("referenced table", r) {
-                errors.push(error_at(r.span(), m));
-            }
+        if let Some(r) = &field.references
+            && let Err(m) = sql_ident::check_qualified("referenced table", r)
+        {
+            errors.push(error_at(r.span(), m));
         }
         out.push(Column {
             field: ident.clone(),
@@ -232,21 +263,25 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
     out
 }
 
-/// The field marked `#[tenant(tenant_id)]`, else the column named `tenant_id`.
+/// The field marked `#[tenant(tenant_id)]`, else the column named `tenant_id`,
+/// and whether it is a valid tenant column (every problem is reported).
 fn tenant_column(
     model: &syn::Ident,
     fields: &[FieldInput],
     columns: &[Column],
     errors: &mut Accumulator,
-) -> Option<usize> {
-    let marked: Vec<usize> = (0..fields.len()).filter(|&i| fields[i].tenant_id.is_present()).collect();
+) -> Option<(usize, bool)> {
+    let marked: Vec<usize> = (0..fields.len())
+        .filter(|&i| fields[i].tenant_id.is_present())
+        .collect();
     for &extra in marked.iter().skip(1) {
-        errors.push(
-            error_at(fields[extra].tenant_id.span(), format!(
+        errors.push(error_at(
+            fields[extra].tenant_id.span(),
+            format!(
                 "only one tenant column per table: `{}` is already marked #[tenant(tenant_id)]",
                 columns[marked[0]].field
-            )),
-        );
+            ),
+        ));
     }
     let found = marked
         .first()
@@ -315,7 +350,7 @@ fn tenant_column(
             ),
         );
     }
-    ok.then_some(i)
+    Some((i, ok))
 }
 
 /// The field marked `#[tenant(primary_key)]`, else the column named `id`.
@@ -326,15 +361,17 @@ fn primary_key(
     tenant: Option<usize>,
     errors: &mut Accumulator,
 ) -> Option<usize> {
-    let marked: Vec<usize> =
-        (0..fields.len()).filter(|&i| fields[i].primary_key.is_present()).collect();
+    let marked: Vec<usize> = (0..fields.len())
+        .filter(|&i| fields[i].primary_key.is_present())
+        .collect();
     for &extra in marked.iter().skip(1) {
-        errors.push(
-            error_at(fields[extra].primary_key.span(), format!(
+        errors.push(error_at(
+            fields[extra].primary_key.span(),
+            format!(
                 "composite primary keys are not supported: `{}` is already the primary key",
                 columns[marked[0]].field
-            )),
-        );
+            ),
+        ));
     }
     let found = marked
         .first()
@@ -386,9 +423,12 @@ impl ColumnSets<'_, '_> {
     /// Maps each listed name (field or column name) to its column name.
     fn resolve(&mut self, key: &str, list: &SpannedValue<PathList>) -> Option<Vec<String>> {
         if list.is_empty() {
-            self.errors.push(
-                error_at(list.span(), format!("{key}() lists no columns: name at least one, e.g. {key}(tenant_id, email)")),
-            );
+            self.errors.push(error_at(
+                list.span(),
+                format!(
+                    "{key}() lists no columns: name at least one, e.g. {key}(tenant_id, email)"
+                ),
+            ));
             return None;
         }
         let mut out: Vec<String> = Vec::with_capacity(list.len());
@@ -451,7 +491,13 @@ impl ColumnSets<'_, '_> {
     /// A per-tenant unique must include the tenant column, or two tenants
     /// could not both use the same value (and a violation would tell one
     /// tenant that another tenant's value exists).
-    fn require_tenant(&mut self, at: Span, key: &str, cols: &[String], tenant: Option<&str>) -> bool {
+    fn require_tenant(
+        &mut self,
+        at: Span,
+        key: &str,
+        cols: &[String],
+        tenant: Option<&str>,
+    ) -> bool {
         let Some(tenant) = tenant else { return true };
         if cols.iter().any(|c| c == tenant) {
             return true;

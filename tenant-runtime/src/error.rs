@@ -16,7 +16,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A tenant table was queried outside a tenant transaction (the
     /// database's `tenancy.current_tenant()` found no tenant set).
-    #[error("no tenant context: {message}; query tenant tables inside TenantPool::begin or with_tenant")]
+    #[error(
+        "no tenant context: {message}; query tenant tables inside TenantPool::begin or with_tenant"
+    )]
     NoTenantContext {
         /// What the database said was missing.
         message: String,
@@ -52,7 +54,9 @@ pub enum Error {
     /// A reference points at a row that does not exist in this tenant (a
     /// composite foreign key `(tenant, id)` failed), or a row is still
     /// referenced and cannot be deleted.
-    #[error("reference violated on {table} ({constraint}): the referenced row must exist in the same tenant")]
+    #[error(
+        "reference violated on {table} ({constraint}): the referenced row must exist in the same tenant"
+    )]
     ReferenceViolation {
         /// The table written to.
         table: String,
@@ -94,7 +98,9 @@ pub enum Error {
         name: String,
     },
     /// A slug that is not lowercase letters, digits and dashes.
-    #[error("invalid slug {slug:?}: use lowercase letters, digits and single dashes, e.g. acme-corp")]
+    #[error(
+        "invalid slug {slug:?}: use lowercase letters, digits and single dashes, e.g. acme-corp"
+    )]
     InvalidSlug {
         /// The slug given.
         slug: String,
@@ -146,10 +152,14 @@ pub(crate) fn from_sqlx(e: sqlx::Error, tenant: Option<TenantId>) -> Error {
     let table = || table_of(db.as_ref());
     let constraint = || db.constraint().unwrap_or_default().to_owned();
     match code.as_ref() {
-        sqlstate::NO_TENANT_CONTEXT => Error::NoTenantContext { message: db.message().to_owned() },
-        sqlstate::CROSS_TENANT_WRITE => Error::CrossTenantWrite { message: db.message().to_owned() },
+        sqlstate::NO_TENANT_CONTEXT => Error::NoTenantContext {
+            message: db.message().to_owned(),
+        },
+        sqlstate::CROSS_TENANT_WRITE => Error::CrossTenantWrite {
+            message: db.message().to_owned(),
+        },
         sqlstate::TENANT_NOT_FOUND | sqlstate::TENANT_DELETED => {
-            let Some(tenant) = tenant.or_else(|| last_uuid(db.message())) else {
+            let Some(tenant) = tenant.or_else(|| first_uuid(db.message())) else {
                 return Error::Database(e);
             };
             if code == sqlstate::TENANT_NOT_FOUND {
@@ -158,8 +168,14 @@ pub(crate) fn from_sqlx(e: sqlx::Error, tenant: Option<TenantId>) -> Error {
                 Error::TenantDeleted { tenant }
             }
         }
-        "23505" => Error::DuplicateWithinTenant { table: table(), constraint: constraint() },
-        "23503" => Error::ReferenceViolation { table: table(), constraint: constraint() },
+        "23505" => Error::DuplicateWithinTenant {
+            table: table(),
+            constraint: constraint(),
+        },
+        "23503" => Error::ReferenceViolation {
+            table: table(),
+            constraint: constraint(),
+        },
         // connection_exception, admin/crash shutdown, cannot_connect_now,
         // too_many_connections
         c if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300") => {
@@ -176,10 +192,10 @@ fn table_of(db: &dyn DatabaseError) -> String {
         .to_owned()
 }
 
-/// The tenant id a `tenancy.enter_tenant` message names (called directly from raw SQL).
-fn last_uuid(message: &str) -> Option<TenantId> {
+/// The tenant id a `tenancy.enter_tenant` message names (when called
+/// directly from raw SQL, where the caller's tenant is not known here).
+fn first_uuid(message: &str) -> Option<TenantId> {
     message
         .split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
-        .filter_map(|w| TenantId::parse(w).ok())
-        .last()
+        .find_map(|w| TenantId::parse(w).ok())
 }

@@ -54,7 +54,7 @@ pub use query::{RawQuery, Row};
 pub use scoped::Scoped;
 pub use system::System;
 pub use system_tx::{SystemPool, SystemScope, SystemTx};
-pub use table::{TenantColumn, TenantTable};
+pub use table::{TenantColumn, TenantScoped, TenantTable};
 pub use tenant_id::{ParseTenantIdError, TenantId};
 pub use tenant_macros::TenantScoped;
 pub use tenant_tx::{TenantPool, TenantScope, TenantTx};
@@ -73,8 +73,15 @@ pub mod __private {
 
     use crate::meta::{QuerySql, TableMeta, TableSql};
 
-    const NO_SQL: QuerySql =
-        QuerySql { all: "", page: "", after: "", find: "", count: "", update: "", delete: "" };
+    const NO_SQL: QuerySql = QuerySql {
+        all: "",
+        page: "",
+        after: "",
+        find: "",
+        count: "",
+        update: "",
+        delete: "",
+    };
 
     /// The metadata of a model whose attributes did not validate; only
     /// ever named by code that fails to compile.
@@ -87,6 +94,11 @@ pub mod __private {
         columns: &[],
         uniques: &[],
         indexes: &[],
-        sql: TableSql { insert: "", scoped: NO_SQL, system: NO_SQL, purge_batch: "" },
+        sql: TableSql {
+            insert: "",
+            scoped: NO_SQL,
+            system: NO_SQL,
+            purge_batch: "",
+        },
     };
 }

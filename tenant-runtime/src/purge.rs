@@ -24,7 +24,10 @@ pub struct PurgeOptions {
 impl Default for PurgeOptions {
     /// 30 days' grace, batches of 1000 rows.
     fn default() -> Self {
-        Self { grace: Duration::from_secs(30 * 24 * 3600), batch_size: 1000 }
+        Self {
+            grace: Duration::from_secs(30 * 24 * 3600),
+            batch_size: 1000,
+        }
     }
 }
 
@@ -52,11 +55,18 @@ impl SystemPool {
     ///
     /// Refused with [`Error::PurgeRefused`] when the tenant is not deleted
     /// or its grace period has not ended.
-    pub async fn purge_tenant(&self, tenant: TenantId, options: PurgeOptions) -> Result<PurgeReport> {
+    pub async fn purge_tenant(
+        &self,
+        tenant: TenantId,
+        options: PurgeOptions,
+    ) -> Result<PurgeReport> {
         let pool = self.pg_pool();
         let grace = options.grace.as_secs_f64();
-        let row: Option<(bool, Option<bool>, Option<String>)> =
-            sqlx::query_as(DELETED_AT).bind(tenant).bind(grace).fetch_optional(pool).await?;
+        let row: Option<(bool, Option<bool>, Option<String>)> = sqlx::query_as(DELETED_AT)
+            .bind(tenant)
+            .bind(grace)
+            .fetch_optional(pool)
+            .await?;
         match row {
             None => return Err(Error::TenantNotFound { tenant }),
             Some((false, _, _)) => {
@@ -74,12 +84,20 @@ impl SystemPool {
             Some(_) => {}
         }
 
-        let mut report = PurgeReport { tenant, tables: Vec::new(), batches: 0 };
+        let mut report = PurgeReport {
+            tenant,
+            tables: Vec::new(),
+            batches: 0,
+        };
         for table in registry::tables()?.iter().rev() {
-            let removed = purge_table(pool, table, tenant, options.batch_size, &mut report.batches).await?;
+            let removed =
+                purge_table(pool, table, tenant, options.batch_size, &mut report.batches).await?;
             report.tables.push((table.qualified_name(), removed));
         }
-        sqlx::query(DELETE_TENANT).bind(tenant).execute(pool).await?;
+        sqlx::query(DELETE_TENANT)
+            .bind(tenant)
+            .execute(pool)
+            .await?;
         report.batches += 1;
         tracing::info!(%tenant, batches = report.batches, "tenant purged");
         Ok(report)
@@ -95,13 +113,21 @@ async fn purge_table(
 ) -> Result<u64> {
     // A table that references itself is deleted in one statement: a batch
     // could remove a parent row whose children are in the next batch.
-    let self_referencing = table.references().any(|c| {
-        registry::referenced(table, c).is_some_and(|t| std::ptr::eq(t, table))
-    });
-    let limit = if self_referencing { i64::MAX } else { i64::from(batch_size.max(1)) };
+    let self_referencing = table
+        .references()
+        .any(|c| registry::referenced(table, c).is_some_and(|t| std::ptr::eq(t, table)));
+    let limit = if self_referencing {
+        i64::MAX
+    } else {
+        i64::from(batch_size.max(1))
+    };
     let mut removed = 0;
     loop {
-        let done = sqlx::query(table.sql.purge_batch).bind(tenant).bind(limit).execute(pool).await?;
+        let done = sqlx::query(table.sql.purge_batch)
+            .bind(tenant)
+            .bind(limit)
+            .execute(pool)
+            .await?;
         *batches += 1;
         removed += done.rows_affected();
         if done.rows_affected() < u64::try_from(limit).unwrap_or(u64::MAX) {

@@ -20,26 +20,24 @@ pub(crate) struct Args {
 
 impl Args {
     pub(crate) fn new() -> Self {
-        Self { args: PgArguments::default(), failed: None }
+        Self {
+            args: PgArguments::default(),
+            failed: None,
+        }
     }
 
-    pub(crate) fn add<'q, V: Encode<'q, Postgres> + Type<Postgres> + 'q>(mut self, value: V) -> Self {
-        if self.failed.is_none() {
-            if let Err(e) = self.args.add(value) {
-                self.failed = Some(e);
-            }
-        }
-        self
+    pub(crate) fn add<'q, V: Encode<'q, Postgres> + Type<Postgres> + 'q>(self, value: V) -> Self {
+        self.with(|args| args.add(value))
     }
 
     pub(crate) fn with(
         mut self,
         encode: impl FnOnce(&mut PgArguments) -> Result<(), sqlx::error::BoxDynError>,
     ) -> Self {
-        if self.failed.is_none() {
-            if let Err(e) = encode(&mut self.args) {
-                self.failed = Some(e);
-            }
+        if self.failed.is_none()
+            && let Err(e) = encode(&mut self.args)
+        {
+            self.failed = Some(e);
         }
         self
     }
@@ -52,28 +50,48 @@ impl Args {
     }
 }
 
-pub(crate) async fn fetch_all<T: Row>(tx: &TxCell, sql: &'static str, args: Args) -> Result<Vec<T>> {
+pub(crate) async fn fetch_all<T: Row>(
+    tx: &TxCell,
+    sql: &'static str,
+    args: Args,
+) -> Result<Vec<T>> {
     let args = args.into_inner()?;
     let mut conn = tx.lock().await;
-    sqlx::query_as_with::<_, T, _>(sql, args).fetch_all(&mut *conn).await.map_err(Error::from)
+    sqlx::query_as_with::<_, T, _>(sql, args)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::from)
 }
 
-pub(crate) async fn fetch_optional<T: Row>(tx: &TxCell, sql: &'static str, args: Args) -> Result<Option<T>> {
+pub(crate) async fn fetch_optional<T: Row>(
+    tx: &TxCell,
+    sql: &'static str,
+    args: Args,
+) -> Result<Option<T>> {
     let args = args.into_inner()?;
     let mut conn = tx.lock().await;
-    sqlx::query_as_with::<_, T, _>(sql, args).fetch_optional(&mut *conn).await.map_err(Error::from)
+    sqlx::query_as_with::<_, T, _>(sql, args)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(Error::from)
 }
 
 pub(crate) async fn fetch_count(tx: &TxCell, sql: &'static str, args: Args) -> Result<i64> {
     let args = args.into_inner()?;
     let mut conn = tx.lock().await;
-    sqlx::query_scalar_with::<_, i64, _>(sql, args).fetch_one(&mut *conn).await.map_err(Error::from)
+    sqlx::query_scalar_with::<_, i64, _>(sql, args)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::from)
 }
 
 pub(crate) async fn execute(tx: &TxCell, sql: &'static str, args: Args) -> Result<u64> {
     let args = args.into_inner()?;
     let mut conn = tx.lock().await;
-    let done = sqlx::query_with(sql, args).execute(&mut *conn).await.map_err(Error::from)?;
+    let done = sqlx::query_with(sql, args)
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::from)?;
     Ok(done.rows_affected())
 }
 
@@ -87,7 +105,10 @@ pub struct RawQuery<'tx, 'q, T> {
 
 impl<'tx, 'q, T: Row> RawQuery<'tx, 'q, T> {
     pub(crate) fn new(tx: &'tx TxCell, sql: &'q str) -> Self {
-        Self { tx, query: sqlx::query_as(sql) }
+        Self {
+            tx,
+            query: sqlx::query_as(sql),
+        }
     }
 
     /// Binds the next `$n` parameter.
@@ -105,7 +126,10 @@ impl<'tx, 'q, T: Row> RawQuery<'tx, 'q, T> {
     /// The first row, if any.
     pub async fn fetch_optional(self) -> Result<Option<T>> {
         let mut conn = self.tx.lock().await;
-        self.query.fetch_optional(&mut *conn).await.map_err(Error::from)
+        self.query
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(Error::from)
     }
 
     /// Exactly one row ([`Error::Database`] with `RowNotFound` otherwise).

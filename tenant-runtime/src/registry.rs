@@ -85,7 +85,11 @@ pub fn tables() -> Result<&'static [&'static TableMeta], RegistryError> {
 
 /// The registered table named `schema.table`.
 pub fn find(schema: &str, table: &str) -> Option<&'static TableMeta> {
-    tables().ok()?.iter().copied().find(|t| t.schema == schema && t.name == table)
+    tables()
+        .ok()?
+        .iter()
+        .copied()
+        .find(|t| t.schema == schema && t.name == table)
 }
 
 /// The table a `references = ".."` column points at, if registered.
@@ -101,7 +105,10 @@ pub(crate) fn resolve_in<'a>(
     column: &ColumnMeta,
 ) -> Option<&'a TableMeta> {
     let (schema, table) = split_reference(from, column.references?);
-    tables.iter().copied().find(|t| t.schema == schema && t.name == table)
+    tables
+        .iter()
+        .copied()
+        .find(|t| t.schema == schema && t.name == table)
 }
 
 fn split_reference<'a>(from: &'a TableMeta, target: &'a str) -> (&'a str, &'a str) {
@@ -116,7 +123,11 @@ pub(crate) fn order(
     for meta in metas {
         if let Some(first) = by_name.insert((meta.schema, meta.name), meta) {
             // Name the two models in a stable order.
-            let (a, b) = if first.model <= meta.model { (first, meta) } else { (meta, first) };
+            let (a, b) = if first.model <= meta.model {
+                (first, meta)
+            } else {
+                (meta, first)
+            };
             return Err(RegistryError::DuplicateTable {
                 table: meta.qualified_name(),
                 first: a.model,
@@ -148,8 +159,13 @@ pub(crate) fn order(
     while !parents.is_empty() {
         let ready = parents.iter().find(|(_, p)| p.is_empty()).map(|(k, _)| *k);
         let Some(next) = ready else {
-            let tables = parents.keys().map(|(s, t)| format!("{s}.{t}")).collect::<Vec<_>>();
-            return Err(RegistryError::ReferenceCycle { tables: tables.join(", ") });
+            let tables = parents
+                .keys()
+                .map(|(s, t)| format!("{s}.{t}"))
+                .collect::<Vec<_>>();
+            return Err(RegistryError::ReferenceCycle {
+                tables: tables.join(", "),
+            });
         };
         parents.remove(&next);
         for p in parents.values_mut() {

@@ -22,7 +22,10 @@ impl<'tx, T: TenantTable> Scoped<'tx, T> {
     /// Used by the generated `scoped`.
     #[doc(hidden)]
     pub fn new(tx: &'tx TenantTx) -> Self {
-        Self { tx, row: PhantomData }
+        Self {
+            tx,
+            row: PhantomData,
+        }
     }
 
     /// The tenant the rows belong to.
@@ -120,5 +123,7 @@ impl<'tx, T: TenantTable + Row> Scoped<'tx, T> {
 }
 
 pub(crate) fn not_found<T: TenantTable>() -> Error {
-    Error::RowNotFound { table: T::META.qualified_name() }
+    Error::RowNotFound {
+        table: T::META.qualified_name(),
+    }
 }

@@ -19,7 +19,10 @@ impl<'tx, T: TenantTable> System<'tx, T> {
     /// Used by the generated `system`.
     #[doc(hidden)]
     pub fn new(tx: &'tx SystemTx) -> Self {
-        Self { tx, row: PhantomData }
+        Self {
+            tx,
+            row: PhantomData,
+        }
     }
 }
 
@@ -31,7 +34,9 @@ impl<'tx, T: TenantTable + Row> System<'tx, T> {
 
     /// Up to `limit` rows by tenant then key, skipping `offset`.
     pub async fn page(&self, limit: u32, offset: u64) -> Result<Vec<T>> {
-        let args = Args::new().add(i64::from(limit)).add(i64::try_from(offset).unwrap_or(i64::MAX));
+        let args = Args::new()
+            .add(i64::from(limit))
+            .add(i64::try_from(offset).unwrap_or(i64::MAX));
         query::fetch_all(&self.tx.tx, T::META.sql.system.page, args).await
     }
 

@@ -30,7 +30,9 @@ impl SystemPool {
     /// and fail with [`Error::SystemRoleLacksBypass`] here instead.
     pub async fn new(pool: PgPool) -> Result<Self> {
         match roles::check(&pool).await? {
-            RoleCheck { bypasses_rls: true, .. } => Ok(Self { pool }),
+            RoleCheck {
+                bypasses_rls: true, ..
+            } => Ok(Self { pool }),
             RoleCheck { role, .. } => Err(Error::SystemRoleLacksBypass { role }),
         }
     }
@@ -38,7 +40,9 @@ impl SystemPool {
     /// Begins a cross-tenant transaction.
     pub async fn begin(&self) -> Result<SystemTx> {
         let tx = self.pool.begin().await.map_err(Error::from)?;
-        Ok(SystemTx { tx: TxCell::new(tx) })
+        Ok(SystemTx {
+            tx: TxCell::new(tx),
+        })
     }
 
     /// Runs `f` in a system transaction: commits on `Ok`, rolls back on

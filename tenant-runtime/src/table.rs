@@ -5,8 +5,8 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::PgArguments;
 use uuid::Uuid;
 
-use crate::TenantId;
 use crate::meta::TableMeta;
+use crate::{Scoped, System, SystemScope, TenantId, TenantScope};
 
 /// A tenant-owned table: implemented by `#[derive(TenantScoped)]`, never by
 /// hand (the metadata and the query text must agree with each other).
@@ -36,10 +36,30 @@ pub trait TenantTable: Sized + Send + Sync + Unpin + 'static {
     fn encode_update(&self, args: &mut PgArguments) -> Result<(), BoxDynError>;
 }
 
+/// The entry points of every tenant table, for generic code
+/// (`fn f<T: TenantScoped>(..)`). The derive also generates them as
+/// inherent functions, so `Project::scoped(&tx)` needs no import; and a
+/// struct without the derive that calls `scoped` is pointed at this trait,
+/// that is, at `#[derive(TenantScoped)]`.
+pub trait TenantScoped: TenantTable {
+    /// This table's rows of the transaction's tenant.
+    fn scoped<'tx, Tx: TenantScope + ?Sized>(tx: &'tx Tx) -> Scoped<'tx, Self> {
+        Scoped::new(tx.tenant_tx())
+    }
+
+    /// This table's rows across tenants, for admin jobs.
+    fn system<'tx, Tx: SystemScope + ?Sized>(tx: &'tx Tx) -> System<'tx, Self> {
+        System::new(tx.system_tx())
+    }
+}
+
+impl<T: TenantTable> TenantScoped for T {}
+
 /// The Rust types a tenant column may have.
 #[diagnostic::on_unimplemented(
-    message = "a tenant column must be `TenantId` or `uuid::Uuid`, not `{Self}`",
-    label = "tenant column type"
+    message = "a tenant column must be `tenant_runtime::TenantId` or `uuid::Uuid`, not this `{Self}`",
+    label = "the tenant column's type does not hold a tenant id",
+    note = "declare the tenant column as `tenant_runtime::TenantId` (or `uuid::Uuid`); a type of your own with the same name does not count"
 )]
 pub trait TenantColumn {
     /// The tenant as a UUID.

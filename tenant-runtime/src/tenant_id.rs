@@ -23,7 +23,9 @@ pub struct TenantId(Uuid);
 
 /// A string that is not a tenant id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid tenant id {input:?}: expected a UUID such as 3f333df6-90a4-4fda-8dd3-9485d27cee36")]
+#[error(
+    "invalid tenant id {input:?}: expected a UUID such as 3f333df6-90a4-4fda-8dd3-9485d27cee36"
+)]
 pub struct ParseTenantIdError {
     input: String,
 }
@@ -43,11 +45,15 @@ impl TenantId {
         if input.len() != 36 {
             return Err(Self::parse_error(input));
         }
-        Uuid::try_parse(input).map(Self).map_err(|_| Self::parse_error(input))
+        Uuid::try_parse(input)
+            .map(Self)
+            .map_err(|_| Self::parse_error(input))
     }
 
     fn parse_error(input: &str) -> ParseTenantIdError {
-        ParseTenantIdError { input: input.chars().take(64).collect() }
+        ParseTenantIdError {
+            input: input.chars().take(64).collect(),
+        }
     }
 
     /// Wraps a UUID that is already known to be a tenant id (read from the
@@ -132,14 +138,20 @@ mod tests {
         assert_eq!(id.to_string(), "3f333df6-90a4-4fda-8dd3-9485d27cee36");
         assert!(TenantId::parse("3f333df690a44fda8dd39485d27cee36").is_err());
         assert!(TenantId::parse("acme").is_err());
-        let err = "x'; DROP TABLE tenants; --".parse::<TenantId>().unwrap_err();
+        let err = "x'; DROP TABLE tenants; --"
+            .parse::<TenantId>()
+            .unwrap_err();
         assert!(err.to_string().contains("expected a UUID"), "{err}");
     }
 
     #[test]
     fn display_is_sql_literal_safe() {
         let id = TenantId::from(Uuid::new_v4());
-        assert!(id.to_string().chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
+        assert!(
+            id.to_string()
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == '-')
+        );
     }
 
     #[test]

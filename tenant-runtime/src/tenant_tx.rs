@@ -27,7 +27,10 @@ impl TenantPool {
     /// rows, so it is refused with [`Error::RoleBypassesRls`].
     pub async fn new(pool: PgPool) -> Result<Self> {
         match roles::check(&pool).await? {
-            RoleCheck { bypasses_rls: false, .. } => Ok(Self { pool }),
+            RoleCheck {
+                bypasses_rls: false,
+                ..
+            } => Ok(Self { pool }),
             RoleCheck { role, .. } => Err(Error::RoleBypassesRls { role }),
         }
     }
@@ -45,9 +48,16 @@ impl TenantPool {
     pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx> {
         // TenantId renders as hex digits and dashes only: nothing to escape.
         let sql = format!("SELECT tenancy.enter_tenant('{tenant}'); BEGIN");
-        let tx = self.pool.begin_with(sql).await.map_err(|e| from_sqlx(e, Some(tenant)))?;
+        let tx = self
+            .pool
+            .begin_with(sql)
+            .await
+            .map_err(|e| from_sqlx(e, Some(tenant)))?;
         tracing::debug!(%tenant, "tenant transaction begun");
-        Ok(TenantTx { tenant, tx: TxCell::new(tx) })
+        Ok(TenantTx {
+            tenant,
+            tx: TxCell::new(tx),
+        })
     }
 
     /// Runs `f` in a transaction for `tenant`: commits when it returns
@@ -129,7 +139,8 @@ mod sealed {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a tenant transaction, so it cannot scope queries to one tenant",
     label = "expected a `&TenantTx` here",
-    note = "begin one with `tenant_pool.begin(tenant_id).await?` or `tenant_pool.with_tenant(tenant_id, async |tx| ..)` and pass `&tx`",
+    note = "begin one for the tenant and pass a reference to it: `let tx = tenant_pool.begin(tenant_id).await?; Model::scoped(&tx)`, or use `tenant_pool.with_tenant(tenant_id, async |tx| ..)`",
+    note = "a `TenantPool` wraps a `PgPool`: `TenantPool::new(pg_pool).await?` or `TenantPool::connect(url).await?`",
     note = "for cross-tenant admin work use `Model::system(&system_tx)` with a `SystemTx` from a `SystemPool`"
 )]
 pub trait TenantScope: sealed::Sealed {

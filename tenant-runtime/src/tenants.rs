@@ -62,7 +62,11 @@ const INSERT: &str = concat!(
     columns!()
 );
 const GET: &str = concat!("SELECT ", columns!(), " FROM public.tenants WHERE id = $1");
-const GET_BY_SLUG: &str = concat!("SELECT ", columns!(), " FROM public.tenants WHERE slug = $1");
+const GET_BY_SLUG: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM public.tenants WHERE slug = $1"
+);
 const LIST: &str = concat!(
     "SELECT ",
     columns!(),
@@ -78,8 +82,10 @@ const DELETE: &str = concat!(
     "UPDATE public.tenants SET deleted_at = coalesce(deleted_at, now()) WHERE id = $1 RETURNING ",
     columns!()
 );
-const RESTORE: &str =
-    concat!("UPDATE public.tenants SET deleted_at = NULL WHERE id = $1 RETURNING ", columns!());
+const RESTORE: &str = concat!(
+    "UPDATE public.tenants SET deleted_at = NULL WHERE id = $1 RETURNING ",
+    columns!()
+);
 
 /// How many `-2`, `-3`, .. suffixes `create` tries before giving up.
 const MAX_SLUG_SUFFIX: u32 = 1000;
@@ -102,7 +108,11 @@ impl Tenants<'_> {
     pub async fn create(&self, name: &str) -> Result<Tenant> {
         let base = slug_from_name(name)?;
         for n in 1..=MAX_SLUG_SUFFIX {
-            let slug = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+            let slug = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
             if let Some(tenant) = self.insert(name, &slug).await? {
                 return Ok(tenant);
             }
@@ -114,7 +124,11 @@ impl Tenants<'_> {
     /// tenant has it.
     pub async fn create_with_slug(&self, name: &str, slug: &str) -> Result<Tenant> {
         check_slug(slug)?;
-        self.insert(name, slug).await?.ok_or_else(|| Error::SlugTaken { slug: slug.to_owned() })
+        self.insert(name, slug)
+            .await?
+            .ok_or_else(|| Error::SlugTaken {
+                slug: slug.to_owned(),
+            })
     }
 
     /// `ON CONFLICT DO NOTHING` rather than catching the unique violation:
@@ -136,7 +150,9 @@ impl Tenants<'_> {
 
     /// Active tenants, oldest first: up to `limit`, skipping `offset`.
     pub async fn list(&self, limit: u32, offset: u64) -> Result<Vec<Tenant>> {
-        let args = Args::new().add(i64::from(limit)).add(i64::try_from(offset).unwrap_or(i64::MAX));
+        let args = Args::new()
+            .add(i64::from(limit))
+            .add(i64::try_from(offset).unwrap_or(i64::MAX));
         query::fetch_all(&self.tx.tx, LIST, args).await
     }
 
@@ -150,13 +166,16 @@ impl Tenants<'_> {
         if let Some(slug) = &change.slug {
             check_slug(slug)?;
         }
-        let args = Args::new().add(id).add(change.name).add(change.slug.clone());
+        let args = Args::new()
+            .add(id)
+            .add(change.name)
+            .add(change.slug.clone());
         match query::fetch_optional(&self.tx.tx, UPDATE, args).await {
             Ok(Some(t)) => Ok(t),
             Ok(None) => Err(Error::TenantNotFound { tenant: id }),
-            Err(Error::DuplicateWithinTenant { .. }) => {
-                Err(Error::SlugTaken { slug: change.slug.unwrap_or_default() })
-            }
+            Err(Error::DuplicateWithinTenant { .. }) => Err(Error::SlugTaken {
+                slug: change.slug.unwrap_or_default(),
+            }),
             Err(e) => Err(e),
         }
     }
@@ -184,7 +203,9 @@ impl Tenants<'_> {
 pub fn slug_from_name(name: &str) -> Result<String> {
     let slug = slug::slugify(name);
     if slug.is_empty() {
-        return Err(Error::InvalidTenantName { name: name.to_owned() });
+        return Err(Error::InvalidTenantName {
+            name: name.to_owned(),
+        });
     }
     Ok(slug)
 }
@@ -193,9 +214,18 @@ fn check_slug(slug: &str) -> Result<()> {
     let ok = !slug.is_empty()
         && slug.len() <= 100
         && slug.split('-').all(|part| {
-            !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         });
-    if ok { Ok(()) } else { Err(Error::InvalidSlug { slug: slug.to_owned() }) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidSlug {
+            slug: slug.to_owned(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -206,7 +236,10 @@ mod tests {
     fn slugs_from_names() {
         assert_eq!(slug_from_name("Acme Corp").unwrap(), "acme-corp");
         assert_eq!(slug_from_name("  Café  Zürich!! ").unwrap(), "cafe-zurich");
-        assert!(matches!(slug_from_name("!!!"), Err(Error::InvalidTenantName { .. })));
+        assert!(matches!(
+            slug_from_name("!!!"),
+            Err(Error::InvalidTenantName { .. })
+        ));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod setup;
 pub mod wire;
 
 use tenant_runtime::{TenantId, TenantScoped};

@@ -39,7 +39,11 @@ impl RoundTripProxy {
                 });
             }
         });
-        Ok(Self { addr, ready, accept })
+        Ok(Self {
+            addr,
+            ready,
+            accept,
+        })
     }
 
     /// The port to connect to.
@@ -62,7 +66,8 @@ impl Drop for RoundTripProxy {
 async fn forward(client: TcpStream, server: TcpStream, ready: Arc<AtomicU64>) -> io::Result<()> {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
-    let upstream = tokio::spawn(async move { tokio::io::copy(&mut client_read, &mut server_write).await });
+    let upstream =
+        tokio::spawn(async move { tokio::io::copy(&mut client_read, &mut server_write).await });
     // Server messages: a type byte, then a big-endian length that counts
     // itself but not the type byte.
     let mut pending: Vec<u8> = Vec::new();
@@ -75,7 +80,12 @@ async fn forward(client: TcpStream, server: TcpStream, ready: Arc<AtomicU64>) ->
         pending.extend_from_slice(&buf[..n]);
         let mut at = 0;
         while pending.len() - at >= 5 {
-            let len = u32::from_be_bytes([pending[at + 1], pending[at + 2], pending[at + 3], pending[at + 4]]) as usize;
+            let len = u32::from_be_bytes([
+                pending[at + 1],
+                pending[at + 2],
+                pending[at + 3],
+                pending[at + 4],
+            ]) as usize;
             if pending.len() - at < 1 + len {
                 break;
             }

@@ -12,7 +12,12 @@ pub struct EmitArgs {
     /// Write a sqlx migration `<version>_tenant_rls.sql` into DIR, only when
     /// the DDL differs from the newest one there (an applied file is never
     /// rewritten).
-    #[arg(short = 'o', long = "out", value_name = "DIR", conflicts_with = "check")]
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "DIR",
+        conflicts_with = "check"
+    )]
     pub out: Option<PathBuf>,
     /// Exit 1 and print a diff when the newest `*_tenant_rls.sql` in DIR no
     /// longer matches the models (for CI).
@@ -35,7 +40,11 @@ pub(crate) fn run(args: &EmitArgs) -> Result<Outcome, String> {
     if let Some(dir) = &args.check {
         return match migrations::newest(dir).map_err(|e| io_error(dir, &e))? {
             None => {
-                println!("{}: no *{} file: run emit-rls -o {0}", dir.display(), migrations::SUFFIX);
+                println!(
+                    "{}: no *{} file: run emit-rls -o {0}",
+                    dir.display(),
+                    migrations::SUFFIX
+                );
                 Ok(Outcome::Findings)
             }
             Some(newest) if newest.sql == sql => {
@@ -45,8 +54,14 @@ pub(crate) fn run(args: &EmitArgs) -> Result<Outcome, String> {
             Some(newest) => {
                 let old = newest.path.display().to_string();
                 let diff = similar::TextDiff::from_lines(&newest.sql, &sql);
-                print!("{}", diff.unified_diff().context_radius(3).header(&old, "models"));
-                println!("{old} no longer matches the models: run emit-rls -o {}", dir.display());
+                print!(
+                    "{}",
+                    diff.unified_diff().context_radius(3).header(&old, "models")
+                );
+                println!(
+                    "{old} no longer matches the models: run emit-rls -o {}",
+                    dir.display()
+                );
                 Ok(Outcome::Findings)
             }
         };
@@ -56,7 +71,9 @@ pub(crate) fn run(args: &EmitArgs) -> Result<Outcome, String> {
         return Ok(Outcome::Ok);
     };
     let now = migrations::now_version();
-    match migrations::write_if_changed(dir, &sql, now, args.dry_run).map_err(|e| io_error(dir, &e))? {
+    match migrations::write_if_changed(dir, &sql, now, args.dry_run)
+        .map_err(|e| io_error(dir, &e))?
+    {
         Written::UpToDate(path) => println!("{}: up to date", path.display()),
         Written::New(path) if args.dry_run => {
             println!("would write {}:", path.display());

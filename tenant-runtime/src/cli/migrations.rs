@@ -53,7 +53,10 @@ fn migrations(dir: &Path) -> io::Result<Vec<(i64, String)>> {
 
 /// The newest file `emit-rls` wrote in `dir`, if any.
 pub(crate) fn newest(dir: &Path) -> io::Result<Option<Newest>> {
-    let Some((_, name)) = migrations(dir)?.into_iter().filter(|(_, n)| n.ends_with(SUFFIX)).next_back()
+    let Some((_, name)) = migrations(dir)?
+        .into_iter()
+        .filter(|(_, n)| n.ends_with(SUFFIX))
+        .next_back()
     else {
         return Ok(None);
     };
@@ -65,7 +68,12 @@ pub(crate) fn newest(dir: &Path) -> io::Result<Option<Newest>> {
 /// Writes `sql` as a new migration unless the newest one already holds it.
 /// The version is `now` (`YYYYMMDDHHMMSS`, like `sqlx migrate add`), or one
 /// past the newest migration in `dir` if the clock is behind it.
-pub(crate) fn write_if_changed(dir: &Path, sql: &str, now: i64, dry_run: bool) -> io::Result<Written> {
+pub(crate) fn write_if_changed(
+    dir: &Path,
+    sql: &str,
+    now: i64,
+    dry_run: bool,
+) -> io::Result<Written> {
     if let Some(newest) = newest(dir)? {
         if newest.sql == sql {
             return Ok(Written::UpToDate(newest.path));
@@ -108,7 +116,10 @@ mod tests {
 
     #[test]
     fn versions_of_sqlx_file_names() {
-        assert_eq!(version_of("20240101120000_tenant_rls.sql"), Some(20240101120000));
+        assert_eq!(
+            version_of("20240101120000_tenant_rls.sql"),
+            Some(20240101120000)
+        );
         assert_eq!(version_of("3_init.up.sql"), Some(3));
         assert_eq!(version_of("README.md"), None);
         assert_eq!(version_of("v1_x.sql"), None);
@@ -117,15 +128,22 @@ mod tests {
     #[test]
     fn writes_only_when_changed_and_never_rewrites() {
         let dir = temp_dir("write");
-        let Written::New(first) = write_if_changed(&dir, "A", 20260101000000, false).unwrap() else {
+        let Written::New(first) = write_if_changed(&dir, "A", 20260101000000, false).unwrap()
+        else {
             panic!("first write must create a file");
         };
-        assert!(matches!(write_if_changed(&dir, "A", 20260101000005, false).unwrap(), Written::UpToDate(p) if p == first));
+        assert!(
+            matches!(write_if_changed(&dir, "A", 20260101000005, false).unwrap(), Written::UpToDate(p) if p == first)
+        );
         // A clock behind the newest file still gives a newer version.
-        let Written::New(second) = write_if_changed(&dir, "B", 20250101000000, false).unwrap() else {
+        let Written::New(second) = write_if_changed(&dir, "B", 20250101000000, false).unwrap()
+        else {
             panic!("changed DDL must create a file");
         };
-        assert!(second.ends_with("20260101000001_tenant_rls.sql"), "{second:?}");
+        assert!(
+            second.ends_with("20260101000001_tenant_rls.sql"),
+            "{second:?}"
+        );
         assert_eq!(std::fs::read_to_string(&first).unwrap(), "A");
         let Written::New(dry) = write_if_changed(&dir, "C", 20270101000000, true).unwrap() else {
             panic!("dry run reports the file it would write");

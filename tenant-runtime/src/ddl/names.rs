@@ -37,7 +37,9 @@ fn fit(name: String) -> String {
 
 /// FNV-1a: tiny, stable across Rust versions and platforms (unlike `DefaultHasher`).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -46,7 +48,10 @@ mod tests {
 
     #[test]
     fn short_names_follow_postgres_conventions() {
-        assert_eq!(object("users", &["tenant_id", "email"], "key"), "users_tenant_id_email_key");
+        assert_eq!(
+            object("users", &["tenant_id", "email"], "key"),
+            "users_tenant_id_email_key"
+        );
         assert_eq!(policy("users"), "rls_tenant_users");
     }
 

@@ -70,7 +70,11 @@ pub(super) fn emit(out: &mut String, meta: &TableMeta, all: &[&TableMeta]) {
 
 fn create_table(out: &mut String, meta: &TableMeta, table: &str) {
     let _ = writeln!(out, "CREATE TABLE IF NOT EXISTS {table} (");
-    let columns: Vec<String> = meta.columns.iter().map(|c| column_definition(meta, c)).collect();
+    let columns: Vec<String> = meta
+        .columns
+        .iter()
+        .map(|c| column_definition(meta, c))
+        .collect();
     let _ = writeln!(out, "    {}\n);", columns.join(",\n    "));
 }
 
@@ -92,16 +96,30 @@ fn column_definition(meta: &TableMeta, c: &ColumnMeta) -> String {
 }
 
 fn create_index(out: &mut String, meta: &TableMeta, table: &str, columns: &[&str], unique: bool) {
-    let (kind, suffix) = if unique { ("UNIQUE INDEX", "key") } else { ("INDEX", "idx") };
+    let (kind, suffix) = if unique {
+        ("UNIQUE INDEX", "key")
+    } else {
+        ("INDEX", "idx")
+    };
     let name = quote(&object_name(meta.name, columns, suffix));
     let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
-    let _ = writeln!(out, "CREATE {kind} IF NOT EXISTS {name} ON {table} ({});", cols.join(", "));
+    let _ = writeln!(
+        out,
+        "CREATE {kind} IF NOT EXISTS {name} ON {table} ({});",
+        cols.join(", ")
+    );
 }
 
 /// `(tenant, column) -> target (tenant, key)`: a row can only point at a row
 /// of its own tenant (foreign key checks do not go through RLS), plus the
 /// index that keeps deletes on the target from scanning this table.
-fn reference(out: &mut String, meta: &TableMeta, table: &str, column: &ColumnMeta, target: &TableMeta) {
+fn reference(
+    out: &mut String,
+    meta: &TableMeta,
+    table: &str,
+    column: &ColumnMeta,
+    target: &TableMeta,
+) {
     let columns = [meta.tenant_column, column.name];
     let declared = meta
         .indexes

@@ -9,12 +9,12 @@
 //! The tables are created (and so owned) by the `DATABASE_URL` user; only
 //! setup runs as that user.
 
+use sqlx::Executor;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Executor, Row};
 use tenant_runtime::{SystemPool, TenantId, TenantPool, ddl, registry};
+use tenant_tests::setup;
 
-pub(crate) const APP_ROLE: &str = "tenant_rt_app";
-pub(crate) const SYSTEM_ROLE: &str = "tenant_rt_system";
+pub(crate) use tenant_tests::setup::{APP_ROLE, SYSTEM_ROLE};
 
 /// One test's database.
 pub(crate) struct TestDb {
@@ -37,12 +37,20 @@ impl TestDb {
 
     /// Like [`TestDb::new`] with other DDL (a broken schema, say).
     pub(crate) async fn with_ddl(connect: PgConnectOptions, sql: &str) -> TestDb {
-        let owner = PgPoolOptions::new().max_connections(2).connect_with(connect.clone()).await.unwrap();
-        ensure_roles(&owner).await;
+        let owner = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(connect.clone())
+            .await
+            .unwrap();
+        setup::ensure_roles(&owner).await.unwrap();
         apply(&owner, sql).await;
-        grant(&owner).await;
-        let app = TenantPool::new(role_pool(&connect, APP_ROLE, 4).await).await.expect("app role is subject to RLS");
-        let system = SystemPool::new(role_pool(&connect, SYSTEM_ROLE, 2).await).await.expect("system role bypasses RLS");
+        setup::grant(&owner).await.unwrap();
+        let app = TenantPool::new(role_pool(&connect, APP_ROLE, 4).await)
+            .await
+            .expect("app role is subject to RLS");
+        let system = SystemPool::new(role_pool(&connect, SYSTEM_ROLE, 2).await)
+            .await
+            .expect("system role bypasses RLS");
         let tenants = {
             let tx = system.begin().await.unwrap();
             let a = tx.tenants().create("Acme Corp").await.unwrap().id;
@@ -50,7 +58,13 @@ impl TestDb {
             tx.commit().await.unwrap();
             [a, b]
         };
-        TestDb { owner, app, system, tenants, connect }
+        TestDb {
+            owner,
+            app,
+            system,
+            tenants,
+            connect,
+        }
     }
 
     /// A fresh pool for `role` on this database.
@@ -75,7 +89,9 @@ pub(crate) fn rls_ddl() -> String {
 /// Applies `sql` in one transaction, as a migration would.
 pub(crate) async fn apply(pool: &PgPool, sql: &str) {
     let mut tx = pool.begin().await.unwrap();
-    tx.execute(sql).await.unwrap_or_else(|e| panic!("DDL failed: {e}"));
+    tx.execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("DDL failed: {e}"));
     tx.commit().await.unwrap();
 }
 
@@ -85,43 +101,4 @@ async fn role_pool(connect: &PgConnectOptions, role: &str, max: u32) -> PgPool {
         .connect_with(connect.clone().username(role))
         .await
         .unwrap_or_else(|e| panic!("connect as {role}: {e}"))
-}
-
-/// Roles are cluster-wide and tests run in parallel: create each one
-/// only if missing, tolerating a concurrent creation, then assert what
-/// the tests rely on.
-async fn ensure_roles(owner: &PgPool) {
-    for (role, attrs) in [(APP_ROLE, "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE"), (SYSTEM_ROLE, "LOGIN NOSUPERUSER BYPASSRLS")] {
-        let sql = format!(
-            "DO $$ BEGIN CREATE ROLE {role} {attrs}; \
-             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-        );
-        owner.execute(sql.as_str()).await.unwrap();
-    }
-    let row = sqlx::query(
-        "SELECT a.rolsuper, a.rolbypassrls, s.rolbypassrls, pg_has_role($1, $2, 'MEMBER') \
-         FROM pg_roles a, pg_roles s WHERE a.rolname = $1 AND s.rolname = $2",
-    )
-    .bind(APP_ROLE)
-    .bind(SYSTEM_ROLE)
-    .fetch_one(owner)
-    .await
-    .unwrap();
-    let (app_super, app_bypass, system_bypass, member): (bool, bool, bool, bool) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
-    assert!(!app_super && !app_bypass, "{APP_ROLE} must be subject to RLS");
-    assert!(system_bypass, "{SYSTEM_ROLE} must have BYPASSRLS");
-    assert!(!member, "{APP_ROLE} must not be a member of {SYSTEM_ROLE}");
-}
-
-/// Broad grants, as many deployments have them (`ALL TABLES`, tenants
-/// included): what keeps the app role out of other tenants' rows and off
-/// the tenants table's writes is row-level security, not missing grants.
-async fn grant(owner: &PgPool) {
-    let sql = format!(
-        "GRANT SELECT ON public.tenants TO {APP_ROLE};
-         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE};
-         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {SYSTEM_ROLE};"
-    );
-    owner.execute(sql.as_str()).await.unwrap();
 }

@@ -23,7 +23,10 @@ fn emitted_sql_is_deterministic() {
     let reordered = registry_order(reversed);
     assert_eq!(ddl::emit(&reordered), ddl::emit(tables));
     assert_eq!(rls_ddl(), rls_ddl());
-    assert!(!rls_ddl().contains("20"), "no dates or versions in the DDL text");
+    assert!(
+        !rls_ddl().contains("20"),
+        "no dates or versions in the DDL text"
+    );
 }
 
 fn registry_order(
@@ -67,13 +70,27 @@ async fn applying_twice_succeeds_and_changes_nothing(_: PgPoolOptions, opts: PgC
 }
 
 #[sqlx::test]
-async fn applies_through_sqlx_migrate_as_written_by_emit_rls(_: PgPoolOptions, opts: PgConnectOptions) {
-    let owner = PgPoolOptions::new().max_connections(1).connect_with(opts).await.unwrap();
+async fn applies_through_sqlx_migrate_as_written_by_emit_rls(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let owner = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .unwrap();
     let dir = std::env::temp_dir().join(format!("tenant-rls-migrate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let emit = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_emit-rls")).args(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_emit-rls"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     emit(&["-o", dir.to_str().unwrap()]);
     let migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
@@ -81,9 +98,19 @@ async fn applies_through_sqlx_migrate_as_written_by_emit_rls(_: PgPoolOptions, o
     let state = catalog(&owner).await;
     // A second file with the same DDL (as after a model change that did not
     // alter it) runs on top of the applied one without error or change.
-    let first = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    let first = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::copy(&first, dir.join("99999999999999_tenant_rls.sql")).unwrap();
-    sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap().run(&owner).await.unwrap();
+    sqlx::migrate::Migrator::new(dir.as_path())
+        .await
+        .unwrap()
+        .run(&owner)
+        .await
+        .unwrap();
     assert_eq!(catalog(&owner).await, state);
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
         .fetch_one(&owner)
@@ -100,12 +127,13 @@ async fn catalog_matches_the_models(_: PgPoolOptions, opts: PgConnectOptions) {
     let pool = &db.owner;
     for table in registry::tables().unwrap() {
         let name = table.name;
-        let (rls, force): (bool, bool) =
-            sqlx::query_as("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = $1::regclass")
-                .bind(table.qualified_name())
-                .fetch_one(pool)
-                .await
-                .unwrap();
+        let (rls, force): (bool, bool) = sqlx::query_as(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = $1::regclass",
+        )
+        .bind(table.qualified_name())
+        .fetch_one(pool)
+        .await
+        .unwrap();
         assert!(rls && force, "{name}: RLS enabled and forced");
 
         let (cmd, qual, check): (String, String, String) =
@@ -115,8 +143,14 @@ async fn catalog_matches_the_models(_: PgPoolOptions, opts: PgConnectOptions) {
                 .await
                 .unwrap();
         assert_eq!(cmd, "ALL", "{name}");
-        assert_eq!(qual, "(tenant_id = ( SELECT tenancy.current_tenant() AS current_tenant))", "{name}: uuid compared to uuid, no cast");
-        assert!(check.contains("refuse_cross_tenant_write"), "{name}: {check}");
+        assert_eq!(
+            qual, "(tenant_id = ( SELECT tenancy.current_tenant() AS current_tenant))",
+            "{name}: uuid compared to uuid, no cast"
+        );
+        assert!(
+            check.contains("refuse_cross_tenant_write"),
+            "{name}: {check}"
+        );
 
         let default: String = sqlx::query_scalar(
             "SELECT column_default FROM information_schema.columns WHERE table_name = $1 AND column_name = $2",
@@ -139,8 +173,15 @@ async fn catalog_matches_the_models(_: PgPoolOptions, opts: PgConnectOptions) {
         .fetch_all(pool)
         .await
         .unwrap();
-        let has = |cols: &[&str], unique: bool| indexes.iter().any(|(c, u)| *u == unique && c.iter().map(String::as_str).eq(cols.iter().copied()));
-        assert!(has(&[table.tenant_column, table.primary_key], true), "{name}: (tenant, key) index");
+        let has = |cols: &[&str], unique: bool| {
+            indexes
+                .iter()
+                .any(|(c, u)| *u == unique && c.iter().map(String::as_str).eq(cols.iter().copied()))
+        };
+        assert!(
+            has(&[table.tenant_column, table.primary_key], true),
+            "{name}: (tenant, key) index"
+        );
         for u in table.uniques {
             assert!(has(u.columns, true), "{name}: unique {:?}", u.columns);
         }
@@ -155,10 +196,16 @@ async fn catalog_matches_the_models(_: PgPoolOptions, opts: PgConnectOptions) {
         .fetch_all(pool)
         .await
         .unwrap();
-        assert!(fks.contains(&"FOREIGN KEY (tenant_id) REFERENCES tenants(id)".to_owned()), "{name}: {fks:?}");
+        assert!(
+            fks.contains(&"FOREIGN KEY (tenant_id) REFERENCES tenants(id)".to_owned()),
+            "{name}: {fks:?}"
+        );
         for column in table.references() {
             let target = registry::referenced(table, column).unwrap();
-            let expected = format!("FOREIGN KEY (tenant_id, {}) REFERENCES {}(tenant_id, id)", column.name, target.name);
+            let expected = format!(
+                "FOREIGN KEY (tenant_id, {}) REFERENCES {}(tenant_id, id)",
+                column.name, target.name
+            );
             assert!(fks.contains(&expected), "{name}: {expected} in {fks:?}");
         }
 
@@ -167,7 +214,10 @@ async fn catalog_matches_the_models(_: PgPoolOptions, opts: PgConnectOptions) {
             .fetch_one(pool)
             .await
             .unwrap();
-        assert!(trigger.contains("BEFORE UPDATE") && trigger.contains("refuse_tenant_move"), "{trigger}");
+        assert!(
+            trigger.contains("BEFORE UPDATE") && trigger.contains("refuse_tenant_move"),
+            "{trigger}"
+        );
     }
     db.close().await;
 }
@@ -184,7 +234,10 @@ async fn policy_only_query_uses_the_tenant_index(_: PgPoolOptions, opts: PgConne
         )
         .await
         .unwrap();
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM projects").fetch_one(&db.owner).await.unwrap();
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
     assert_eq!(total, 200_000);
 
     // As the app role, no WHERE clause: only the policy filters.
@@ -194,10 +247,19 @@ async fn policy_only_query_uses_the_tenant_index(_: PgPoolOptions, opts: PgConne
         .await
         .unwrap();
     let plan = plan.join("\n");
-    assert!(plan.contains("InitPlan"), "the tenant is read once per statement:\n{plan}");
-    assert!(plan.contains("Index") && plan.contains("projects_tenant_id"), "tenant index used:\n{plan}");
+    assert!(
+        plan.contains("InitPlan"),
+        "the tenant is read once per statement:\n{plan}"
+    );
+    assert!(
+        plan.contains("Index") && plan.contains("projects_tenant_id"),
+        "tenant index used:\n{plan}"
+    );
     assert!(!plan.contains("Seq Scan on projects"), "{plan}");
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects").fetch_one(&mut *tx.conn().await).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
+        .fetch_one(&mut *tx.conn().await)
+        .await
+        .unwrap();
     assert_eq!(n, 200);
     drop(tx);
 
@@ -205,7 +267,11 @@ async fn policy_only_query_uses_the_tenant_index(_: PgPoolOptions, opts: PgConne
     // the column) gets a sequential scan: the index is what the policy buys.
     let mut conn = db.owner.acquire().await.unwrap();
     conn.execute("BEGIN").await.unwrap();
-    sqlx::query("SELECT set_config('app.current_tenant', $1, true)").bind(db.tenants[0].to_string()).execute(&mut *conn).await.unwrap();
+    sqlx::query("SELECT set_config('app.current_tenant', $1, true)")
+        .bind(db.tenants[0].to_string())
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     let plan: Vec<String> = sqlx::query_scalar(
         "EXPLAIN SELECT count(*) FROM projects WHERE (tenant_id)::text = current_setting('app.current_tenant', true)",
     )

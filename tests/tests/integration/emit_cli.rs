@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 use crate::common::rls_ddl;
 
 fn emit_rls(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_emit-rls")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_emit-rls"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -16,8 +19,10 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -28,8 +33,15 @@ fn stdout(out: &Output) -> String {
 
 #[test]
 fn prints_the_ddl_with_no_database_and_no_configuration() {
-    let out = Command::new(env!("CARGO_BIN_EXE_emit-rls")).env_clear().output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_emit-rls"))
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout(&out), rls_ddl());
 }
 
@@ -41,8 +53,14 @@ fn writes_a_migration_only_when_the_models_changed() {
     assert!(first.status.success());
     let written = files(&dir);
     assert_eq!(written.len(), 1, "{written:?}");
-    assert!(written[0].ends_with("_tenant_rls.sql") && written[0].len() == 14 + "_tenant_rls.sql".len(), "{written:?}");
-    assert_eq!(std::fs::read_to_string(dir.join(&written[0])).unwrap(), rls_ddl());
+    assert!(
+        written[0].ends_with("_tenant_rls.sql") && written[0].len() == 14 + "_tenant_rls.sql".len(),
+        "{written:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join(&written[0])).unwrap(),
+        rls_ddl()
+    );
 
     let again = emit_rls(&["-o", d]);
     assert!(again.status.success());
@@ -56,7 +74,11 @@ fn writes_a_migration_only_when_the_models_changed() {
     std::fs::remove_file(dir.join(&written[0])).unwrap();
     std::fs::write(&applied, &old).unwrap();
     let dry = emit_rls(&["-o", d, "--dry-run"]);
-    assert!(dry.status.success() && stdout(&dry).starts_with("would write"), "{}", stdout(&dry));
+    assert!(
+        dry.status.success() && stdout(&dry).starts_with("would write"),
+        "{}",
+        stdout(&dry)
+    );
     assert_eq!(files(&dir).len(), 1, "dry run writes nothing");
     assert!(emit_rls(&["-o", d]).status.success());
     assert_eq!(files(&dir).len(), 2);
@@ -70,19 +92,29 @@ fn check_exits_1_with_a_diff_on_drift() {
     let d = dir.to_str().unwrap();
     let missing = emit_rls(&["--check", d]);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(stdout(&missing).contains("no *_tenant_rls.sql"), "{}", stdout(&missing));
+    assert!(
+        stdout(&missing).contains("no *_tenant_rls.sql"),
+        "{}",
+        stdout(&missing)
+    );
 
     assert!(emit_rls(&["-o", d]).status.success());
     let ok = emit_rls(&["--check", d]);
     assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
 
     let file = dir.join(&files(&dir)[0]);
-    let drifted = std::fs::read_to_string(&file).unwrap().replace("FORCE ROW LEVEL SECURITY;\nDROP POLICY IF EXISTS \"rls_tenant_tasks\"", "DROP POLICY IF EXISTS \"rls_tenant_tasks\"");
+    let drifted = std::fs::read_to_string(&file).unwrap().replace(
+        "FORCE ROW LEVEL SECURITY;\nDROP POLICY IF EXISTS \"rls_tenant_tasks\"",
+        "DROP POLICY IF EXISTS \"rls_tenant_tasks\"",
+    );
     std::fs::write(&file, drifted).unwrap();
     let drift = emit_rls(&["--check", d]);
     assert_eq!(drift.status.code(), Some(1));
     let text = stdout(&drift);
-    assert!(text.contains("+ALTER TABLE \"public\".\"tasks\" FORCE ROW LEVEL SECURITY;"), "{text}");
+    assert!(
+        text.contains("+ALTER TABLE \"public\".\"tasks\" FORCE ROW LEVEL SECURITY;"),
+        "{text}"
+    );
     assert!(text.contains("no longer matches the models"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

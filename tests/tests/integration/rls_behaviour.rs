@@ -35,7 +35,10 @@ async fn project_names(db: &TestDb, tenant: TenantId) -> Vec<String> {
 }
 
 #[sqlx::test]
-async fn the_app_role_is_not_superuser_bypassrls_or_owner(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn the_app_role_is_not_superuser_bypassrls_or_owner(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let db = TestDb::new(opts).await;
     let row = sqlx::query(
         "SELECT r.rolsuper, r.rolbypassrls, \
@@ -81,7 +84,10 @@ async fn each_tenant_sees_only_its_own_rows(_: PgPoolOptions, opts: PgConnectOpt
         .execute(&mut *conn)
         .await
         .unwrap();
-    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM projects").fetch_all(&mut *conn).await.unwrap();
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM projects")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
     assert_eq!(names, ["borealis"]);
     conn.execute("ROLLBACK").await.unwrap();
     drop(conn);
@@ -89,7 +95,10 @@ async fn each_tenant_sees_only_its_own_rows(_: PgPoolOptions, opts: PgConnectOpt
 }
 
 #[sqlx::test]
-async fn no_tenant_fails_closed_with_the_projects_own_error(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn no_tenant_fails_closed_with_the_projects_own_error(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let db = TestDb::new(opts).await;
     insert_project(&db, db.tenants[0], "apollo").await;
     let pool = db.app.pg_pool();
@@ -106,44 +115,81 @@ async fn no_tenant_fails_closed_with_the_projects_own_error(_: PgPoolOptions, op
         if let Some(setup) = setup {
             conn.execute(setup).await.unwrap();
         }
-        let err = sqlx::query("SELECT * FROM projects").fetch_all(&mut *conn).await.unwrap_err();
+        let err = sqlx::query("SELECT * FROM projects")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_err();
         let db_err = err.as_database_error().expect("a database error");
-        assert_eq!(db_err.code().as_deref(), Some("TN001"), "{setup:?}: {db_err}");
-        assert!(db_err.message().starts_with("no tenant context"), "{}", db_err.message());
+        assert_eq!(
+            db_err.code().as_deref(),
+            Some("TN001"),
+            "{setup:?}: {db_err}"
+        );
+        assert!(
+            db_err.message().starts_with("no tenant context"),
+            "{}",
+            db_err.message()
+        );
         assert!(matches!(Error::from(err), Error::NoTenantContext { .. }));
         conn.execute("ROLLBACK").await.unwrap();
     }
 
     // A tenant transaction commits, then the same connection runs unscoped.
     let pool_of_one = db.pool_as(APP_ROLE, 1).await;
-    let tenant_pool = tenant_runtime::TenantPool::new(pool_of_one.clone()).await.unwrap();
-    tenant_pool.begin(db.tenants[0]).await.unwrap().commit().await.unwrap();
+    let tenant_pool = tenant_runtime::TenantPool::new(pool_of_one.clone())
+        .await
+        .unwrap();
+    tenant_pool
+        .begin(db.tenants[0])
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
     let setting: String = sqlx::query_scalar("SELECT current_setting('app.current_tenant', true)")
         .fetch_one(&pool_of_one)
         .await
         .unwrap();
     assert_eq!(setting, "", "the pooled connection reads '' after COMMIT");
-    let err = sqlx::query("SELECT count(*) FROM projects").fetch_one(&pool_of_one).await.unwrap_err();
+    let err = sqlx::query("SELECT count(*) FROM projects")
+        .fetch_one(&pool_of_one)
+        .await
+        .unwrap_err();
     assert!(matches!(Error::from(err), Error::NoTenantContext { .. }));
 
     // The hint says what to do.
-    let err = sqlx::query("SELECT 1 FROM users").fetch_all(&pool_of_one).await.unwrap_err();
-    let pg = err.as_database_error().unwrap().downcast_ref::<sqlx::postgres::PgDatabaseError>();
-    assert!(pg.hint().unwrap_or_default().contains("tenant transaction"), "{:?}", pg.hint());
+    let err = sqlx::query("SELECT 1 FROM users")
+        .fetch_all(&pool_of_one)
+        .await
+        .unwrap_err();
+    let pg = err
+        .as_database_error()
+        .unwrap()
+        .downcast_ref::<sqlx::postgres::PgDatabaseError>();
+    assert!(
+        pg.hint().unwrap_or_default().contains("tenant transaction"),
+        "{:?}",
+        pg.hint()
+    );
     pool_of_one.close().await;
     db.close().await;
 }
 
 #[sqlx::test]
-async fn insert_without_tenant_id_gets_the_current_tenant(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn insert_without_tenant_id_gets_the_current_tenant(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let db = TestDb::new(opts).await;
     let [a, b] = db.tenants;
     for tenant in [a, b] {
         let tx = db.app.begin(tenant).await.unwrap();
-        let stored: TenantId = sqlx::query_scalar("INSERT INTO users (email, name) VALUES ('x@y.z', 'X') RETURNING tenant_id")
-            .fetch_one(&mut *tx.conn().await)
-            .await
-            .unwrap();
+        let stored: TenantId = sqlx::query_scalar(
+            "INSERT INTO users (email, name) VALUES ('x@y.z', 'X') RETURNING tenant_id",
+        )
+        .fetch_one(&mut *tx.conn().await)
+        .await
+        .unwrap();
         assert_eq!(stored, tenant);
         tx.commit().await.unwrap();
     }
@@ -157,13 +203,25 @@ async fn writing_into_another_tenant_is_refused(_: PgPoolOptions, opts: PgConnec
     let a_project = insert_project(&db, a, "apollo").await;
     insert_project(&db, b, "borealis").await;
 
-    let err = fails_in(&db, b, &format!("INSERT INTO projects (tenant_id, name) VALUES ('{a}', 'planted')")).await;
-    let Error::CrossTenantWrite { message } = err else { panic!("insert: {err:?}") };
-    assert!(message.contains(&a.to_string()) && message.contains(&b.to_string()), "{message}");
+    let err = fails_in(
+        &db,
+        b,
+        &format!("INSERT INTO projects (tenant_id, name) VALUES ('{a}', 'planted')"),
+    )
+    .await;
+    let Error::CrossTenantWrite { message } = err else {
+        panic!("insert: {err:?}")
+    };
+    assert!(
+        message.contains(&a.to_string()) && message.contains(&b.to_string()),
+        "{message}"
+    );
 
     // Moving one's own row to another tenant is refused, not silently done.
     let err = fails_in(&db, b, &format!("UPDATE projects SET tenant_id = '{a}'")).await;
-    let Error::CrossTenantWrite { message } = err else { panic!("move: {err:?}") };
+    let Error::CrossTenantWrite { message } = err else {
+        panic!("move: {err:?}")
+    };
     assert!(message.contains("cannot move"), "{message}");
 
     // Updating or deleting another tenant's row touches nothing.
@@ -185,7 +243,10 @@ async fn writing_into_another_tenant_is_refused(_: PgPoolOptions, opts: PgConnec
 }
 
 #[sqlx::test]
-async fn even_the_system_role_cannot_move_a_row_between_tenants(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn even_the_system_role_cannot_move_a_row_between_tenants(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let db = TestDb::new(opts).await;
     let [a, b] = db.tenants;
     insert_project(&db, a, "apollo").await;
@@ -207,9 +268,21 @@ async fn a_task_cannot_reference_another_tenants_project(_: PgPoolOptions, opts:
     let a_project = insert_project(&db, a, "apollo").await;
     let b_project = insert_project(&db, b, "borealis").await;
 
-    let err = fails_in(&db, b, &format!("INSERT INTO tasks (project_id, title, done) VALUES ({a_project}, 'sneak', false)")).await;
-    let Error::ReferenceViolation { table, constraint } = err else { panic!("{err:?}") };
-    assert_eq!((table.as_str(), constraint.as_str()), ("tasks", "tasks_tenant_id_project_id_fkey"));
+    let err = fails_in(
+        &db,
+        b,
+        &format!(
+            "INSERT INTO tasks (project_id, title, done) VALUES ({a_project}, 'sneak', false)"
+        ),
+    )
+    .await;
+    let Error::ReferenceViolation { table, constraint } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (table.as_str(), constraint.as_str()),
+        ("tasks", "tasks_tenant_id_project_id_fkey")
+    );
 
     // The same insert against the tenant's own project works.
     let tx = db.app.begin(b).await.unwrap();
@@ -223,7 +296,10 @@ async fn a_task_cannot_reference_another_tenants_project(_: PgPoolOptions, opts:
 }
 
 #[sqlx::test]
-async fn the_same_email_in_two_tenants_is_fine_twice_in_one_is_refused(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn the_same_email_in_two_tenants_is_fine_twice_in_one_is_refused(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let db = TestDb::new(opts).await;
     let insert = "INSERT INTO users (email, name) VALUES ('ada@example.com', 'Ada')";
     for tenant in db.tenants {
@@ -232,8 +308,13 @@ async fn the_same_email_in_two_tenants_is_fine_twice_in_one_is_refused(_: PgPool
         tx.commit().await.unwrap();
     }
     let err = fails_in(&db, db.tenants[0], insert).await;
-    let Error::DuplicateWithinTenant { table, constraint } = err else { panic!("{err:?}") };
-    assert_eq!((table.as_str(), constraint.as_str()), ("users", "users_tenant_id_email_key"));
+    let Error::DuplicateWithinTenant { table, constraint } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (table.as_str(), constraint.as_str()),
+        ("users", "users_tenant_id_email_key")
+    );
     db.close().await;
 }
 
@@ -242,13 +323,29 @@ async fn only_the_system_role_writes_the_tenants_table(_: PgPoolOptions, opts: P
     let db = TestDb::new(opts).await;
     let pool = db.app.pg_pool();
     // Readable for resolution...
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenants").fetch_one(pool).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenants")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(n, 2);
     // ...but not writable, even with table grants.
-    let err = sqlx::query("INSERT INTO tenants (name, slug) VALUES ('Evil', 'evil')").execute(pool).await.unwrap_err();
-    assert_eq!(err.as_database_error().and_then(|e| e.code()).as_deref(), Some("42501"), "{err}");
-    let renamed = sqlx::query("UPDATE tenants SET name = 'pwned'").execute(pool).await.unwrap();
-    let deleted = sqlx::query("DELETE FROM tenants").execute(pool).await.unwrap();
+    let err = sqlx::query("INSERT INTO tenants (name, slug) VALUES ('Evil', 'evil')")
+        .execute(pool)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("42501"),
+        "{err}"
+    );
+    let renamed = sqlx::query("UPDATE tenants SET name = 'pwned'")
+        .execute(pool)
+        .await
+        .unwrap();
+    let deleted = sqlx::query("DELETE FROM tenants")
+        .execute(pool)
+        .await
+        .unwrap();
     assert_eq!((renamed.rows_affected(), deleted.rows_affected()), (0, 0));
     db.close().await;
 }

@@ -8,7 +8,11 @@ use time::OffsetDateTime;
 use crate::common::TestDb;
 
 fn project(tenant: TenantId, name: &str) -> Project {
-    Project { id: 0, tenant_id: tenant, name: name.to_owned() }
+    Project {
+        id: 0,
+        tenant_id: tenant,
+        name: name.to_owned(),
+    }
 }
 
 fn user(tenant: TenantId, email: &str) -> User {
@@ -26,7 +30,12 @@ async fn seed(db: &TestDb, tenant: TenantId, names: &[&str]) -> Vec<Project> {
     let tx = db.app.begin(tenant).await.unwrap();
     let mut stored = Vec::new();
     for name in names {
-        stored.push(Project::scoped(&tx).insert(&project(tenant, name)).await.unwrap());
+        stored.push(
+            Project::scoped(&tx)
+                .insert(&project(tenant, name))
+                .await
+                .unwrap(),
+        );
     }
     tx.commit().await.unwrap();
     stored
@@ -38,7 +47,10 @@ async fn crud_stays_inside_the_tenant(_: PgPoolOptions, opts: PgConnectOptions) 
     let [a, b] = db.tenants;
     let a_rows = seed(&db, a, &["a1", "a2", "a3", "a4", "a5"]).await;
     let b_rows = seed(&db, b, &["b1", "b2"]).await;
-    assert!(a_rows.iter().all(|p| p.id > 0 && p.tenant_id == a), "ids are generated");
+    assert!(
+        a_rows.iter().all(|p| p.id > 0 && p.tenant_id == a),
+        "ids are generated"
+    );
 
     let tx = db.app.begin(a).await.unwrap();
     let projects = Project::scoped(&tx);
@@ -46,15 +58,27 @@ async fn crud_stays_inside_the_tenant(_: PgPoolOptions, opts: PgConnectOptions) 
     assert_eq!(projects.all().await.unwrap(), a_rows);
     assert_eq!(projects.count().await.unwrap(), 5);
     assert_eq!(projects.page(2, 1).await.unwrap(), a_rows[1..3]);
-    assert_eq!(projects.after(&a_rows[2].id, 10).await.unwrap(), a_rows[3..]);
-    assert_eq!(projects.find(&a_rows[0].id).await.unwrap().as_ref(), Some(&a_rows[0]));
+    assert_eq!(
+        projects.after(&a_rows[2].id, 10).await.unwrap(),
+        a_rows[3..]
+    );
+    assert_eq!(
+        projects.find(&a_rows[0].id).await.unwrap().as_ref(),
+        Some(&a_rows[0])
+    );
 
     // Another tenant's keys do not exist here.
     let foreign = &b_rows[0];
     assert_eq!(projects.find(&foreign.id).await.unwrap(), None);
     assert!(!projects.delete(&foreign.id).await.unwrap());
-    let disguised = Project { id: foreign.id, tenant_id: a, name: "hijacked".into() };
-    assert!(matches!(projects.update(&disguised).await, Err(Error::RowNotFound { table }) if table == "public.projects"));
+    let disguised = Project {
+        id: foreign.id,
+        tenant_id: a,
+        name: "hijacked".into(),
+    };
+    assert!(
+        matches!(projects.update(&disguised).await, Err(Error::RowNotFound { table }) if table == "public.projects")
+    );
 
     let mut renamed = a_rows[0].clone();
     renamed.name = "apollo".into();
@@ -64,24 +88,42 @@ async fn crud_stays_inside_the_tenant(_: PgPoolOptions, opts: PgConnectOptions) 
     tx.commit().await.unwrap();
 
     let tx = db.app.begin(b).await.unwrap();
-    assert_eq!(Project::scoped(&tx).all().await.unwrap(), b_rows, "b untouched");
+    assert_eq!(
+        Project::scoped(&tx).all().await.unwrap(),
+        b_rows,
+        "b untouched"
+    );
     drop(tx);
     db.close().await;
 }
 
 #[sqlx::test]
-async fn a_row_of_another_tenant_is_refused_not_rewritten(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_row_of_another_tenant_is_refused_not_rewritten(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let db = TestDb::new(opts).await;
     let [a, b] = db.tenants;
     let tx = db.app.begin(a).await.unwrap();
     let projects = Project::scoped(&tx);
     let err = projects.insert(&project(b, "planted")).await.unwrap_err();
-    let Error::CrossTenantWrite { message } = &err else { panic!("{err:?}") };
-    assert!(message.contains(&b.to_string()) && message.contains(&a.to_string()), "{message}");
+    let Error::CrossTenantWrite { message } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains(&b.to_string()) && message.contains(&a.to_string()),
+        "{message}"
+    );
 
     let mine = projects.insert(&project(a, "mine")).await.unwrap();
-    let moved = Project { tenant_id: b, ..mine.clone() };
-    assert!(matches!(projects.update(&moved).await, Err(Error::CrossTenantWrite { .. })));
+    let moved = Project {
+        tenant_id: b,
+        ..mine.clone()
+    };
+    assert!(matches!(
+        projects.update(&moved).await,
+        Err(Error::CrossTenantWrite { .. })
+    ));
     assert_eq!(projects.all().await.unwrap(), [mine]);
     tx.commit().await.unwrap();
 
@@ -96,16 +138,40 @@ async fn generated_columns_are_left_to_the_database(_: PgPoolOptions, opts: PgCo
     let db = TestDb::new(opts).await;
     let a = db.tenants[0];
     let tx = db.app.begin(a).await.unwrap();
-    let stored = User::scoped(&tx).insert(&user(a, "ada@example.com")).await.unwrap();
+    let stored = User::scoped(&tx)
+        .insert(&user(a, "ada@example.com"))
+        .await
+        .unwrap();
     assert!(stored.id > 0);
     // The struct said 1970; the column default said now().
-    assert!(stored.created_at > OffsetDateTime::now_utc() - time::Duration::hours(1), "{stored:?}");
+    assert!(
+        stored.created_at > OffsetDateTime::now_utc() - time::Duration::hours(1),
+        "{stored:?}"
+    );
 
     // A renamed column (`assignee` in Rust, `assignee_id` in SQL) round-trips.
-    let p = Project::scoped(&tx).insert(&project(a, "apollo")).await.unwrap();
-    let task = Task { id: 0, tenant_id: a, project_id: p.id, assignee: Some(stored.id), title: "launch".into(), done: false };
+    let p = Project::scoped(&tx)
+        .insert(&project(a, "apollo"))
+        .await
+        .unwrap();
+    let task = Task {
+        id: 0,
+        tenant_id: a,
+        project_id: p.id,
+        assignee: Some(stored.id),
+        title: "launch".into(),
+        done: false,
+    };
     let task = Task::scoped(&tx).insert(&task).await.unwrap();
-    assert_eq!(Task::scoped(&tx).find(&task.id).await.unwrap().unwrap().assignee, Some(stored.id));
+    assert_eq!(
+        Task::scoped(&tx)
+            .find(&task.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .assignee,
+        Some(stored.id)
+    );
     drop(tx);
     db.close().await;
 }
@@ -127,7 +193,14 @@ async fn database_rules_come_back_as_their_own_errors(_: PgPoolOptions, opts: Pg
     drop(tx);
 
     let tx = db.app.begin(a).await.unwrap();
-    let task = Task { id: 0, tenant_id: a, project_id: b_project.id, assignee: None, title: "sneak".into(), done: false };
+    let task = Task {
+        id: 0,
+        tenant_id: a,
+        project_id: b_project.id,
+        assignee: None,
+        title: "sneak".into(),
+        done: false,
+    };
     let err = Task::scoped(&tx).insert(&task).await.unwrap_err();
     assert!(matches!(err, Error::ReferenceViolation { .. }), "{err:?}");
     drop(tx);
@@ -149,9 +222,15 @@ async fn raw_queries_still_run_under_the_tenant(_: PgPoolOptions, opts: PgConnec
         .fetch_all()
         .await
         .unwrap();
-    assert_eq!(rows.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["b1"]);
+    assert_eq!(
+        rows.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["b1"]
+    );
     // Plain sqlx on the transaction's connection.
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects").fetch_one(&mut *tx.conn().await).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
+        .fetch_one(&mut *tx.conn().await)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     drop(tx);
     db.close().await;
@@ -169,12 +248,23 @@ async fn several_scoped_handles_share_one_transaction(_: PgPoolOptions, opts: Pg
     )
     .await;
     let (p, u) = (p.unwrap(), u.unwrap());
-    let task = Task { id: 0, tenant_id: a, project_id: p.id, assignee: Some(u.id), title: "t".into(), done: true };
+    let task = Task {
+        id: 0,
+        tenant_id: a,
+        project_id: p.id,
+        assignee: Some(u.id),
+        title: "t".into(),
+        done: true,
+    };
     Task::scoped(&tx).insert(&task).await.unwrap();
     tx.rollback().await.unwrap();
 
     let tx = db.app.begin(a).await.unwrap();
-    assert_eq!(Project::scoped(&tx).count().await.unwrap(), 0, "rolled back together");
+    assert_eq!(
+        Project::scoped(&tx).count().await.unwrap(),
+        0,
+        "rolled back together"
+    );
     drop(tx);
     db.close().await;
 }
@@ -191,20 +281,45 @@ async fn system_queries_see_every_tenant(_: PgPoolOptions, opts: PgConnectOption
     assert_eq!(all.len(), 3);
     assert!(a_rows.iter().chain(&b_rows).all(|p| all.contains(p)));
     assert_eq!(Project::system(&sys).count().await.unwrap(), 3);
-    assert_eq!(Project::system(&sys).find(&b_rows[0].id).await.unwrap().as_ref(), Some(&b_rows[0]));
+    assert_eq!(
+        Project::system(&sys)
+            .find(&b_rows[0].id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&b_rows[0])
+    );
     let page = Project::system(&sys).page(2, 0).await.unwrap();
-    let next = Project::system(&sys).after(page[1].tenant_id, &page[1].id, 10).await.unwrap();
+    let next = Project::system(&sys)
+        .after(page[1].tenant_id, &page[1].id, 10)
+        .await
+        .unwrap();
     assert_eq!(page.len() + next.len(), 3);
 
     // Writes for a named tenant, which the tenant then sees.
-    let made = Project::system(&sys).insert(&project(a, "by-admin")).await.unwrap();
-    let renamed = Project::system(&sys).update(&Project { name: "renamed".into(), ..made.clone() }).await.unwrap();
+    let made = Project::system(&sys)
+        .insert(&project(a, "by-admin"))
+        .await
+        .unwrap();
+    let renamed = Project::system(&sys)
+        .update(&Project {
+            name: "renamed".into(),
+            ..made.clone()
+        })
+        .await
+        .unwrap();
     assert_eq!(renamed.tenant_id, a);
     assert!(Project::system(&sys).delete(&b_rows[1].id).await.unwrap());
     sys.commit().await.unwrap();
 
     let tx = db.app.begin(a).await.unwrap();
-    let names: Vec<String> = Project::scoped(&tx).all().await.unwrap().into_iter().map(|p| p.name).collect();
+    let names: Vec<String> = Project::scoped(&tx)
+        .all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     assert_eq!(names, ["a1", "renamed"]);
     drop(tx);
     db.close().await;

@@ -11,7 +11,11 @@ use tenant_tests::wire::RoundTripProxy;
 use crate::common::{APP_ROLE, SYSTEM_ROLE, TestDb};
 
 fn project(tenant: TenantId, name: &str) -> Project {
-    Project { id: 0, tenant_id: tenant, name: name.to_owned() }
+    Project {
+        id: 0,
+        tenant_id: tenant,
+        name: name.to_owned(),
+    }
 }
 
 async fn count_projects(pool: &TenantPool, tenant: TenantId) -> i64 {
@@ -21,7 +25,9 @@ async fn count_projects(pool: &TenantPool, tenant: TenantId) -> i64 {
 
 /// A tenant pool of exactly one connection, so every transaction reuses it.
 async fn pool_of_one(db: &TestDb) -> TenantPool {
-    TenantPool::new(db.pool_as(APP_ROLE, 1).await).await.unwrap()
+    TenantPool::new(db.pool_as(APP_ROLE, 1).await)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test]
@@ -30,7 +36,9 @@ async fn unknown_and_deleted_tenants_cannot_begin(_: PgPoolOptions, opts: PgConn
     let [a, b] = db.tenants;
     let pool = pool_of_one(&db).await;
     let stranger = TenantId::from(uuid::Uuid::new_v4());
-    assert!(matches!(pool.begin(stranger).await, Err(Error::TenantNotFound { tenant }) if tenant == stranger));
+    assert!(
+        matches!(pool.begin(stranger).await, Err(Error::TenantNotFound { tenant }) if tenant == stranger)
+    );
     // The failed begin left the only connection idle, not in an aborted
     // transaction: the next begin on it works.
     pool.begin(a).await.unwrap().commit().await.unwrap();
@@ -99,7 +107,11 @@ async fn with_tenant_rolls_back_on_panic(_: PgPoolOptions, opts: PgConnectOption
     })
     .await;
     assert!(joined.unwrap_err().is_panic());
-    assert_eq!(count_projects(&pool, a).await, 0, "the insert was rolled back");
+    assert_eq!(
+        count_projects(&pool, a).await,
+        0,
+        "the insert was rolled back"
+    );
     pool.pg_pool().close().await;
     db.close().await;
 }
@@ -110,7 +122,10 @@ async fn dropping_an_uncommitted_transaction_rolls_back(_: PgPoolOptions, opts: 
     let a = db.tenants[0];
     let pool = pool_of_one(&db).await;
     let tx = pool.begin(a).await.unwrap();
-    Project::scoped(&tx).insert(&project(a, "dropped")).await.unwrap();
+    Project::scoped(&tx)
+        .insert(&project(a, "dropped"))
+        .await
+        .unwrap();
     drop(tx);
     assert_eq!(count_projects(&pool, a).await, 0);
     pool.pg_pool().close().await;
@@ -120,20 +135,29 @@ async fn dropping_an_uncommitted_transaction_rolls_back(_: PgPoolOptions, opts: 
 /// After `step` used the only connection of `pool` for tenant `a`, an
 /// unscoped query on the same connection must fail closed.
 async fn assert_no_context_left(pool: &TenantPool) {
-    let err = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects").fetch_one(pool.pg_pool()).await.unwrap_err();
+    let err = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects")
+        .fetch_one(pool.pg_pool())
+        .await
+        .unwrap_err();
     let err = Error::from(err);
     assert!(matches!(err, Error::NoTenantContext { .. }), "{err:?}");
 }
 
 #[sqlx::test]
-async fn no_tenant_context_survives_on_a_pooled_connection(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn no_tenant_context_survives_on_a_pooled_connection(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let db = TestDb::new(opts).await;
     let a = db.tenants[0];
     let pool = pool_of_one(&db).await;
 
     // Committed.
     let tx = pool.begin(a).await.unwrap();
-    Project::scoped(&tx).insert(&project(a, "committed")).await.unwrap();
+    Project::scoped(&tx)
+        .insert(&project(a, "committed"))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_no_context_left(&pool).await;
 
@@ -149,10 +173,17 @@ async fn no_tenant_context_survives_on_a_pooled_connection(_: PgPoolOptions, opt
     // Cancelled mid-statement: the future is dropped while the server is
     // still running the query.
     let slow = pool.with_tenant(a, async |tx| {
-        sqlx::query("SELECT pg_sleep(0.5)").execute(&mut *tx.conn().await).await?;
+        sqlx::query("SELECT pg_sleep(0.5)")
+            .execute(&mut *tx.conn().await)
+            .await?;
         Ok::<_, Error>(())
     });
-    assert!(tokio::time::timeout(Duration::from_millis(50), slow).await.is_err(), "cancelled");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), slow)
+            .await
+            .is_err(),
+        "cancelled"
+    );
     assert_no_context_left(&pool).await;
 
     // Cancelled between statements.
@@ -168,18 +199,28 @@ async fn no_tenant_context_survives_on_a_pooled_connection(_: PgPoolOptions, opt
         _ = wait => {}
     }
     assert_no_context_left(&pool).await;
-    assert_eq!(count_projects(&pool, a).await, 1, "only the committed row exists");
+    assert_eq!(
+        count_projects(&pool, a).await,
+        1,
+        "only the committed row exists"
+    );
     pool.pg_pool().close().await;
     db.close().await;
 }
 
 #[sqlx::test]
-async fn sql_inside_a_tenant_transaction_cannot_escape_it(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn sql_inside_a_tenant_transaction_cannot_escape_it(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let db = TestDb::new(opts).await;
     let [a, b] = db.tenants;
     for (tenant, name) in [(a, "a1"), (b, "b1")] {
         let tx = db.app.begin(tenant).await.unwrap();
-        Project::scoped(&tx).insert(&project(tenant, name)).await.unwrap();
+        Project::scoped(&tx)
+            .insert(&project(tenant, name))
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
     let visible = async |escape: &str| -> Result<Vec<String>, String> {
@@ -187,22 +228,40 @@ async fn sql_inside_a_tenant_transaction_cannot_escape_it(_: PgPoolOptions, opts
         let mut conn = tx.conn().await;
         let outcome = async {
             conn.execute(escape).await?;
-            sqlx::query_scalar("SELECT name FROM projects ORDER BY name").fetch_all(&mut *conn).await
+            sqlx::query_scalar("SELECT name FROM projects ORDER BY name")
+                .fetch_all(&mut *conn)
+                .await
         }
         .await;
         outcome.map_err(|e| e.to_string())
     };
 
     // The system role is another login; the app role is not a member of it.
-    let err = visible(&format!("SET ROLE {SYSTEM_ROLE}")).await.unwrap_err();
+    let err = visible(&format!("SET ROLE {SYSTEM_ROLE}"))
+        .await
+        .unwrap_err();
     assert!(err.contains("permission denied to set role"), "{err}");
-    let err = visible(&format!("SET SESSION AUTHORIZATION {SYSTEM_ROLE}")).await.unwrap_err();
+    let err = visible(&format!("SET SESSION AUTHORIZATION {SYSTEM_ROLE}"))
+        .await
+        .unwrap_err();
     assert!(err.contains("permission denied"), "{err}");
     // better-tenant's bypass setting means nothing here.
-    assert_eq!(visible("SELECT set_config('app.bypass_rls', 'true', true)").await.unwrap(), ["a1"]);
-    assert_eq!(visible("SET LOCAL app.bypass_rls = 'true'").await.unwrap(), ["a1"]);
+    assert_eq!(
+        visible("SELECT set_config('app.bypass_rls', 'true', true)")
+            .await
+            .unwrap(),
+        ["a1"]
+    );
+    assert_eq!(
+        visible("SET LOCAL app.bypass_rls = 'true'").await.unwrap(),
+        ["a1"]
+    );
     // Dropping the tenant fails closed instead of showing everything.
-    for reset in ["RESET app.current_tenant", "RESET ALL", "SELECT set_config('app.current_tenant', '', true)"] {
+    for reset in [
+        "RESET app.current_tenant",
+        "RESET ALL",
+        "SELECT set_config('app.current_tenant', '', true)",
+    ] {
         let err = visible(reset).await.unwrap_err();
         assert!(err.contains("no tenant context"), "{reset}: {err}");
     }
@@ -217,10 +276,16 @@ async fn pools_refuse_the_wrong_role(_: PgPoolOptions, opts: PgConnectOptions) {
     let db = TestDb::new(opts).await;
     let system_login = db.pool_as(SYSTEM_ROLE, 1).await;
     let err = TenantPool::new(system_login.clone()).await.unwrap_err();
-    assert!(matches!(&err, Error::RoleBypassesRls { role } if role == SYSTEM_ROLE), "{err:?}");
+    assert!(
+        matches!(&err, Error::RoleBypassesRls { role } if role == SYSTEM_ROLE),
+        "{err:?}"
+    );
     let app_login = db.pool_as(APP_ROLE, 1).await;
     let err = SystemPool::new(app_login.clone()).await.unwrap_err();
-    assert!(matches!(&err, Error::SystemRoleLacksBypass { role } if role == APP_ROLE), "{err:?}");
+    assert!(
+        matches!(&err, Error::SystemRoleLacksBypass { role } if role == APP_ROLE),
+        "{err:?}"
+    );
     system_login.close().await;
     app_login.close().await;
     db.close().await;
@@ -231,9 +296,17 @@ async fn a_tenant_transaction_costs_no_extra_round_trip(_: PgPoolOptions, opts: 
     let db = TestDb::new(opts.clone()).await;
     let a = db.tenants[0];
     let upstream = format!("{}:{}", opts.get_host(), opts.get_port());
-    let upstream = tokio::net::lookup_host(upstream).await.unwrap().next().unwrap();
+    let upstream = tokio::net::lookup_host(upstream)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
     let proxy = RoundTripProxy::start(upstream).await.unwrap();
-    let through_proxy = opts.clone().host("127.0.0.1").port(proxy.port()).ssl_mode(PgSslMode::Disable);
+    let through_proxy = opts
+        .clone()
+        .host("127.0.0.1")
+        .port(proxy.port())
+        .ssl_mode(PgSslMode::Disable);
     let pg = PgPoolOptions::new()
         .max_connections(1)
         .test_before_acquire(false)

@@ -17,13 +17,33 @@ async fn create_read_update_list_count(_: PgPoolOptions, opts: PgConnectOptions)
     // The harness made "Acme Corp" (acme-corp) and "Globex" already.
     let second = tenants.create("Acme  Corp!").await.unwrap();
     assert_eq!(second.slug, "acme-corp-2", "derived slugs stay unique");
-    assert!(matches!(tenants.create_with_slug("Other", "globex").await, Err(Error::SlugTaken { slug }) if slug == "globex"));
-    assert!(matches!(tenants.create_with_slug("Other", "Not A Slug").await, Err(Error::InvalidSlug { .. })));
-    assert!(matches!(tenants.create("!!!").await, Err(Error::InvalidTenantName { .. })));
+    assert!(
+        matches!(tenants.create_with_slug("Other", "globex").await, Err(Error::SlugTaken { slug }) if slug == "globex")
+    );
+    assert!(matches!(
+        tenants.create_with_slug("Other", "Not A Slug").await,
+        Err(Error::InvalidSlug { .. })
+    ));
+    assert!(matches!(
+        tenants.create("!!!").await,
+        Err(Error::InvalidTenantName { .. })
+    ));
 
-    assert_eq!(tenants.get(second.id).await.unwrap().as_ref(), Some(&second));
-    assert_eq!(tenants.get_by_slug("acme-corp-2").await.unwrap().as_ref(), Some(&second));
-    assert_eq!(tenants.get(TenantId::from(uuid::Uuid::new_v4())).await.unwrap(), None);
+    assert_eq!(
+        tenants.get(second.id).await.unwrap().as_ref(),
+        Some(&second)
+    );
+    assert_eq!(
+        tenants.get_by_slug("acme-corp-2").await.unwrap().as_ref(),
+        Some(&second)
+    );
+    assert_eq!(
+        tenants
+            .get(TenantId::from(uuid::Uuid::new_v4()))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(tenants.count().await.unwrap(), 3);
     let first_two = tenants.list(2, 0).await.unwrap();
     let rest = tenants.list(2, 2).await.unwrap();
@@ -31,12 +51,29 @@ async fn create_read_update_list_count(_: PgPoolOptions, opts: PgConnectOptions)
     assert_eq!(rest[0].id, second.id, "oldest first");
 
     let renamed = tenants
-        .update(second.id, TenantUpdate { name: Some("Acme Two".into()), slug: Some("acme-two".into()) })
+        .update(
+            second.id,
+            TenantUpdate {
+                name: Some("Acme Two".into()),
+                slug: Some("acme-two".into()),
+            },
+        )
         .await
         .unwrap();
-    assert_eq!((renamed.name.as_str(), renamed.slug.as_str()), ("Acme Two", "acme-two"));
+    assert_eq!(
+        (renamed.name.as_str(), renamed.slug.as_str()),
+        ("Acme Two", "acme-two")
+    );
     assert!(matches!(
-        tenants.update(second.id, TenantUpdate { slug: Some("globex".into()), ..Default::default() }).await,
+        tenants
+            .update(
+                second.id,
+                TenantUpdate {
+                    slug: Some("globex".into()),
+                    ..Default::default()
+                }
+            )
+            .await,
         Err(Error::SlugTaken { .. })
     ));
     sys.rollback().await.unwrap();
@@ -44,18 +81,36 @@ async fn create_read_update_list_count(_: PgPoolOptions, opts: PgConnectOptions)
 }
 
 #[sqlx::test]
-async fn soft_delete_blocks_the_tenant_and_restore_unblocks_it(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn soft_delete_blocks_the_tenant_and_restore_unblocks_it(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let db = TestDb::new(opts).await;
     let [a, b] = db.tenants;
     let sys = db.system.begin().await.unwrap();
     let deleted = sys.tenants().delete(b).await.unwrap();
     assert!(deleted.deleted_at.is_some());
     let again = sys.tenants().delete(b).await.unwrap();
-    assert_eq!(again.deleted_at, deleted.deleted_at, "deleting twice keeps the first time");
+    assert_eq!(
+        again.deleted_at, deleted.deleted_at,
+        "deleting twice keeps the first time"
+    );
     assert_eq!(sys.tenants().count().await.unwrap(), 1);
-    assert_eq!(sys.tenants().list(10, 0).await.unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), [a]);
+    assert_eq!(
+        sys.tenants()
+            .list(10, 0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect::<Vec<_>>(),
+        [a]
+    );
     sys.commit().await.unwrap();
-    assert!(matches!(db.app.begin(b).await, Err(Error::TenantDeleted { .. })));
+    assert!(matches!(
+        db.app.begin(b).await,
+        Err(Error::TenantDeleted { .. })
+    ));
 
     let sys = db.system.begin().await.unwrap();
     assert_eq!(sys.tenants().restore(b).await.unwrap().deleted_at, None);
@@ -65,7 +120,10 @@ async fn soft_delete_blocks_the_tenant_and_restore_unblocks_it(_: PgPoolOptions,
 }
 
 #[sqlx::test]
-async fn purge_removes_only_the_deleted_tenants_rows_in_batches(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn purge_removes_only_the_deleted_tenants_rows_in_batches(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let db = TestDb::new(opts).await;
     let [a, b] = db.tenants;
     // 100k projects, 1k users and tasks for a; a few rows for b.
@@ -89,20 +147,41 @@ async fn purge_removes_only_the_deleted_tenants_rows_in_batches(_: PgPoolOptions
         tx.commit().await.unwrap();
     }
 
-    let not_deleted = db.system.purge_tenant(a, PurgeOptions::default()).await.unwrap_err();
-    assert!(matches!(not_deleted, Error::PurgeRefused { ref reason, .. } if reason.contains("not deleted")), "{not_deleted:?}");
+    let not_deleted = db
+        .system
+        .purge_tenant(a, PurgeOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(not_deleted, Error::PurgeRefused { ref reason, .. } if reason.contains("not deleted")),
+        "{not_deleted:?}"
+    );
     let sys = db.system.begin().await.unwrap();
     sys.tenants().delete(a).await.unwrap();
     sys.commit().await.unwrap();
-    let in_grace = db.system.purge_tenant(a, PurgeOptions::default()).await.unwrap_err();
-    assert!(matches!(in_grace, Error::PurgeRefused { ref reason, .. } if reason.contains("grace period ends")), "{in_grace:?}");
+    let in_grace = db
+        .system
+        .purge_tenant(a, PurgeOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(in_grace, Error::PurgeRefused { ref reason, .. } if reason.contains("grace period ends")),
+        "{in_grace:?}"
+    );
 
-    let options = PurgeOptions { grace: Duration::ZERO, batch_size: 10_000 };
+    let options = PurgeOptions {
+        grace: Duration::ZERO,
+        batch_size: 10_000,
+    };
     let report = db.system.purge_tenant(a, options).await.unwrap();
     assert_eq!(report.tenant, a);
     assert_eq!(
         report.tables,
-        [("public.tasks".to_owned(), 1000), ("public.users".to_owned(), 1000), ("public.projects".to_owned(), 100_000)],
+        [
+            ("public.tasks".to_owned(), 1000),
+            ("public.users".to_owned(), 1000),
+            ("public.projects".to_owned(), 100_000)
+        ],
         "children before parents"
     );
     // 100k rows at 10k a statement: 10 full ones and 1 that finds none
@@ -110,7 +189,11 @@ async fn purge_removes_only_the_deleted_tenants_rows_in_batches(_: PgPoolOptions
     assert_eq!(report.batches, 14, "{report:?}");
 
     let sys = db.system.begin().await.unwrap();
-    assert_eq!(sys.tenants().get(a).await.unwrap(), None, "the tenant row is gone");
+    assert_eq!(
+        sys.tenants().get(a).await.unwrap(),
+        None,
+        "the tenant row is gone"
+    );
     assert_eq!(Project::system(&sys).count().await.unwrap(), 10);
     assert_eq!(User::system(&sys).count().await.unwrap(), 10);
     assert_eq!(Task::system(&sys).count().await.unwrap(), 10);

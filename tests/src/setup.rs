@@ -1,0 +1,58 @@
+//! Database set-up shared by the integration tests and the benchmark: the
+//! two login roles production uses, and the grants a deployment gives them.
+//!
+//! - [`APP_ROLE`]: LOGIN, not superuser, no BYPASSRLS, owns nothing.
+//! - [`SYSTEM_ROLE`]: LOGIN BYPASSRLS, for cross-tenant work; the app role
+//!   is not a member of it.
+
+use sqlx::{Executor, PgPool, Row};
+
+/// The application role every isolation assertion runs as.
+pub const APP_ROLE: &str = "tenant_rt_app";
+/// The system role the `SystemPool` logs in as.
+pub const SYSTEM_ROLE: &str = "tenant_rt_system";
+
+/// Creates the roles if missing (they are cluster-wide and tests run in
+/// parallel, so a concurrent creation is tolerated), then checks what the
+/// tests rely on. `owner` must be able to create roles.
+pub async fn ensure_roles(owner: &PgPool) -> Result<(), sqlx::Error> {
+    for (role, attrs) in [
+        (APP_ROLE, "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE"),
+        (SYSTEM_ROLE, "LOGIN NOSUPERUSER BYPASSRLS"),
+    ] {
+        let sql = format!(
+            "DO $$ BEGIN CREATE ROLE {role} {attrs}; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        );
+        owner.execute(sql.as_str()).await?;
+    }
+    let row = sqlx::query(
+        "SELECT a.rolsuper, a.rolbypassrls, s.rolbypassrls, pg_has_role($1, $2, 'MEMBER') \
+         FROM pg_roles a, pg_roles s WHERE a.rolname = $1 AND s.rolname = $2",
+    )
+    .bind(APP_ROLE)
+    .bind(SYSTEM_ROLE)
+    .fetch_one(owner)
+    .await?;
+    let (app_super, app_bypass, system_bypass, member): (bool, bool, bool, bool) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert!(
+        !app_super && !app_bypass,
+        "{APP_ROLE} must be subject to RLS"
+    );
+    assert!(system_bypass, "{SYSTEM_ROLE} must have BYPASSRLS");
+    assert!(!member, "{APP_ROLE} must not be a member of {SYSTEM_ROLE}");
+    Ok(())
+}
+
+/// Broad grants, as many deployments have them (`ALL TABLES`, the tenants
+/// table included): what keeps the app role out of other tenants' rows and
+/// off the tenants table's writes is row-level security, not missing grants.
+pub async fn grant(owner: &PgPool) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {SYSTEM_ROLE};"
+    );
+    owner.execute(sql.as_str()).await?;
+    Ok(())
+}

@@ -1,0 +1,59 @@
+// Valid models: the shapes the derive cases get wrong, done right.
+use sqlx::types::Uuid;
+use tenant_runtime::{TenantId, TenantScoped, TenantTable};
+
+#[derive(Debug, Clone, sqlx::FromRow, TenantScoped)]
+#[tenant_table(name = "projects", unique(tenant_id, name), index(tenant_id, name))]
+pub struct Project {
+    #[tenant(primary_key, generated)]
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub name: String,
+}
+
+// `global_unique` is the explicit escape hatch for a value unique across
+// every tenant; the tenant column may be a plain `Uuid` under another name.
+#[derive(Debug, Clone, sqlx::FromRow, TenantScoped)]
+#[tenant_table(
+    name = "user_accounts",
+    schema = "app",
+    unique(org, email),
+    global_unique(login),
+    index(org, created_at)
+)]
+pub struct UserAccount {
+    #[tenant(primary_key)]
+    pub user_id: Uuid,
+    #[tenant(tenant_id)]
+    pub org: Uuid,
+    pub email: String,
+    pub login: String,
+    #[tenant(column = "contact_email")]
+    pub contact: Option<String>,
+    #[tenant(generated, default = "now()")]
+    pub created_at: sqlx::types::time::OffsetDateTime,
+    #[tenant(generated, default = "'open'")]
+    pub status: String,
+}
+
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub struct Money(pub i64);
+
+// A Rust type the derive cannot read gets an explicit SQL type.
+#[derive(TenantScoped)]
+#[tenant_table(name = "invoices")]
+pub struct Invoice {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    #[tenant(references = "projects")]
+    pub project_id: i64,
+    #[tenant(sql_type = "bigint")]
+    pub total: Money,
+}
+
+fn main() {
+    assert_eq!(Project::META.name, "projects");
+    assert_eq!(UserAccount::META.tenant_column, "org");
+    assert_eq!(Invoice::META.primary_key, "id");
+}
