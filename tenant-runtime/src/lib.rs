@@ -1,30 +1,4 @@
-//! Tenant isolation for PostgreSQL, checked by the Rust compiler and
-//! enforced by the database.
-//!
-//! - `#[derive(TenantScoped)]` on a model registers its table at compile
-//!   time and generates `Model::scoped(&tenant_tx)`, the only way to query
-//!   it through this API. Passing a pool, a plain connection or a plain
-//!   sqlx transaction does not compile.
-//! - A [`TenantTx`] is begun for one tenant by [`TenantPool::begin`], in one
-//!   round trip, with `app.current_tenant` set for the transaction.
-//! - The `emit-rls` command writes the row-level security DDL for the
-//!   registered models ([`ddl::emit`]), so raw SQL is isolated too.
-//!
-//! ```ignore
-//! use tenant_runtime::{TenantId, TenantScoped};
-//!
-//! #[derive(Debug, Clone, sqlx::FromRow, TenantScoped)]
-//! #[tenant_table(name = "projects", unique(tenant_id, name))]
-//! pub struct Project {
-//!     #[tenant(primary_key, generated)]
-//!     pub id: i64,
-//!     pub tenant_id: TenantId,
-//!     pub name: String,
-//! }
-//! ```
-//!
-//! See the README for the attributes, the roles to create and the set-up.
-
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 mod conn;
@@ -46,6 +20,12 @@ pub mod ddl;
 pub mod meta;
 pub mod registry;
 pub mod sqlstate;
+
+/// The workspace README's quick start, compiled as a doctest so it cannot
+/// drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 pub use conn::Conn;
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@
 //! role runs, injected SQL included, can switch to it: `SET ROLE` needs
 //! membership, and there is no setting that turns the policies off.
 
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPool};
 
 use crate::conn::{Conn, TxCell, finish};
 use crate::error::{Error, Result};
@@ -22,6 +22,12 @@ impl SystemPool {
     /// Connects to `url` and checks the role (see [`SystemPool::new`]).
     pub async fn connect(url: &str) -> Result<Self> {
         let pool = PgPool::connect(url).await.map_err(Error::from)?;
+        Self::new(pool).await
+    }
+
+    /// Connects with options (and checks the role like [`SystemPool::new`]).
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
+        let pool = PgPool::connect_with(options).await.map_err(Error::from)?;
         Self::new(pool).await
     }
 

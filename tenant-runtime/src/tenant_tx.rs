@@ -1,6 +1,6 @@
 //! [`TenantPool`] and [`TenantTx`]: a transaction bound to one tenant.
 
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPool};
 
 use crate::TenantId;
 use crate::conn::{Conn, TxCell, finish};
@@ -19,6 +19,12 @@ impl TenantPool {
     /// Connects to `url` and checks the role (see [`TenantPool::new`]).
     pub async fn connect(url: &str) -> Result<Self> {
         let pool = PgPool::connect(url).await.map_err(Error::from)?;
+        Self::new(pool).await
+    }
+
+    /// Connects with options (and checks the role like [`TenantPool::new`]).
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
+        let pool = PgPool::connect_with(options).await.map_err(Error::from)?;
         Self::new(pool).await
     }
 
