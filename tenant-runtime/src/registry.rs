@@ -175,3 +175,73 @@ pub(crate) fn order(
     }
     Ok(ordered)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::__private::INVALID_TABLE;
+
+    const fn column(name: &'static str, references: Option<&'static str>) -> ColumnMeta {
+        ColumnMeta {
+            name,
+            field: name,
+            sql_type: "bigint",
+            nullable: false,
+            generated: false,
+            default: None,
+            references,
+        }
+    }
+
+    macro_rules! table {
+        ($model:literal, $name:literal, [$($col:expr),*]) => {{
+            static T: TableMeta = TableMeta {
+                model: $model,
+                name: $name,
+                schema: "public",
+                columns: &[$($col),*],
+                ..INVALID_TABLE
+            };
+            &T
+        }};
+    }
+
+    fn names(tables: &[&TableMeta]) -> Vec<&'static str> {
+        tables.iter().map(|t| t.name).collect()
+    }
+
+    #[test]
+    fn referenced_tables_come_first_then_by_name() {
+        let tasks = table!("m::Task", "tasks", [column("project_id", Some("projects")), column("parent_id", Some("tasks"))]);
+        let projects = table!("m::Project", "projects", [column("owner_id", Some("public.users"))]);
+        let users = table!("m::User", "users", []);
+        let audit = table!("m::Audit", "audit", []);
+        let expected = ["audit", "users", "projects", "tasks"];
+        assert_eq!(names(&order([tasks, projects, users, audit]).unwrap()), expected);
+        assert_eq!(names(&order([audit, users, projects, tasks]).unwrap()), expected, "link order does not matter");
+    }
+
+    #[test]
+    fn two_models_for_one_table_are_refused() {
+        let a = table!("m::Project", "projects", []);
+        let b = table!("other::Project", "projects", []);
+        let err = order([b, a]).unwrap_err();
+        assert_eq!(
+            err,
+            RegistryError::DuplicateTable { table: "public.projects".into(), first: "m::Project", second: "other::Project" }
+        );
+        assert!(err.to_string().contains("remove #[derive(TenantScoped)] from one of them"), "{err}");
+    }
+
+    #[test]
+    fn unknown_references_and_cycles_are_refused() {
+        let tasks = table!("m::Task", "tasks", [column("project_id", Some("projects"))]);
+        let err = order([tasks]).unwrap_err();
+        assert!(matches!(err, RegistryError::UnknownReference { field: "project_id", target: "projects", .. }), "{err:?}");
+
+        let a = table!("m::A", "a", [column("b_id", Some("b"))]);
+        let b = table!("m::B", "b", [column("a_id", Some("a"))]);
+        let err = order([a, b]).unwrap_err();
+        assert_eq!(err, RegistryError::ReferenceCycle { tables: "public.a, public.b".into() });
+    }
+}

@@ -2,7 +2,7 @@
 
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
-use crate::TenantId;
+use crate::{TenantId, registry};
 use crate::conn::{Conn, TxCell, finish};
 use crate::error::{Error, Result, from_sqlx};
 use crate::roles::{self, RoleCheck};
@@ -31,7 +31,11 @@ impl TenantPool {
     /// Wraps a pool after checking that its role is subject to row-level
     /// security: a superuser or a `BYPASSRLS` role would see every tenant's
     /// rows, so it is refused with [`Error::RoleBypassesRls`].
+    ///
+    /// It also checks the registered models (two models for one table, a
+    /// `references` no model maps), so such a mistake fails at start-up.
     pub async fn new(pool: PgPool) -> Result<Self> {
+        registry::tables()?;
         match roles::check(&pool).await? {
             RoleCheck {
                 bypasses_rls: false,
