@@ -27,23 +27,35 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
-            ApiError::MissingTenant => {
-                (StatusCode::BAD_REQUEST, "missing_tenant", "send the tenant id in the x-tenant-id header".to_owned())
+            ApiError::MissingTenant => (
+                StatusCode::BAD_REQUEST,
+                "missing_tenant",
+                "send the tenant id in the x-tenant-id header".to_owned(),
+            ),
+            ApiError::MalformedTenant(detail) => {
+                (StatusCode::BAD_REQUEST, "malformed_tenant", detail)
             }
-            ApiError::MalformedTenant(detail) => (StatusCode::BAD_REQUEST, "malformed_tenant", detail),
             ApiError::Tenant(e) => {
                 let (status, code) = match &e {
-                    Error::TenantNotFound { .. } | Error::TenantDeleted { .. } => (StatusCode::NOT_FOUND, "unknown_tenant"),
+                    Error::TenantNotFound { .. } | Error::TenantDeleted { .. } => {
+                        (StatusCode::NOT_FOUND, "unknown_tenant")
+                    }
                     Error::DuplicateWithinTenant { .. } => (StatusCode::CONFLICT, "duplicate"),
                     Error::CrossTenantWrite { .. } => (StatusCode::FORBIDDEN, "cross_tenant_write"),
                     Error::RowNotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
-                    Error::DatabaseUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+                    Error::DatabaseUnavailable(_) => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+                    }
                     _ => {
                         tracing::error!(error = %e, "request failed");
                         (StatusCode::INTERNAL_SERVER_ERROR, "internal")
                     }
                 };
-                let message = if status == StatusCode::INTERNAL_SERVER_ERROR { "internal error".to_owned() } else { e.to_string() };
+                let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+                    "internal error".to_owned()
+                } else {
+                    e.to_string()
+                };
                 (status, code, message)
             }
         };

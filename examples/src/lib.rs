@@ -50,11 +50,18 @@ pub struct NewNote {
 
 /// The service: `GET /notes` and `POST /notes`, tenant from `x-tenant-id`.
 pub fn app(pool: TenantPool) -> Router {
-    Router::new().route("/notes", get(list).post(create)).with_state(pool)
+    Router::new()
+        .route("/notes", get(list).post(create))
+        .with_state(pool)
 }
 
-async fn list(State(pool): State<TenantPool>, TenantHeader(tenant): TenantHeader) -> Result<Json<Vec<Note>>, ApiError> {
-    let notes = pool.with_tenant(tenant, async |tx| Note::scoped(tx).all().await).await?;
+async fn list(
+    State(pool): State<TenantPool>,
+    TenantHeader(tenant): TenantHeader,
+) -> Result<Json<Vec<Note>>, ApiError> {
+    let notes = pool
+        .with_tenant(tenant, async |tx| Note::scoped(tx).all().await)
+        .await?;
     Ok(Json(notes))
 }
 
@@ -63,7 +70,14 @@ async fn create(
     TenantHeader(tenant): TenantHeader,
     Json(new): Json<NewNote>,
 ) -> Result<(StatusCode, Json<Note>), ApiError> {
-    let note = Note { id: 0, tenant_id: tenant, title: new.title, body: new.body };
-    let stored = pool.with_tenant(tenant, async |tx| Note::scoped(tx).insert(&note).await).await?;
+    let note = Note {
+        id: 0,
+        tenant_id: tenant,
+        title: new.title,
+        body: new.body,
+    };
+    let stored = pool
+        .with_tenant(tenant, async |tx| Note::scoped(tx).insert(&note).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }

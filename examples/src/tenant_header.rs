@@ -19,8 +19,14 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantHeader {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let value = parts.headers.get(HEADER).ok_or(ApiError::MissingTenant)?;
-        let text = value.to_str().map_err(|_| ApiError::MalformedTenant(format!("{value:?}")))?;
-        let tenant = text.parse().map_err(|e: tenant_runtime::ParseTenantIdError| ApiError::MalformedTenant(e.to_string()))?;
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::MalformedTenant(format!("{value:?}")))?;
+        let tenant = text
+            .parse()
+            .map_err(|e: tenant_runtime::ParseTenantIdError| {
+                ApiError::MalformedTenant(e.to_string())
+            })?;
         Ok(Self(tenant))
     }
 }

@@ -212,13 +212,31 @@ mod tests {
 
     #[test]
     fn referenced_tables_come_first_then_by_name() {
-        let tasks = table!("m::Task", "tasks", [column("project_id", Some("projects")), column("parent_id", Some("tasks"))]);
-        let projects = table!("m::Project", "projects", [column("owner_id", Some("public.users"))]);
+        let tasks = table!(
+            "m::Task",
+            "tasks",
+            [
+                column("project_id", Some("projects")),
+                column("parent_id", Some("tasks"))
+            ]
+        );
+        let projects = table!(
+            "m::Project",
+            "projects",
+            [column("owner_id", Some("public.users"))]
+        );
         let users = table!("m::User", "users", []);
         let audit = table!("m::Audit", "audit", []);
         let expected = ["audit", "users", "projects", "tasks"];
-        assert_eq!(names(&order([tasks, projects, users, audit]).unwrap()), expected);
-        assert_eq!(names(&order([audit, users, projects, tasks]).unwrap()), expected, "link order does not matter");
+        assert_eq!(
+            names(&order([tasks, projects, users, audit]).unwrap()),
+            expected
+        );
+        assert_eq!(
+            names(&order([audit, users, projects, tasks]).unwrap()),
+            expected,
+            "link order does not matter"
+        );
     }
 
     #[test]
@@ -228,20 +246,43 @@ mod tests {
         let err = order([b, a]).unwrap_err();
         assert_eq!(
             err,
-            RegistryError::DuplicateTable { table: "public.projects".into(), first: "m::Project", second: "other::Project" }
+            RegistryError::DuplicateTable {
+                table: "public.projects".into(),
+                first: "m::Project",
+                second: "other::Project"
+            }
         );
-        assert!(err.to_string().contains("remove #[derive(TenantScoped)] from one of them"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("remove #[derive(TenantScoped)] from one of them"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_references_and_cycles_are_refused() {
         let tasks = table!("m::Task", "tasks", [column("project_id", Some("projects"))]);
         let err = order([tasks]).unwrap_err();
-        assert!(matches!(err, RegistryError::UnknownReference { field: "project_id", target: "projects", .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                RegistryError::UnknownReference {
+                    field: "project_id",
+                    target: "projects",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
 
         let a = table!("m::A", "a", [column("b_id", Some("b"))]);
         let b = table!("m::B", "b", [column("a_id", Some("a"))]);
         let err = order([a, b]).unwrap_err();
-        assert_eq!(err, RegistryError::ReferenceCycle { tables: "public.a, public.b".into() });
+        assert_eq!(
+            err,
+            RegistryError::ReferenceCycle {
+                tables: "public.a, public.b".into()
+            }
+        );
     }
 }

@@ -2,10 +2,10 @@
 
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
-use crate::{TenantId, registry};
 use crate::conn::{Conn, TxCell, finish};
 use crate::error::{Error, Result, from_sqlx};
 use crate::roles::{self, RoleCheck};
+use crate::{TenantId, registry};
 
 /// A connection pool for tenant work, logged in as the application role.
 ///

@@ -1,8 +1,10 @@
 //! Benchmark: the cost of tenant isolation, as ratios measured in one run.
 //!
 //! ```sh
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p tenant-tests --bench scoped_list
+//! DATABASE_URL=<a role that can create databases and roles> cargo bench -p tenant-tests --bench scoped_list
 //! ```
+//!
+//! (BENCHMARKS.md has the exact command used for the figures there.)
 //!
 //! It creates (and drops) a database `tenant_bench` with 1000 tenants x
 //! 1000 projects, then compares, per request, on one connection each:

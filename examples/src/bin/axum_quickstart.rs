@@ -7,9 +7,13 @@ use tenant_runtime::TenantPool;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let Ok(url) = std::env::var("APP_DATABASE_URL") else {
-        eprintln!("error: set APP_DATABASE_URL to the application role's URL (not a superuser, no BYPASSRLS)");
+        eprintln!(
+            "error: set APP_DATABASE_URL to the application role's URL (not a superuser, no BYPASSRLS)"
+        );
         return ExitCode::from(2);
     };
     let pool = match TenantPool::connect(&url).await {

@@ -40,7 +40,7 @@ pub(crate) fn run(args: &EmitArgs) -> Result<Outcome, String> {
     if let Some(dir) = &args.check {
         return match migrations::newest(dir).map_err(|e| io_error(dir, &e))? {
             None => {
-                println!(
+                outln!(
                     "{}: no *{} file: run emit-rls -o {0}",
                     dir.display(),
                     migrations::SUFFIX
@@ -48,17 +48,17 @@ pub(crate) fn run(args: &EmitArgs) -> Result<Outcome, String> {
                 Ok(Outcome::Findings)
             }
             Some(newest) if newest.sql == sql => {
-                println!("{}: up to date", newest.path.display());
+                outln!("{}: up to date", newest.path.display());
                 Ok(Outcome::Ok)
             }
             Some(newest) => {
                 let old = newest.path.display().to_string();
                 let diff = similar::TextDiff::from_lines(&newest.sql, &sql);
-                print!(
+                out!(
                     "{}",
                     diff.unified_diff().context_radius(3).header(&old, "models")
                 );
-                println!(
+                outln!(
                     "{old} no longer matches the models: run emit-rls -o {}",
                     dir.display()
                 );
@@ -67,19 +67,19 @@ pub(crate) fn run(args: &EmitArgs) -> Result<Outcome, String> {
         };
     }
     let Some(dir) = &args.out else {
-        print!("{sql}");
+        out!("{sql}");
         return Ok(Outcome::Ok);
     };
     let now = migrations::now_version();
     match migrations::write_if_changed(dir, &sql, now, args.dry_run)
         .map_err(|e| io_error(dir, &e))?
     {
-        Written::UpToDate(path) => println!("{}: up to date", path.display()),
+        Written::UpToDate(path) => outln!("{}: up to date", path.display()),
         Written::New(path) if args.dry_run => {
-            println!("would write {}:", path.display());
-            print!("{sql}");
+            outln!("would write {}:", path.display());
+            out!("{sql}");
         }
-        Written::New(path) => println!("wrote {}", path.display()),
+        Written::New(path) => outln!("wrote {}", path.display()),
     }
     Ok(Outcome::Ok)
 }

@@ -55,8 +55,7 @@ fn migrations(dir: &Path) -> io::Result<Vec<(i64, String)>> {
 pub(crate) fn newest(dir: &Path) -> io::Result<Option<Newest>> {
     let Some((_, name)) = migrations(dir)?
         .into_iter()
-        .filter(|(_, n)| n.ends_with(SUFFIX))
-        .next_back()
+        .rfind(|(_, n)| n.ends_with(SUFFIX))
     else {
         return Ok(None);
     };
@@ -74,10 +73,10 @@ pub(crate) fn write_if_changed(
     now: i64,
     dry_run: bool,
 ) -> io::Result<Written> {
-    if let Some(newest) = newest(dir)? {
-        if newest.sql == sql {
-            return Ok(Written::UpToDate(newest.path));
-        }
+    if let Some(newest) = newest(dir)?
+        && newest.sql == sql
+    {
+        return Ok(Written::UpToDate(newest.path));
     }
     let latest = migrations(dir)?.last().map(|(v, _)| *v);
     let version = latest.map_or(now, |v| now.max(v + 1));

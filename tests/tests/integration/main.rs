@@ -3,6 +3,10 @@
 //! assertion runs as a non-superuser role without BYPASSRLS that does not
 //! own the tables.
 
+mod cli_check;
+mod cli_common;
+mod cli_init;
+mod cli_seed;
 mod common;
 mod ddl_catalog;
 mod emit_cli;

@@ -361,7 +361,10 @@ async fn a_tenant_transaction_costs_no_extra_round_trip(_: PgPoolOptions, opts: 
 #[tokio::test]
 async fn an_unreachable_database_is_its_own_error() {
     // Nothing listens on port 1; give up after half a second, not sqlx's 30.
-    let options = PgConnectOptions::new().host("127.0.0.1").port(1).username(APP_ROLE);
+    let options = PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(1)
+        .username(APP_ROLE);
     let pool = PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(500))
         .connect_with(options)

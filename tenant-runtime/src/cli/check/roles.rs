@@ -1,0 +1,189 @@
+//! The roles: the application role must be subject to row-level security
+//! and unable to become a role that is not; the system role must bypass it.
+
+use super::{Check, Ctx, Finding, Severity, Verdict};
+
+pub(super) const CHECKS: &[Check] = &[
+    Check {
+        id: "role.not-superuser",
+        severity: Severity::Error,
+        title: "the application role is not a superuser",
+        run: not_superuser,
+    },
+    Check {
+        id: "role.no-bypassrls",
+        severity: Severity::Error,
+        title: "the application role does not have BYPASSRLS",
+        run: no_bypassrls,
+    },
+    Check {
+        id: "role.owns-no-tenant-table",
+        severity: Severity::Error,
+        title: "the application role owns no tenant table",
+        run: owns_no_tenant_table,
+    },
+    Check {
+        id: "role.not-member-of-privileged",
+        severity: Severity::Error,
+        title: "the application role cannot SET ROLE to the system role, a superuser, a BYPASSRLS role or a tenant table's owner",
+        run: not_member_of_privileged,
+    },
+    Check {
+        id: "role.system-bypasses-rls",
+        severity: Severity::Error,
+        title: "the system role (--system-url) has BYPASSRLS",
+        run: system_bypasses_rls,
+    },
+    Check {
+        id: "role.system-distinct",
+        severity: Severity::Error,
+        title: "the system role is not the application role",
+        run: system_distinct,
+    },
+    Check {
+        id: "role.system-not-superuser",
+        severity: Severity::Warning,
+        title: "the system role is not a superuser (BYPASSRLS is all it needs)",
+        run: system_not_superuser,
+    },
+];
+
+const NO_SYSTEM_URL: &str = "no --system-url (or SYSTEM_DATABASE_URL) given";
+
+fn app_role_attribute(ctx: &Ctx<'_>, has: bool, attribute: &str, alter: &str) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    if !has {
+        return Verdict::Pass;
+    }
+    Verdict::Fail(vec![Finding::new(
+        role.as_str(),
+        format!(
+            "role {role} is {attribute}: PostgreSQL skips every row-level security policy for it, so every tenant sees every row"
+        ),
+        format!(
+            "ALTER ROLE {role} {alter}; (or connect the service as a role created without it, and keep this one for migrations)"
+        ),
+    )])
+}
+
+fn not_superuser(ctx: &Ctx<'_>) -> Verdict {
+    app_role_attribute(
+        ctx,
+        ctx.catalog.session.superuser,
+        "a superuser",
+        "NOSUPERUSER",
+    )
+}
+
+fn no_bypassrls(ctx: &Ctx<'_>) -> Verdict {
+    app_role_attribute(
+        ctx,
+        ctx.catalog.session.bypassrls,
+        "BYPASSRLS",
+        "NOBYPASSRLS",
+    )
+}
+
+fn owns_no_tenant_table(ctx: &Ctx<'_>) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    ctx.each_table(|t| {
+        if &t.table.owner != role {
+            return Vec::new();
+        }
+        vec![Finding::new(
+            t.qualified(),
+            format!(
+                "owned by the application role {role}: an owner can ALTER TABLE .. DISABLE ROW LEVEL SECURITY or drop the policy, so injected SQL could too"
+            ),
+            format!(
+                "ALTER TABLE {} OWNER TO <migration role>; and grant {role} only SELECT, INSERT, UPDATE, DELETE",
+                t.table.quoted()
+            ),
+        )]
+    })
+}
+
+fn not_member_of_privileged(ctx: &Ctx<'_>) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    let system = ctx.system.map(|s| s.role.as_str());
+    let owners: Vec<&str> = ctx
+        .tenant_tables
+        .iter()
+        .map(|t| t.table.owner.as_str())
+        .collect();
+    let findings = ctx
+        .catalog
+        .memberships
+        .iter()
+        .filter_map(|m| {
+            let why = if Some(m.name.as_str()) == system {
+                "the system role"
+            } else if m.superuser {
+                "a superuser"
+            } else if m.bypassrls {
+                "a BYPASSRLS role"
+            } else if owners.contains(&m.name.as_str()) {
+                "the owner of a tenant table"
+            } else {
+                return None;
+            };
+            Some(Finding::new(
+                role.as_str(),
+                format!(
+                    "{role} is a member of {}, {why}: `SET ROLE {}` in any statement (injected ones too) leaves row-level security behind",
+                    m.name, m.name
+                ),
+                format!("REVOKE {} FROM {role};", m.name),
+            ))
+        })
+        .collect();
+    Verdict::from_findings(findings)
+}
+
+fn system_bypasses_rls(ctx: &Ctx<'_>) -> Verdict {
+    let Some(system) = ctx.system else {
+        return Verdict::Skip(NO_SYSTEM_URL.to_owned());
+    };
+    if system.bypassrls || system.superuser {
+        return Verdict::Pass;
+    }
+    Verdict::Fail(vec![Finding::new(
+        system.role.as_str(),
+        format!(
+            "the system role {} does not bypass row-level security: cross-tenant jobs and the tenants API would see no rows (SystemPool refuses to start)",
+            system.role
+        ),
+        format!("ALTER ROLE {} BYPASSRLS;", system.role),
+    )])
+}
+
+fn system_distinct(ctx: &Ctx<'_>) -> Verdict {
+    let Some(system) = ctx.system else {
+        return Verdict::Skip(NO_SYSTEM_URL.to_owned());
+    };
+    if system.role != ctx.catalog.session.role {
+        return Verdict::Pass;
+    }
+    Verdict::Fail(vec![Finding::new(
+        system.role.as_str(),
+        "--database-url and --system-url log in as the same role: the application role would have to bypass row-level security for system work, or system work would see nothing",
+        "CREATE ROLE tenant_system LOGIN BYPASSRLS; use it for --system-url (the SystemPool) only, and do not grant it to the application role",
+    )])
+}
+
+fn system_not_superuser(ctx: &Ctx<'_>) -> Verdict {
+    let Some(system) = ctx.system else {
+        return Verdict::Skip(NO_SYSTEM_URL.to_owned());
+    };
+    if !system.superuser {
+        return Verdict::Pass;
+    }
+    Verdict::Fail(vec![Finding::new(
+        system.role.as_str(),
+        format!(
+            "the system role {} is a superuser: it needs only BYPASSRLS and table privileges, and a leaked system URL should not give away the whole cluster",
+            system.role
+        ),
+        "CREATE ROLE tenant_system LOGIN BYPASSRLS; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO tenant_system; and use it for --system-url",
+    )])
+}
