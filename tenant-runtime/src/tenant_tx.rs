@@ -47,7 +47,7 @@ impl TenantPool {
 
     /// Begins a transaction for `tenant`, in one round trip.
     ///
-    /// Sends `SELECT tenancy.enter_tenant('<id>'); BEGIN` as one
+    /// Sends `CALL tenancy.enter_tenant('<id>'); BEGIN` as one
     /// simple-query message. `enter_tenant` checks the tenants table and
     /// sets `app.current_tenant` for the transaction (like `SET LOCAL`, so
     /// it is safe behind PgBouncer in transaction mode); an unknown or
@@ -57,7 +57,7 @@ impl TenantPool {
     /// transaction before `BEGIN` runs.
     pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx> {
         // TenantId renders as hex digits and dashes only: nothing to escape.
-        let sql = format!("SELECT tenancy.enter_tenant('{tenant}'); BEGIN");
+        let sql = format!("CALL tenancy.enter_tenant('{tenant}'); BEGIN");
         let tx = self
             .pool
             .begin_with(sql)

@@ -18,12 +18,15 @@
 //! - by hand with `LIMIT 50` written into the text, for reference: a
 //!   constant limit lets PostgreSQL reuse one generic plan.
 //!
-//! Variants run interleaved in rounds, so machine noise hits all of them;
-//! each ratio is the median of the per-round ratios. Round trips are
-//! counted by a proxy that counts the server's ReadyForQuery messages. It
-//! also measures bulk inserts that take the tenant from a column DEFAULT
-//! against a BEFORE INSERT trigger, and a policy-only count(*) under this
-//! crate's policy against @usebetterdev/tenant's text-cast one.
+//! Variants run interleaved in many short rounds, so machine noise hits all
+//! of them alike; a ratio is the median of the per-round ratios. Besides
+//! wall time it reads the server backend's CPU time from /proc (the server
+//! must run on this machine for that column), which the scheduling noise of
+//! a shared machine disturbs much less. Round trips are counted by a proxy
+//! that counts the server's ReadyForQuery messages. It also measures bulk
+//! inserts that take the tenant from a column DEFAULT against a BEFORE
+//! INSERT trigger, and a policy-only count(*) under this crate's policy
+//! against @usebetterdev/tenant's text-cast one.
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -38,8 +41,8 @@ use tenant_tests::wire::RoundTripProxy;
 const DATABASE: &str = "tenant_bench";
 const TENANTS: i64 = 1000;
 const ROWS_PER_TENANT: i64 = 1000;
-const ROUNDS: usize = 15;
-const PER_ROUND: usize = 200;
+const ROUNDS: usize = 40;
+const PER_ROUND: usize = 100;
 /// What `Project::scoped(&tx).page(50, 0)` runs, written by hand.
 const LIST_SQL: &str =
     "SELECT id, tenant_id, name FROM projects WHERE tenant_id = $1 ORDER BY id LIMIT $2 OFFSET $3";
@@ -95,25 +98,25 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
         .fetch_all(owner)
         .await?;
 
-    let connect = |role: &str| opts.clone().username(role);
-    let app = TenantPool::new(
+    let one_connection = |role: &str| {
         PgPoolOptions::new()
             .max_connections(1)
-            .connect_with(connect(APP_ROLE))
-            .await?,
-    )
-    .await?;
-    let plain = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(connect(SYSTEM_ROLE))
-        .await?;
+            .min_connections(1)
+            .connect_with(opts.clone().username(role))
+    };
+    let app = TenantPool::new(one_connection(APP_ROLE).await?).await?;
+    let plain = one_connection(SYSTEM_ROLE).await?;
+    let pids = Pids {
+        app: backend_pid(app.pg_pool()).await?,
+        plain: backend_pid(&plain).await?,
+    };
 
-    let list = latencies(&app, &plain, &tenants).await?;
+    let samples = list_requests(&app, &plain, pids, &tenants).await?;
     let trips = round_trips(opts, &tenants).await?;
     let inserts = bulk_insert(owner).await?;
     let counts = policy_count(owner, &tenants).await?;
 
-    println!("{}", report(&list, trips, &inserts, &counts));
+    println!("{}", report(&samples, trips, &inserts, &counts));
     Ok(())
 }
 
@@ -134,20 +137,56 @@ async fn load(owner: &PgPool) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Mean latency of each variant per round.
-#[derive(Default)]
-struct Latencies {
-    scoped: Vec<Duration>,
-    by_hand: Vec<Duration>,
-    by_hand_in_tenant_tx: Vec<Duration>,
-    by_hand_literal: Vec<Duration>,
+async fn backend_pid(pool: &PgPool) -> Result<i32, BoxError> {
+    Ok(sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(pool)
+        .await?)
 }
 
-async fn scoped(app: &TenantPool, tenant: TenantId) -> Result<usize, BoxError> {
-    let tx = app.begin(tenant).await?;
-    let rows = Project::scoped(&tx).page(50, 0).await?;
-    tx.commit().await?;
-    Ok(rows.len())
+#[derive(Clone, Copy)]
+struct Pids {
+    app: i32,
+    plain: i32,
+}
+
+/// CPU time (user + system) a process has used, if /proc shows it.
+fn cpu_time(pid: i32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 12th and 13th of them, in clock ticks (100 per second on Linux).
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Scoped,
+    ByHand,
+    ByHandInTenantTx,
+    ByHandLiteral,
+}
+
+const VARIANTS: [Variant; 4] = [
+    Variant::Scoped,
+    Variant::ByHand,
+    Variant::ByHandInTenantTx,
+    Variant::ByHandLiteral,
+];
+
+/// Per-round mean wall time, and total server CPU time (the clock ticks
+/// at 10 ms, too coarse for one round), of one variant.
+#[derive(Default)]
+struct Samples {
+    wall: Vec<Duration>,
+    server_cpu: Option<Duration>,
+    requests: u32,
+}
+
+impl Samples {
+    fn server_cpu_per_request(&self) -> Option<Duration> {
+        self.server_cpu.map(|total| total / self.requests.max(1))
+    }
 }
 
 fn list(
@@ -159,36 +198,52 @@ fn list(
         .bind(0_i64)
 }
 
-async fn by_hand(plain: &PgPool, tenant: TenantId) -> Result<usize, BoxError> {
-    let mut tx = plain.begin().await?;
-    let rows = list(tenant).fetch_all(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(rows.len())
-}
-
-async fn by_hand_in_tenant_tx(app: &TenantPool, tenant: TenantId) -> Result<usize, BoxError> {
-    let tx = app.begin(tenant).await?;
-    let rows = list(tenant).fetch_all(&mut *tx.conn().await).await?;
-    tx.commit().await?;
-    Ok(rows.len())
-}
-
-async fn by_hand_literal(plain: &PgPool, tenant: TenantId) -> Result<usize, BoxError> {
-    let mut tx = plain.begin().await?;
-    let rows: Vec<Project> = sqlx::query_as(LIST_SQL_LITERAL)
-        .bind(tenant)
-        .fetch_all(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(rows.len())
-}
-
-async fn latencies(
+/// One request of `variant`; returns the rows listed.
+async fn request(
+    variant: Variant,
     app: &TenantPool,
     plain: &PgPool,
+    tenant: TenantId,
+) -> Result<usize, BoxError> {
+    let rows = match variant {
+        Variant::Scoped => {
+            let tx = app.begin(tenant).await?;
+            let rows = Project::scoped(&tx).page(50, 0).await?;
+            tx.commit().await?;
+            rows
+        }
+        Variant::ByHand => {
+            let mut tx = plain.begin().await?;
+            let rows = list(tenant).fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            rows
+        }
+        Variant::ByHandInTenantTx => {
+            let tx = app.begin(tenant).await?;
+            let rows = list(tenant).fetch_all(&mut *tx.conn().await).await?;
+            tx.commit().await?;
+            rows
+        }
+        Variant::ByHandLiteral => {
+            let mut tx = plain.begin().await?;
+            let rows: Vec<Project> = sqlx::query_as(LIST_SQL_LITERAL)
+                .bind(tenant)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            rows
+        }
+    };
+    Ok(rows.len())
+}
+
+async fn list_requests(
+    app: &TenantPool,
+    plain: &PgPool,
+    pids: Pids,
     tenants: &[TenantId],
-) -> Result<Latencies, BoxError> {
-    let mut out = Latencies::default();
+) -> Result<[Samples; 4], BoxError> {
+    let mut out: [Samples; 4] = Default::default();
     let mut next = 0usize;
     let mut pick = || {
         next = (next + 7919) % tenants.len(); // a prime stride visits every tenant
@@ -197,32 +252,36 @@ async fn latencies(
     // Warm-up: connections, statement caches, buffers.
     for _ in 0..PER_ROUND {
         let t = pick();
-        scoped(app, t).await?;
-        by_hand(plain, t).await?;
-        by_hand_in_tenant_tx(app, t).await?;
-        by_hand_literal(plain, t).await?;
+        for v in VARIANTS {
+            request(v, app, plain, t).await?;
+        }
     }
     for round in 0..ROUNDS {
         let picks: Vec<TenantId> = (0..PER_ROUND).map(|_| pick()).collect();
         // Rotate which variant goes first.
-        for variant in (0..4).map(|i| (i + round) % 4) {
+        for i in 0..VARIANTS.len() {
+            let index = (i + round) % VARIANTS.len();
+            let variant = VARIANTS[index];
+            let pid = if matches!(variant, Variant::ByHand | Variant::ByHandLiteral) {
+                pids.plain
+            } else {
+                pids.app
+            };
+            let cpu_before = cpu_time(pid);
             let start = Instant::now();
             for &t in &picks {
-                let n = match variant {
-                    0 => scoped(app, t).await?,
-                    1 => by_hand(plain, t).await?,
-                    2 => by_hand_in_tenant_tx(app, t).await?,
-                    _ => by_hand_literal(plain, t).await?,
-                };
-                assert_eq!(n, 50);
+                assert_eq!(request(variant, app, plain, t).await?, 50);
             }
-            let mean = start.elapsed() / PER_ROUND as u32;
-            match variant {
-                0 => out.scoped.push(mean),
-                1 => out.by_hand.push(mean),
-                2 => out.by_hand_in_tenant_tx.push(mean),
-                _ => out.by_hand_literal.push(mean),
-            }
+            let n = PER_ROUND as u32;
+            let samples = &mut out[index];
+            samples.wall.push(start.elapsed() / n);
+            samples.requests += n;
+            samples.server_cpu = match (cpu_before, cpu_time(pid)) {
+                (Some(before), Some(after)) => {
+                    Some(samples.server_cpu.unwrap_or_default() + (after - before))
+                }
+                _ => None,
+            };
         }
     }
     Ok(out)
@@ -261,14 +320,14 @@ async fn round_trips(
         proxy.round_trips()
     };
     for &t in &tenants[..3] {
-        scoped(&app, t).await?;
-        by_hand(&plain, t).await?;
+        request(Variant::Scoped, &app, &plain, t).await?;
+        request(Variant::ByHand, &app, &plain, t).await?;
     }
     let before = settled().await;
-    scoped(&app, tenants[4]).await?;
+    request(Variant::Scoped, &app, &plain, tenants[4]).await?;
     let scoped_trips = settled().await - before;
     let before = settled().await;
-    by_hand(&plain, tenants[4]).await?;
+    request(Variant::ByHand, &app, &plain, tenants[4]).await?;
     let by_hand_trips = settled().await - before;
     app.pg_pool().close().await;
     plain.close().await;
@@ -297,28 +356,35 @@ async fn bulk_insert(owner: &PgPool) -> Result<(Vec<Duration>, Vec<Duration>), B
         .await?;
     let mut default = vec![];
     let mut trigger = vec![];
-    for round in 0..6 {
-        for table in if round % 2 == 0 {
+    for round in 0..8 {
+        let order = if round % 2 == 0 {
             ["bulk_default", "bulk_trigger"]
         } else {
             ["bulk_trigger", "bulk_default"]
-        } {
+        };
+        for table in order {
             let mut tx = owner.begin().await?;
             sqlx::query("SELECT set_config('app.current_tenant', $1, true)")
                 .bind(tenant.to_string())
                 .execute(&mut *tx)
                 .await?;
             let start = Instant::now();
-            tx.execute(format!("INSERT INTO {table} (name) SELECT 'row ' || g FROM generate_series(1, 100000) g").as_str())
-                .await?;
+            tx.execute(
+                format!(
+                    "INSERT INTO {table} (name) SELECT 'row ' || g FROM generate_series(1, 100000) g"
+                )
+                .as_str(),
+            )
+            .await?;
             let took = start.elapsed();
             tx.rollback().await?;
-            if round > 0 {
-                if table == "bulk_default" {
-                    default.push(took)
-                } else {
-                    trigger.push(took)
-                }
+            if round == 0 {
+                continue; // warm-up
+            }
+            if table == "bulk_default" {
+                default.push(took);
+            } else {
+                trigger.push(took);
             }
         }
     }
@@ -370,12 +436,13 @@ async fn policy_count(
             let took = start.elapsed();
             assert_eq!(n, ROWS_PER_TENANT);
             tx.commit().await?;
-            if i > 0 {
-                if table == "projects" {
-                    ours.push(took)
-                } else {
-                    text_cast.push(took)
-                }
+            if i == 0 {
+                continue; // warm-up
+            }
+            if table == "projects" {
+                ours.push(took);
+            } else {
+                text_cast.push(took);
             }
         }
     }
@@ -384,6 +451,9 @@ async fn policy_count(
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
@@ -404,57 +474,92 @@ fn micros(v: &[Duration]) -> f64 {
     median(v.iter().map(|d| d.as_secs_f64() * 1e6).collect())
 }
 
+/// `1.234x (1.100 to 1.400)`: median ratio and its range across rounds.
+fn ratio(num: &[Duration], den: &[Duration]) -> String {
+    let r = ratios(num, den);
+    if r.is_empty() {
+        return "n/a".to_owned();
+    }
+    let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = r.iter().copied().fold(0.0, f64::max);
+    format!("{:.3}x ({lo:.2} to {hi:.2})", median(r))
+}
+
 fn report(
-    list: &Latencies,
+    list: &[Samples; 4],
     trips: (u64, u64),
     inserts: &(Vec<Duration>, Vec<Duration>),
     counts: &(Vec<Duration>, Vec<Duration>),
 ) -> String {
-    let spread = |r: &[f64]| {
-        let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = r.iter().copied().fold(0.0, f64::max);
-        format!("{lo:.3} to {hi:.3}")
+    let [scoped, by_hand, in_tx, literal] = list;
+    let cpu = |s: &Samples| {
+        s.server_cpu_per_request().map_or("n/a".to_owned(), |d| {
+            format!("{:.0} µs", d.as_secs_f64() * 1e6)
+        })
     };
-    let scoped_vs_hand = ratios(&list.scoped, &list.by_hand);
-    let tx_vs_hand = ratios(&list.by_hand_in_tenant_tx, &list.by_hand);
-    let scoped_vs_tx = ratios(&list.scoped, &list.by_hand_in_tenant_tx);
-    let literal_vs_hand = ratios(&list.by_hand_literal, &list.by_hand);
-    let trig = ratios(&inserts.1, &inserts.0);
-    let cast = ratios(&counts.1, &counts.0);
-    format!(
-        "| measurement | median | ratio (median of rounds) | ratio range |\n\
-         | --- | --- | --- | --- |\n\
-         | list 50 rows, scoped (begin + page + commit) | {:.0} µs | {:.3}x by hand | {} |\n\
-         | list 50 rows, by hand, plain transaction, no RLS | {:.0} µs | 1.000x | |\n\
-         | list 50 rows, by hand inside a TenantTx (RLS on) | {:.0} µs | {:.3}x by hand | {} |\n\
-         | scoped vs by hand inside a TenantTx (library overhead) | | {:.3}x | {} |\n\
-         | list 50 rows, by hand, `LIMIT 50` in the text, no RLS | {:.0} µs | {:.3}x by hand | {} |\n\
-         | round trips per request, scoped / by hand | {} / {} | | |\n\
-         | bulk insert 100k rows, tenant from column DEFAULT | {:.1} ms | 1.000x | |\n\
-         | bulk insert 100k rows, tenant from BEFORE INSERT trigger | {:.1} ms | {:.3}x DEFAULT | {} |\n\
-         | count(*) of one tenant, this crate's policy (uuid, initPlan) | {:.2} ms | 1.000x | |\n\
-         | count(*) of one tenant, @usebetterdev/tenant's policy (text cast) | {:.2} ms | {:.0}x ours | {} |\n",
-        micros(&list.scoped),
-        median(scoped_vs_hand.clone()),
-        spread(&scoped_vs_hand),
-        micros(&list.by_hand),
-        micros(&list.by_hand_in_tenant_tx),
-        median(tx_vs_hand.clone()),
-        spread(&tx_vs_hand),
-        median(scoped_vs_tx.clone()),
-        spread(&scoped_vs_tx),
-        micros(&list.by_hand_literal),
-        median(literal_vs_hand.clone()),
-        spread(&literal_vs_hand),
-        trips.0,
-        trips.1,
-        micros(&inserts.0) / 1e3,
+    let cpu_ratio =
+        |s: &Samples, b: &Samples| match (s.server_cpu_per_request(), b.server_cpu_per_request()) {
+            (Some(a), Some(b)) => format!("{:.3}x", a.as_secs_f64() / b.as_secs_f64()),
+            _ => "n/a".to_owned(),
+        };
+    let row = |name: &str, s: &Samples, base: Option<&Samples>| {
+        let (wall, cpu_r) = match base {
+            Some(b) => (ratio(&s.wall, &b.wall), cpu_ratio(s, b)),
+            None => ("1.000x".to_owned(), "1.000x".to_owned()),
+        };
+        format!(
+            "| {name} | {:.0} µs | {wall} | {} | {cpu_r} |\n",
+            micros(&s.wall),
+            cpu(s)
+        )
+    };
+    let mut out = String::from(
+        "| list 50 rows of one tenant | wall, median | wall ratio, median (range) | server CPU per request | server CPU ratio |\n\
+         | --- | --- | --- | --- | --- |\n",
+    );
+    out += &row(
+        "by hand, plain transaction, no RLS (baseline)",
+        by_hand,
+        None,
+    );
+    out += &row(
+        "scoped: `begin`, `page(50, 0)`, `commit`",
+        scoped,
+        Some(by_hand),
+    );
+    out += &row("by hand inside a TenantTx (RLS on)", in_tx, Some(by_hand));
+    out += &format!(
+        "| scoped vs by hand inside a TenantTx (the library's own cost) | | {} | | {} |\n",
+        ratio(&scoped.wall, &in_tx.wall),
+        cpu_ratio(scoped, in_tx)
+    );
+    out += &row(
+        "by hand, `LIMIT 50` in the text, no RLS",
+        literal,
+        Some(by_hand),
+    );
+    out += &format!(
+        "\nRound trips per request (begin, query, commit, and sqlx's ping when the connection returns to the pool): scoped {}, by hand {}.\n\n",
+        trips.0, trips.1
+    );
+    out += "| other measurement | median | ratio, median (range) |\n| --- | --- | --- |\n";
+    out += &format!(
+        "| bulk insert 100k rows, tenant from column DEFAULT `tenancy.current_tenant()` | {:.1} ms | 1.000x |\n",
+        micros(&inserts.0) / 1e3
+    );
+    out += &format!(
+        "| bulk insert 100k rows, tenant from a BEFORE INSERT trigger (@usebetterdev/tenant's) | {:.1} ms | {} |\n",
         micros(&inserts.1) / 1e3,
-        median(trig.clone()),
-        spread(&trig),
-        micros(&counts.0) / 1e3,
+        ratio(&inserts.1, &inserts.0)
+    );
+    out += &format!(
+        "| policy-only count(*) of one tenant, this crate's policy | {:.2} ms | 1.000x |\n",
+        micros(&counts.0) / 1e3
+    );
+    out += &format!(
+        "| policy-only count(*) of one tenant, @usebetterdev/tenant's text-cast policy | {:.2} ms | {} |\n",
         micros(&counts.1) / 1e3,
-        median(cast.clone()),
-        spread(&cast),
-    )
+        ratio(&counts.1, &counts.0)
+    );
+    out
 }

@@ -184,7 +184,7 @@ ORDER BY n.nspname, p.proname, 3"
 /// The functions emit-rls puts in the `tenancy` schema.
 const TENANCY_FUNCTIONS: &str = "\
 SELECT p.proname::text AS name, pg_get_function_identity_arguments(p.oid) AS args,
-       format_type(p.prorettype, NULL) AS returns,
+       CASE p.prokind WHEN 'p' THEN 'procedure' ELSE format_type(p.prorettype, NULL) END AS returns,
        has_function_privilege(p.oid, 'EXECUTE') AS can_execute
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'tenancy'

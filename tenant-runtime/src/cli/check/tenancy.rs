@@ -39,7 +39,7 @@ pub(super) const CHECKS: &[Check] = &[
     Check {
         id: "context.enter-tenant",
         severity: Severity::Error,
-        title: "tenancy.enter_tenant(uuid) exists and the application role can call it (TenantPool::begin does)",
+        title: "the procedure tenancy.enter_tenant(uuid) exists and the application role can call it (TenantPool::begin does)",
         run: enter_tenant,
     },
     Check {
@@ -254,7 +254,7 @@ fn function(
                 "{role} may not EXECUTE tenancy.{name}, so every statement that needs it fails"
             ),
             format!(
-                "GRANT EXECUTE ON FUNCTION tenancy.{name}({}) TO {role};",
+                "GRANT EXECUTE ON ROUTINE tenancy.{name}({}) TO {role};",
                 args.join(", ")
             ),
         ));
@@ -276,7 +276,7 @@ fn current_tenant(ctx: &Ctx<'_>) -> Verdict {
 }
 
 fn enter_tenant(ctx: &Ctx<'_>) -> Verdict {
-    Verdict::from_findings(function(ctx, "enter_tenant", &["uuid"], "uuid", true))
+    Verdict::from_findings(function(ctx, "enter_tenant", &["uuid"], "procedure", true))
 }
 
 fn guard_functions(ctx: &Ctx<'_>) -> Verdict {
