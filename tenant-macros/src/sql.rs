@@ -5,6 +5,15 @@
 //! Scoped queries filter by the tenant explicitly (`$1`) on top of the RLS
 //! policy: the generated API stays isolated even on a database where the
 //! policies were never applied, and the planner sees a plain parameter.
+//!
+//! Page sizes are bound as `LIMIT (SELECT $n::bigint)`, not `LIMIT $n`.
+//! With a bare parameter, PostgreSQL costs each custom plan with the real
+//! limit (say 50 rows) but the generic plan with a guessed 10% of the
+//! tenant's rows, so the generic plan never looks as cheap and every
+//! execution is planned again, RLS policy included: measured on PostgreSQL
+//! 15, that replanning was a third of the server time of listing 50 rows.
+//! A sub-select hides the value from both plans alike, the cached generic
+//! plan wins after five executions, and the value is still read once.
 
 use crate::model::{Column, Model};
 
@@ -48,10 +57,19 @@ pub(crate) fn build(model: &Model) -> Queries {
     );
 
     let (set, n) = set_clause(model);
+    let limit = |n: usize| format!("LIMIT (SELECT ${n}::bigint)");
+    let offset = |n: usize| format!("OFFSET (SELECT ${n}::bigint)");
     let scoped = QuerySet {
         all: format!("{from} WHERE {tenant} = $1 ORDER BY {key}"),
-        page: format!("{from} WHERE {tenant} = $1 ORDER BY {key} LIMIT $2 OFFSET $3"),
-        after: format!("{from} WHERE {tenant} = $1 AND {key} > $2 ORDER BY {key} LIMIT $3"),
+        page: format!(
+            "{from} WHERE {tenant} = $1 ORDER BY {key} {} {}",
+            limit(2),
+            offset(3)
+        ),
+        after: format!(
+            "{from} WHERE {tenant} = $1 AND {key} > $2 ORDER BY {key} {}",
+            limit(3)
+        ),
         find: format!("{from} WHERE {tenant} = $1 AND {key} = $2"),
         count: format!("SELECT count(*) FROM {table} WHERE {tenant} = $1"),
         update: format!(
@@ -63,9 +81,10 @@ pub(crate) fn build(model: &Model) -> Queries {
     };
     let system = QuerySet {
         all: format!("{from} ORDER BY {tenant}, {key}"),
-        page: format!("{from} ORDER BY {tenant}, {key} LIMIT $1 OFFSET $2"),
+        page: format!("{from} ORDER BY {tenant}, {key} {} {}", limit(1), offset(2)),
         after: format!(
-            "{from} WHERE ({tenant}, {key}) > ($1, $2) ORDER BY {tenant}, {key} LIMIT $3"
+            "{from} WHERE ({tenant}, {key}) > ($1, $2) ORDER BY {tenant}, {key} {}",
+            limit(3)
         ),
         find: format!("{from} WHERE {key} = $1"),
         count: format!("SELECT count(*) FROM {table}"),

@@ -9,14 +9,14 @@
 //! It creates (and drops) a database `tenant_bench` with 1000 tenants x
 //! 1000 projects, then compares, per request, on one connection each:
 //!
+//! - by hand (the baseline): `pool.begin()`, `SELECT .. WHERE tenant_id =
+//!   $1 ORDER BY id LIMIT 50`, commit, as a role without RLS: what an
+//!   application without this library runs;
 //! - scoped: `pool.begin(tenant)`, `Project::scoped(&tx).page(50, 0)`, commit;
-//! - by hand: `pool.begin()`, the same statement written by hand
-//!   (`WHERE tenant_id = $1 ORDER BY id LIMIT $2 OFFSET $3`), commit, as a
-//!   role without RLS: what an application without this library runs;
-//! - by hand in a TenantTx: that statement inside a tenant transaction,
-//!   which splits the library's own overhead from the database's;
-//! - by hand with `LIMIT 50` written into the text, for reference: a
-//!   constant limit lets PostgreSQL reuse one generic plan.
+//! - the scoped statement's text run by hand inside a TenantTx, which
+//!   splits the library's own cost from the database's;
+//! - by hand with a bare `LIMIT $2 OFFSET $3`, for reference: PostgreSQL
+//!   plans that again on every execution.
 //!
 //! Variants run interleaved in many short rounds, so machine noise hits all
 //! of them alike; a ratio is the median of the per-round ratios. Besides
@@ -43,12 +43,12 @@ const TENANTS: i64 = 1000;
 const ROWS_PER_TENANT: i64 = 1000;
 const ROUNDS: usize = 40;
 const PER_ROUND: usize = 100;
-/// What `Project::scoped(&tx).page(50, 0)` runs, written by hand.
+/// Listing 50 rows of a tenant, written by hand.
 const LIST_SQL: &str =
-    "SELECT id, tenant_id, name FROM projects WHERE tenant_id = $1 ORDER BY id LIMIT $2 OFFSET $3";
-/// The same with the limit written into the text.
-const LIST_SQL_LITERAL: &str =
     "SELECT id, tenant_id, name FROM projects WHERE tenant_id = $1 ORDER BY id LIMIT 50";
+/// The same with the page bound as bare parameters.
+const LIST_SQL_BARE_LIMIT: &str =
+    "SELECT id, tenant_id, name FROM projects WHERE tenant_id = $1 ORDER BY id LIMIT $2 OFFSET $3";
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -163,15 +163,21 @@ fn cpu_time(pid: i32) -> Option<Duration> {
 enum Variant {
     Scoped,
     ByHand,
-    ByHandInTenantTx,
-    ByHandLiteral,
+    ScopedTextInTenantTx,
+    ByHandBareLimit,
+    /// `TenantPool::begin` and commit, no statement: the tenant check.
+    TenantBeginOnly,
+    /// `BEGIN` and commit, no statement.
+    PlainBeginOnly,
 }
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 6] = [
     Variant::Scoped,
     Variant::ByHand,
-    Variant::ByHandInTenantTx,
-    Variant::ByHandLiteral,
+    Variant::ScopedTextInTenantTx,
+    Variant::ByHandBareLimit,
+    Variant::TenantBeginOnly,
+    Variant::PlainBeginOnly,
 ];
 
 /// Per-round mean wall time, and total server CPU time (the clock ticks
@@ -189,13 +195,11 @@ impl Samples {
     }
 }
 
-fn list(
+fn page_of(
+    sql: &'static str,
     tenant: TenantId,
 ) -> sqlx::query::QueryAs<'static, sqlx::Postgres, Project, sqlx::postgres::PgArguments> {
-    sqlx::query_as(LIST_SQL)
-        .bind(tenant)
-        .bind(50_i64)
-        .bind(0_i64)
+    sqlx::query_as(sql).bind(tenant).bind(50_i64).bind(0_i64)
 }
 
 /// One request of `variant`; returns the rows listed.
@@ -214,24 +218,40 @@ async fn request(
         }
         Variant::ByHand => {
             let mut tx = plain.begin().await?;
-            let rows = list(tenant).fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            rows
-        }
-        Variant::ByHandInTenantTx => {
-            let tx = app.begin(tenant).await?;
-            let rows = list(tenant).fetch_all(&mut *tx.conn().await).await?;
-            tx.commit().await?;
-            rows
-        }
-        Variant::ByHandLiteral => {
-            let mut tx = plain.begin().await?;
-            let rows: Vec<Project> = sqlx::query_as(LIST_SQL_LITERAL)
+            let rows: Vec<Project> = sqlx::query_as(LIST_SQL)
                 .bind(tenant)
                 .fetch_all(&mut *tx)
                 .await?;
             tx.commit().await?;
             rows
+        }
+        Variant::ScopedTextInTenantTx => {
+            let tx = app.begin(tenant).await?;
+            let sql = <Project as tenant_runtime::TenantTable>::META
+                .sql
+                .scoped
+                .page;
+            let rows = page_of(sql, tenant)
+                .fetch_all(&mut *tx.conn().await)
+                .await?;
+            tx.commit().await?;
+            rows
+        }
+        Variant::ByHandBareLimit => {
+            let mut tx = plain.begin().await?;
+            let rows = page_of(LIST_SQL_BARE_LIMIT, tenant)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            rows
+        }
+        Variant::TenantBeginOnly => {
+            app.begin(tenant).await?.commit().await?;
+            Vec::new()
+        }
+        Variant::PlainBeginOnly => {
+            plain.begin().await?.commit().await?;
+            Vec::new()
         }
     };
     Ok(rows.len())
@@ -242,8 +262,8 @@ async fn list_requests(
     plain: &PgPool,
     pids: Pids,
     tenants: &[TenantId],
-) -> Result<[Samples; 4], BoxError> {
-    let mut out: [Samples; 4] = Default::default();
+) -> Result<[Samples; 6], BoxError> {
+    let mut out: [Samples; 6] = Default::default();
     let mut next = 0usize;
     let mut pick = || {
         next = (next + 7919) % tenants.len(); // a prime stride visits every tenant
@@ -262,15 +282,22 @@ async fn list_requests(
         for i in 0..VARIANTS.len() {
             let index = (i + round) % VARIANTS.len();
             let variant = VARIANTS[index];
-            let pid = if matches!(variant, Variant::ByHand | Variant::ByHandLiteral) {
+            let pid = if matches!(
+                variant,
+                Variant::ByHand | Variant::ByHandBareLimit | Variant::PlainBeginOnly
+            ) {
                 pids.plain
             } else {
                 pids.app
             };
             let cpu_before = cpu_time(pid);
             let start = Instant::now();
+            let expected = match variant {
+                Variant::TenantBeginOnly | Variant::PlainBeginOnly => 0,
+                _ => 50,
+            };
             for &t in &picks {
-                assert_eq!(request(variant, app, plain, t).await?, 50);
+                assert_eq!(request(variant, app, plain, t).await?, expected);
             }
             let n = PER_ROUND as u32;
             let samples = &mut out[index];
@@ -486,12 +513,12 @@ fn ratio(num: &[Duration], den: &[Duration]) -> String {
 }
 
 fn report(
-    list: &[Samples; 4],
+    list: &[Samples; 6],
     trips: (u64, u64),
     inserts: &(Vec<Duration>, Vec<Duration>),
     counts: &(Vec<Duration>, Vec<Duration>),
 ) -> String {
-    let [scoped, by_hand, in_tx, literal] = list;
+    let [scoped, by_hand, in_tx, bare, tenant_begin, plain_begin] = list;
     let cpu = |s: &Samples| {
         s.server_cpu_per_request().map_or("n/a".to_owned(), |d| {
             format!("{:.0} µs", d.as_secs_f64() * 1e6)
@@ -518,7 +545,7 @@ fn report(
          | --- | --- | --- | --- | --- |\n",
     );
     out += &row(
-        "by hand, plain transaction, no RLS (baseline)",
+        "by hand: `LIMIT 50`, plain transaction, no RLS (baseline)",
         by_hand,
         None,
     );
@@ -527,16 +554,26 @@ fn report(
         scoped,
         Some(by_hand),
     );
-    out += &row("by hand inside a TenantTx (RLS on)", in_tx, Some(by_hand));
+    out += &row(
+        "the scoped statement by hand inside a TenantTx (RLS on)",
+        in_tx,
+        Some(by_hand),
+    );
     out += &format!(
-        "| scoped vs by hand inside a TenantTx (the library's own cost) | | {} | | {} |\n",
+        "| scoped vs its own statement by hand in a TenantTx (the library's own cost) | | {} | | {} |\n",
         ratio(&scoped.wall, &in_tx.wall),
         cpu_ratio(scoped, in_tx)
     );
     out += &row(
-        "by hand, `LIMIT 50` in the text, no RLS",
-        literal,
+        "by hand: bare `LIMIT $2 OFFSET $3`, no RLS (replanned every time)",
+        bare,
         Some(by_hand),
+    );
+    out += &row("`BEGIN` + `COMMIT` alone, plain", plain_begin, None);
+    out += &row(
+        "`TenantPool::begin` + `commit` alone (tenant check and setting)",
+        tenant_begin,
+        Some(plain_begin),
     );
     out += &format!(
         "\nRound trips per request (begin, query, commit, and sqlx's ping when the connection returns to the pool): scoped {}, by hand {}.\n\n",

@@ -1,5 +1,6 @@
 //! The generated API (`Model::scoped`, `Model::system`) as the app role.
 
+use sqlx::Executor;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_runtime::{Error, TenantId};
 use tenant_tests::{Project, Task, User};
@@ -321,6 +322,58 @@ async fn system_queries_see_every_tenant(_: PgPoolOptions, opts: PgConnectOption
         .map(|p| p.name)
         .collect();
     assert_eq!(names, ["a1", "renamed"]);
+    drop(tx);
+    db.close().await;
+}
+
+#[sqlx::test]
+async fn pages_reuse_a_cached_generic_plan(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts).await;
+    let a = db.tenants[0];
+    // Enough rows that a plan for 2 rows and a plan for "10% of the
+    // tenant's rows" cost differently.
+    db.owner
+        .execute(
+            format!(
+                "INSERT INTO projects (tenant_id, name) SELECT '{a}', 'p' || g FROM generate_series(1, 5000) g;
+                 ANALYZE projects;"
+            )
+            .as_str(),
+        )
+        .await
+        .unwrap();
+    // The same page written with a bare `LIMIT $2`, as a control.
+    let bare = "SELECT id, tenant_id, name FROM projects WHERE tenant_id = $1 ORDER BY id LIMIT $2 OFFSET $3";
+    let tx = db.app.begin(a).await.unwrap();
+    for _ in 0..8 {
+        assert_eq!(Project::scoped(&tx).page(2, 1).await.unwrap().len(), 2);
+        assert_eq!(Project::scoped(&tx).after(&0, 2).await.unwrap().len(), 2);
+        let rows: Vec<Project> = sqlx::query_as(bare)
+            .bind(a)
+            .bind(2_i64)
+            .bind(1_i64)
+            .fetch_all(&mut *tx.conn().await)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+    }
+    // The statements sqlx prepared on this connection, and how PostgreSQL
+    // planned them: custom plans for the first five executions, then the
+    // cached generic one; the bare `LIMIT $2` is planned every time.
+    let plans: Vec<(String, i64)> =
+        sqlx::query_as("SELECT statement, generic_plans FROM pg_prepared_statements")
+            .fetch_all(&mut *tx.conn().await)
+            .await
+            .unwrap();
+    let generic = |sql: &str| plans.iter().find(|(s, _)| s == sql).map(|(_, g)| *g);
+    let meta = <Project as tenant_runtime::TenantTable>::META;
+    assert_eq!(generic(meta.sql.scoped.page), Some(3), "{plans:?}");
+    assert_eq!(generic(meta.sql.scoped.after), Some(3), "{plans:?}");
+    assert_eq!(
+        generic(bare),
+        Some(0),
+        "the control is replanned: {plans:?}"
+    );
     drop(tx);
     db.close().await;
 }
