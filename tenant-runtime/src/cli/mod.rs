@@ -55,11 +55,11 @@ pub enum Outcome {
     Findings,
 }
 
-/// `emit-rls`: prints the row-level security DDL for the registered models,
-/// or with `-o DIR` writes it as a sqlx migration, or with `--check DIR`
-/// compares it to the newest one.
+/// Print the row-level security DDL for the registered models, write it as
+/// a sqlx migration (-o DIR), or check a migration folder for drift
+/// (--check DIR).
 #[derive(Debug, Parser)]
-#[command(name = "emit-rls", version, about, long_about = None)]
+#[command(name = "emit-rls", version)]
 struct EmitRls {
     #[command(flatten)]
     args: EmitArgs,
@@ -74,7 +74,7 @@ pub fn emit_rls() -> ExitCode {
 /// Tenant isolation for PostgreSQL: emit, check and seed the row-level
 /// security set-up of the registered models.
 #[derive(Debug, Parser)]
-#[command(name = "tenant", version, about, long_about = None)]
+#[command(name = "tenant", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
