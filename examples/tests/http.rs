@@ -3,7 +3,6 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
-use sqlx::Executor;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_examples::{Note, TENANT_HEADER, app};
 use tenant_runtime::{SystemPool, TenantId, TenantPool, TenantTable, ddl};
@@ -42,12 +41,9 @@ async fn each_request_sees_only_its_tenants_notes(_: PgPoolOptions, opts: PgConn
         .connect_with(opts.clone())
         .await
         .unwrap();
-    setup::ensure_roles(&owner).await.unwrap();
-    owner
-        .execute(ddl::emit(&[Note::META]).as_str())
+    setup::install(&owner, &ddl::emit(&[Note::META]))
         .await
         .unwrap();
-    setup::grant(&owner).await.unwrap();
     let system = SystemPool::connect_with(opts.clone().username(SYSTEM_ROLE))
         .await
         .unwrap();

@@ -51,17 +51,7 @@ pub mod __private {
 
     pub use crate::table::TenantColumn;
 
-    use crate::meta::{QuerySql, TableMeta, TableSql};
-
-    const NO_SQL: QuerySql = QuerySql {
-        all: "",
-        page: "",
-        after: "",
-        find: "",
-        count: "",
-        update: "",
-        delete: "",
-    };
+    use crate::meta::{TableMeta, TableSql};
 
     /// The metadata of a model whose attributes did not validate; only
     /// ever named by code that fails to compile.
@@ -74,11 +64,6 @@ pub mod __private {
         columns: &[],
         uniques: &[],
         indexes: &[],
-        sql: TableSql {
-            insert: "",
-            scoped: NO_SQL,
-            system: NO_SQL,
-            purge_batch: "",
-        },
+        sql: TableSql::NONE,
     };
 }

@@ -93,6 +93,28 @@ pub struct QuerySql {
     pub delete: &'static str,
 }
 
+impl TableSql {
+    /// No statements: for metadata that is not a compiled model (a model
+    /// that failed to validate, or one `init` reads from a database).
+    pub(crate) const NONE: TableSql = {
+        const NONE: QuerySql = QuerySql {
+            all: "",
+            page: "",
+            after: "",
+            find: "",
+            count: "",
+            update: "",
+            delete: "",
+        };
+        TableSql {
+            insert: "",
+            scoped: NONE,
+            system: NONE,
+            purge_batch: "",
+        }
+    };
+}
+
 impl TableMeta {
     /// `schema.table`, as written in messages and `references = ".."`.
     pub fn qualified_name(&self) -> String {

@@ -56,3 +56,14 @@ pub async fn grant(owner: &PgPool) -> Result<(), sqlx::Error> {
     owner.execute(sql.as_str()).await?;
     Ok(())
 }
+
+/// Everything a fresh test database needs before the app connects: the
+/// roles, `ddl` applied by `owner` in one transaction (as a migration
+/// would), and the grants.
+pub async fn install(owner: &PgPool, ddl: &str) -> Result<(), sqlx::Error> {
+    ensure_roles(owner).await?;
+    let mut tx = owner.begin().await?;
+    tx.execute(ddl).await?;
+    tx.commit().await?;
+    grant(owner).await
+}

@@ -20,10 +20,7 @@ pub struct AddTableArgs {
 
 pub(crate) fn run(args: &AddTableArgs) -> Result<Outcome, String> {
     let catalog = db::block_on(async {
-        let mut conn = db::connect(&args.database_url, "--database-url").await?;
-        Catalog::load(&mut conn)
-            .await
-            .map_err(|e| db::query_error("reading the catalog", &e))
+        Catalog::read(&mut db::connect(&args.database_url, "--database-url").await?).await
     })?;
     let table = find(&catalog, &args.table, &args.tenant_column)?;
     if table.column(&args.tenant_column).is_none() {

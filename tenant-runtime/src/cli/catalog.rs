@@ -398,7 +398,36 @@ pub(crate) struct Catalog {
     pub(crate) tenancy_usage: Option<bool>,
 }
 
+#[cfg(test)]
 impl Catalog {
+    /// A catalog with `tables` seen by a plain application role, for unit tests.
+    pub(crate) fn for_tests(tables: Vec<Table>) -> Catalog {
+        Catalog {
+            session: Session {
+                role: "app".to_owned(),
+                database: "db".to_owned(),
+                superuser: false,
+                bypassrls: false,
+                server_version: 150_000,
+            },
+            memberships: Vec::new(),
+            tables,
+            views: Vec::new(),
+            definers: Vec::new(),
+            tenancy_functions: Vec::new(),
+            tenancy_usage: None,
+        }
+    }
+}
+
+impl Catalog {
+    /// [`Catalog::load`] with its error as the command line reports it.
+    pub(crate) async fn read(conn: &mut PgConnection) -> Result<Catalog, String> {
+        Catalog::load(conn)
+            .await
+            .map_err(|e| crate::cli::db::query_error("reading the catalog", &e))
+    }
+
     /// Reads the snapshot in one read-only transaction, so it is consistent.
     pub(crate) async fn load(conn: &mut PgConnection) -> sqlx::Result<Catalog> {
         let mut tx = conn.begin().await?;

@@ -54,10 +54,7 @@ pub(crate) fn run(args: &InitArgs) -> Result<Outcome, String> {
         }
     }
     let catalog = db::block_on(async {
-        let mut conn = db::connect(&args.database_url, "--database-url").await?;
-        Catalog::load(&mut conn)
-            .await
-            .map_err(|e| db::query_error("reading the catalog", &e))
+        Catalog::read(&mut db::connect(&args.database_url, "--database-url").await?).await
     })?;
     let tables = skeleton::tenant_tables(&catalog, &args.tenant_column);
     if tables.is_empty() {

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use super::catalog::{Catalog, Column, Table};
 use super::check::canonical_type;
-use crate::meta::{ColumnMeta, IndexMeta, QuerySql, TableMeta, TableSql, UniqueMeta};
+use crate::meta::{ColumnMeta, IndexMeta, TableMeta, TableSql, UniqueMeta};
 
 /// A model to write.
 #[derive(Debug, Clone)]
@@ -602,16 +602,6 @@ fn leak_list(items: &[String]) -> &'static [&'static str] {
     )
 }
 
-const NO_SQL: QuerySql = QuerySql {
-    all: "",
-    page: "",
-    after: "",
-    find: "",
-    count: "",
-    update: "",
-    delete: "",
-};
-
 /// The metadata the derive would record for `m`; `None` without a
 /// primary key. Leaked: the command runs once and exits, and the DDL
 /// emitter takes the same `&'static` metadata as the registry gives it.
@@ -654,19 +644,14 @@ pub(crate) fn table_meta(m: &Model) -> Option<&'static TableMeta> {
         columns: Box::leak(columns.into_boxed_slice()),
         uniques: Box::leak(uniques.into_boxed_slice()),
         indexes: Box::leak(indexes.into_boxed_slice()),
-        sql: TableSql {
-            insert: "",
-            scoped: NO_SQL,
-            system: NO_SQL,
-            purge_batch: "",
-        },
+        sql: TableSql::NONE,
     })))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::catalog::{Constraint, Index, Session};
+    use crate::cli::catalog::{Constraint, Index};
 
     fn column(name: &str, sql_type: &str, type_name: &str, not_null: bool) -> Column {
         Column {
@@ -778,21 +763,7 @@ mod tests {
                 &["tenant_id", "account_id"],
             )],
         );
-        Catalog {
-            session: Session {
-                role: "app".to_owned(),
-                database: "db".to_owned(),
-                superuser: false,
-                bypassrls: false,
-                server_version: 150_000,
-            },
-            memberships: Vec::new(),
-            tables: vec![accounts, deals],
-            views: Vec::new(),
-            definers: Vec::new(),
-            tenancy_functions: Vec::new(),
-            tenancy_usage: None,
-        }
+        Catalog::for_tests(vec![accounts, deals])
     }
 
     /// The attribute keys `#[derive(TenantScoped)]` accepts on a field.

@@ -163,9 +163,9 @@ impl Scratch {
             .connect_with(opts.clone())
             .await
             .unwrap();
-        setup::ensure_roles(&owner).await.unwrap();
-        crate::common::apply(&owner, sql).await;
-        setup::grant(&owner).await.unwrap();
+        setup::install(&owner, sql)
+            .await
+            .unwrap_or_else(|e| panic!("set-up failed: {e}"));
         Scratch { owner, opts }
     }
 

@@ -42,9 +42,9 @@ impl TestDb {
             .connect_with(connect.clone())
             .await
             .unwrap();
-        setup::ensure_roles(&owner).await.unwrap();
-        apply(&owner, sql).await;
-        setup::grant(&owner).await.unwrap();
+        setup::install(&owner, sql)
+            .await
+            .unwrap_or_else(|e| panic!("set-up failed: {e}"));
         let app = TenantPool::new(role_pool(&connect, APP_ROLE, 4).await)
             .await
             .expect("app role is subject to RLS");

@@ -82,10 +82,7 @@ async fn applies_through_sqlx_migrate_as_written_by_emit_rls(
     let dir = std::env::temp_dir().join(format!("tenant-rls-migrate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let emit = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_emit-rls"))
-            .args(args)
-            .output()
-            .unwrap();
+        let out = crate::emit_cli::emit_rls(args);
         assert!(
             out.status.success(),
             "{}",

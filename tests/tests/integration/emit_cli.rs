@@ -5,7 +5,8 @@ use std::process::{Command, Output};
 
 use crate::common::rls_ddl;
 
-fn emit_rls(args: &[&str]) -> Output {
+/// Runs the example models' `emit-rls` binary.
+pub(crate) fn emit_rls(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_emit-rls"))
         .args(args)
         .output()

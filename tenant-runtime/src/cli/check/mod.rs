@@ -273,9 +273,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome, String> {
     let models = registry::tables().map_err(|e| e.to_string())?;
     db::block_on(async {
         let mut conn = db::connect(url, "--database-url").await?;
-        let catalog = Catalog::load(&mut conn)
-            .await
-            .map_err(|e| db::query_error("reading the catalog", &e))?;
+        let catalog = Catalog::read(&mut conn).await?;
         let system = match &args.system_url {
             Some(url) => Some(system_role(url).await?),
             None => None,
@@ -329,25 +327,10 @@ async fn system_role(url: &str) -> Result<SystemRole, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::catalog::Session;
 
     #[test]
     fn without_models_or_tenant_tables_the_checks_skip_rather_than_pass() {
-        let catalog = Catalog {
-            session: Session {
-                role: "app".to_owned(),
-                database: "db".to_owned(),
-                superuser: false,
-                bypassrls: false,
-                server_version: 150_000,
-            },
-            memberships: Vec::new(),
-            tables: Vec::new(),
-            views: Vec::new(),
-            definers: Vec::new(),
-            tenancy_functions: Vec::new(),
-            tenancy_usage: None,
-        };
+        let catalog = Catalog::for_tests(Vec::new());
         let ctx = Ctx {
             catalog: &catalog,
             tenant_tables: Vec::new(),
