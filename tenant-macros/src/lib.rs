@@ -3,9 +3,9 @@
 //! `tenant-runtime`, which re-exports this derive; the generated code only
 //! names paths under `::tenant_runtime`.
 //!
-//! The macro runs in three steps, each its own module: [`ast`] parses the
-//! attributes with darling, [`validate`] checks them against the struct and
-//! collects every error, [`expand`] writes the code. When validation fails
+//! The macro runs in three steps, each its own module: `ast` parses the
+//! attributes with darling, `validate` checks them against the struct and
+//! collects every error, `expand` writes the code. When validation fails
 //! the macro still emits a stand-in impl, so the user sees the attribute
 //! errors and not a cascade of "trait not implemented" after them.
 
