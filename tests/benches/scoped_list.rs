@@ -342,8 +342,12 @@ async fn round_trips(
         .max_connections(1)
         .connect_with(through(SYSTEM_ROLE))
         .await?;
+    // Waits until both connections are back in their pools (after sqlx's
+    // release ping), so that ping is counted with the request it ends.
     let settled = async || {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        while app.pg_pool().num_idle() < 1 || plain.num_idle() < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         proxy.round_trips()
     };
     for &t in &tenants[..3] {

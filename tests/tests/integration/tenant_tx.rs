@@ -338,9 +338,12 @@ async fn a_tenant_transaction_costs_no_extra_round_trip(_: PgPoolOptions, opts: 
         scoped_once().await;
         by_hand_once().await;
     }
-    // Waits out the ping sqlx sends when a connection returns to the pool.
+    // Waits until both connections are back in their pools, which sqlx
+    // does after a ping, so that ping is counted with the request it ends.
     let settled = async || {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        while pool.pg_pool().num_idle() < 1 || plain.num_idle() < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         proxy.round_trips()
     };
     let before = settled().await;
