@@ -428,7 +428,7 @@ fn rust_ident(column: &str) -> (String, Option<String>) {
         return (
             format!("{column}_"),
             Some(format!(
-                "column `{column}` cannot be a Rust field name: add #[tenant(column = \"{column}\")] and #[sqlx(rename = \"{column}\")]"
+                "column `{column}` cannot be a Rust field name: add #[tenant(column = \"{column}\")]"
             )),
         );
     }
@@ -578,9 +578,6 @@ pub(crate) fn render(m: &Model) -> String {
         }
         if !attrs.is_empty() {
             let _ = writeln!(out, "    #[tenant({})]", attrs.join(", "));
-        }
-        if !plain_name {
-            let _ = writeln!(out, "    #[sqlx(rename = {:?})]", f.column);
         }
         let _ = writeln!(out, "    pub {}: {},", f.ident, f.rust_type);
     }
@@ -845,7 +842,7 @@ mod tests {
             "    #[tenant(primary_key, generated)]\n    pub id: sqlx::types::Uuid,",
             "    #[tenant(sql_type = \"character varying(80)\")]\n    pub name: String,",
             "    pub r#type: Option<String>,",
-            "    #[tenant(column = \"createdBy\")]\n    #[sqlx(rename = \"createdBy\")]\n    pub createdby: Option<String>,",
+            "    #[tenant(column = \"createdBy\")]\n    pub createdby: Option<String>,",
             "    #[tenant(default = \"'{}'::text[]\")]\n    pub tags: Vec<String>,",
             "    #[tenant(references = \"accounts\")]\n    pub account_id: sqlx::types::Uuid,",
             "    #[tenant(sql_type = \"numeric(12,2)\")]\n    pub amount: Option<sqlx::types::Decimal>,",
