@@ -40,10 +40,10 @@ impl IntoResponse for ApiError {
                     Error::TenantNotFound { .. } | Error::TenantDeleted { .. } => {
                         (StatusCode::NOT_FOUND, "unknown_tenant")
                     }
-                    Error::DuplicateWithinTenant { .. } => (StatusCode::CONFLICT, "duplicate"),
+                    Error::UniqueViolation { .. } => (StatusCode::CONFLICT, "duplicate"),
                     Error::CrossTenantWrite { .. } => (StatusCode::FORBIDDEN, "cross_tenant_write"),
                     Error::RowNotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
-                    Error::DatabaseUnavailable(_) => {
+                    Error::DatabaseUnavailable(_) | Error::PoolTimedOut { .. } => {
                         (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
                     }
                     _ => {

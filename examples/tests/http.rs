@@ -5,6 +5,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_examples::{Note, TENANT_HEADER, app};
+use tenant_runtime::registry::Ordered;
 use tenant_runtime::{SystemPool, TenantId, TenantPool, TenantTable, ddl};
 use tenant_tests::setup::{self, APP_ROLE, SYSTEM_ROLE};
 use tower::ServiceExt;
@@ -41,7 +42,7 @@ async fn each_request_sees_only_its_tenants_notes(_: PgPoolOptions, opts: PgConn
         .connect_with(opts.clone())
         .await
         .unwrap();
-    setup::install(&owner, &ddl::emit(&[Note::META]))
+    setup::install(&owner, &ddl::emit(&Ordered::new([Note::META]).unwrap()))
         .await
         .unwrap();
     let system = SystemPool::connect_with(opts.clone().username(SYSTEM_ROLE))
@@ -90,7 +91,7 @@ async fn each_request_sees_only_its_tenants_notes(_: PgPoolOptions, opts: PgConn
         (StatusCode::NOT_FOUND, Some("unknown_tenant"))
     );
 
-    pool.pg_pool().close().await;
-    system.pg_pool().close().await;
+    pool.close();
+    system.close();
     owner.close().await;
 }

@@ -15,10 +15,11 @@ use darling::{FromDeriveInput, FromField};
 pub(crate) struct ModelInput {
     pub(crate) ident: syn::Ident,
     pub(crate) data: Data<Ignored, FieldInput>,
-    /// SQL table name.
+    /// SQL table name, written as in SQL: `projects`, or `"Order Items"`
+    /// in double quotes for a name that needs them.
     #[darling(default)]
     pub(crate) name: Option<SpannedValue<String>>,
-    /// SQL schema; `public` when absent.
+    /// SQL schema (written like `name`); `public` when absent.
     #[darling(default)]
     pub(crate) schema: Option<SpannedValue<String>>,
     /// `unique(tenant_id, email)`: unique within a tenant.
@@ -30,6 +31,10 @@ pub(crate) struct ModelInput {
     /// `index(tenant_id, created_at)`.
     #[darling(multiple)]
     pub(crate) index: Vec<SpannedValue<PathList>>,
+    /// `crate = "my_runtime"`: the path of tenant-runtime when the
+    /// dependency is renamed or re-exported.
+    #[darling(default, rename = "crate")]
+    pub(crate) krate: Option<syn::Path>,
 }
 
 /// `#[tenant(..)]` on a field.
@@ -44,7 +49,8 @@ pub(crate) struct FieldInput {
     pub(crate) tenant_id: Flag,
     /// The database fills this column; inserts and updates leave it out.
     pub(crate) generated: Flag,
-    /// SQL column name when it differs from the field name.
+    /// SQL column name when it differs from the field name (written like
+    /// the table's `name`).
     #[darling(default)]
     pub(crate) column: Option<SpannedValue<String>>,
     /// SQL type when it cannot be inferred from the Rust type.

@@ -2,20 +2,69 @@
 //! text, the registry entry, and the `scoped` / `system` entry points.
 //!
 //! Everything lives in `const _: () = { .. };` and names paths through
-//! `::tenant_runtime`, so the user's crate needs no other dependency in scope.
+//! `::tenant_runtime` (or the `crate = ".."` the model gives), so the
+//! user's crate needs no other dependency in scope.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
+use tenant_sql::statements::{self, QuerySet};
 
 use crate::model::{Column, Model};
-use crate::sql::{self, QuerySet};
+
+/// The path of tenant-runtime in generated code.
+fn runtime_path(krate: Option<&syn::Path>) -> TokenStream {
+    match krate {
+        Some(path) => path.to_token_stream(),
+        None => quote!(::tenant_runtime),
+    }
+}
+
+/// The generated items, hidden from docs, with the lints generated code
+/// trips allowed (as serde_derive does).
+fn hidden_block(body: TokenStream) -> TokenStream {
+    quote! {
+        #[doc(hidden)]
+        #[allow(
+            non_upper_case_globals,
+            unused_attributes,
+            unused_qualifications,
+            clippy::absolute_paths,
+            clippy::needless_lifetimes
+        )]
+        const _: () = {
+            #body
+        };
+    }
+}
 
 pub(crate) fn expand(model: &Model) -> TokenStream {
     let ident = &model.ident;
-    let rt = quote!(::tenant_runtime);
-    let meta = table_meta(model);
+    let rt = runtime_path(model.krate.as_ref());
+    let fields: Vec<String> = model
+        .columns
+        .iter()
+        .map(|c| c.field.unraw().to_string())
+        .collect();
+    let columns: Vec<statements::Column<'_>> = model
+        .columns
+        .iter()
+        .zip(&fields)
+        .map(|(c, field)| statements::Column {
+            name: &c.name,
+            field,
+            generated: c.generated,
+        })
+        .collect();
+    let spec = statements::Table {
+        schema: &model.schema,
+        name: &model.table,
+        tenant: &model.tenant_column().name,
+        key: &model.primary_key_column().name,
+        columns: &columns,
+    };
+    let meta = table_meta(model, &rt, &spec);
     let tenant = model.tenant_column();
     let tenant_field = &tenant.field;
     // Spanned at the field's type: a type that cannot hold a tenant, or
@@ -34,12 +83,13 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
         quote_spanned!(c.ty.span()=> #rt::__private::Arguments::add(args, &self.#field)?;)
     };
-    let insert_binds = model.insert_columns().map(add);
-    let update_binds = model.update_columns().map(add);
-    let entry_points = entry_points(ident);
+    // The same predicates that wrote the statements pick the values bound
+    // to them, so the two can never disagree on order.
+    let insert_binds = spec.insert_columns().map(|c| add(model.column(c.name)));
+    let update_binds = spec.update_columns().map(|c| add(model.column(c.name)));
+    let entry_points = entry_points(ident, &rt);
 
-    quote! {
-        const _: () = {
+    hidden_block(quote! {
             #[automatically_derived]
             impl #rt::TenantTable for #ident {
                 type Key = #key_ty;
@@ -72,12 +122,11 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             }
 
             #rt::__private::inventory::submit! {
-                #rt::registry::Registration::new(<#ident as #rt::TenantTable>::META)
+                #rt::__private::Registration::new(<#ident as #rt::TenantTable>::META)
             }
 
             #entry_points
-        };
-    }
+    })
 }
 
 /// When validation fails: the errors, plus a stand-in impl and entry points
@@ -90,11 +139,9 @@ pub(crate) fn fallback(input: &syn::DeriveInput, errors: TokenStream) -> TokenSt
         return errors;
     }
     let ident = &input.ident;
-    let rt = quote!(::tenant_runtime);
-    let entry_points = entry_points(ident);
-    quote! {
-        #errors
-        const _: () = {
+    let rt = runtime_path(crate_attribute(input).as_ref());
+    let entry_points = entry_points(ident, &rt);
+    let block = hidden_block(quote! {
             #[automatically_derived]
             impl #rt::TenantTable for #ident {
                 type Key = i64;
@@ -119,16 +166,39 @@ pub(crate) fn fallback(input: &syn::DeriveInput, errors: TokenStream) -> TokenSt
                 }
             }
             #entry_points
-        };
-    }
+    });
+    quote!(#errors #block)
 }
 
-fn entry_points(ident: &syn::Ident) -> TokenStream {
-    let rt = quote!(::tenant_runtime);
+/// `crate = ".."` read straight from the attributes, for the stand-in impl
+/// of a model whose attributes did not validate (a bad one is ignored:
+/// darling has reported it already).
+fn crate_attribute(input: &syn::DeriveInput) -> Option<syn::Path> {
+    let mut found = None;
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("tenant_table"))
+    {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("crate") {
+                let lit: syn::LitStr = meta.value()?.parse()?;
+                found = lit.parse().ok();
+            } else if meta.input.peek(syn::Token![=]) {
+                meta.value()?.parse::<syn::Expr>()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                meta.parse_nested_meta(|_| Ok(()))?;
+            }
+            Ok(())
+        });
+    }
+    found
+}
+
+fn entry_points(ident: &syn::Ident, rt: &TokenStream) -> TokenStream {
     let scoped_doc = format!(
         "Queries on `{ident}` rows of the transaction's tenant. The only way in is a \
-         [`TenantTx`]({rt}::TenantTx), begun for one tenant.",
-        rt = "::tenant_runtime"
+         [`TenantTx`](::tenant_runtime::TenantTx), begun for one tenant."
     );
     let system_doc = format!(
         "Cross-tenant queries on `{ident}` for admin jobs, through a \
@@ -159,8 +229,7 @@ fn entry_points(ident: &syn::Ident) -> TokenStream {
 }
 
 /// The `TableMeta { .. }` literal.
-fn table_meta(model: &Model) -> TokenStream {
-    let rt = quote!(::tenant_runtime);
+fn table_meta(model: &Model, rt: &TokenStream, spec: &statements::Table<'_>) -> TokenStream {
     let ident = &model.ident;
     let model_name = ident.unraw().to_string();
     let schema = &model.schema;
@@ -174,7 +243,14 @@ fn table_meta(model: &Model) -> TokenStream {
         let nullable = c.nullable;
         let generated = c.generated;
         let default = option(c.default.as_deref());
-        let references = option(c.references.as_deref());
+        let references = match &c.references {
+            Some(r) => {
+                let schema = option(r.schema.as_deref());
+                let table = &r.table;
+                quote!(::core::option::Option::Some(#rt::meta::TableRef { schema: #schema, name: #table }))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             #rt::meta::ColumnMeta {
                 name: #name,
@@ -196,11 +272,11 @@ fn table_meta(model: &Model) -> TokenStream {
         let columns = &i.columns;
         quote!(#rt::meta::IndexMeta { columns: &[#(#columns),*] })
     });
-    let queries = sql::build(model);
+    let queries = spec.statements();
     let insert = &queries.insert;
     let purge_batch = &queries.purge_batch;
-    let scoped = query_set(&queries.scoped);
-    let system = query_set(&queries.system);
+    let scoped = query_set(&queries.scoped, rt);
+    let system = query_set(&queries.system, rt);
     quote! {
         #rt::meta::TableMeta {
             model: ::core::concat!(::core::module_path!(), "::", #model_name),
@@ -221,7 +297,7 @@ fn table_meta(model: &Model) -> TokenStream {
     }
 }
 
-fn query_set(q: &QuerySet) -> TokenStream {
+fn query_set(q: &QuerySet, rt: &TokenStream) -> TokenStream {
     let QuerySet {
         all,
         page,
@@ -234,7 +310,7 @@ fn query_set(q: &QuerySet) -> TokenStream {
     let names =
         ["all", "page", "after", "find", "count", "update", "delete"].map(|n| format_ident!("{n}"));
     let values = [all, page, after, find, count, update, delete];
-    quote!(::tenant_runtime::meta::QuerySql { #(#names: #values),* })
+    quote!(#rt::meta::QuerySql { #(#names: #values),* })
 }
 
 fn option(value: Option<&str>) -> TokenStream {

@@ -14,8 +14,6 @@
 mod ast;
 mod expand;
 mod model;
-mod sql;
-mod sql_ident;
 mod sql_type;
 mod validate;
 

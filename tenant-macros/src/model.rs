@@ -1,9 +1,12 @@
-//! The checked model: every name is a valid SQL identifier, the tenant column
-//! and primary key are known, and every column reference resolves.
+//! The checked model: every name is a usable SQL name (held as the name
+//! itself, without quotes), the tenant column and primary key are known,
+//! and every column reference resolves.
 
 /// A `#[derive(TenantScoped)]` struct after validation.
 pub(crate) struct Model {
     pub(crate) ident: syn::Ident,
+    /// `crate = ".."`, else `::tenant_runtime`.
+    pub(crate) krate: Option<syn::Path>,
     pub(crate) schema: String,
     pub(crate) table: String,
     pub(crate) columns: Vec<Column>,
@@ -24,7 +27,13 @@ pub(crate) struct Column {
     pub(crate) nullable: bool,
     pub(crate) generated: bool,
     pub(crate) default: Option<String>,
-    pub(crate) references: Option<String>,
+    pub(crate) references: Option<Reference>,
+}
+
+/// The table a `references = ".."` names; no schema means the model's own.
+pub(crate) struct Reference {
+    pub(crate) schema: Option<String>,
+    pub(crate) table: String,
 }
 
 /// The columns of a `unique(..)` or `index(..)`, as SQL column names.
@@ -42,17 +51,11 @@ impl Model {
         &self.columns[self.primary_key]
     }
 
-    /// Columns an INSERT sends: all but the ones the database generates.
-    pub(crate) fn insert_columns(&self) -> impl Iterator<Item = &Column> {
-        self.columns.iter().filter(|c| !c.generated)
-    }
-
-    /// Columns an UPDATE sets: never the key, the tenant or a generated one.
-    pub(crate) fn update_columns(&self) -> impl Iterator<Item = &Column> {
+    /// The column named `name` (one the statement builder listed).
+    pub(crate) fn column(&self, name: &str) -> &Column {
         self.columns
             .iter()
-            .enumerate()
-            .filter(|(i, c)| *i != self.tenant && *i != self.primary_key && !c.generated)
-            .map(|(_, c)| c)
+            .find(|c| c.name == name)
+            .expect("the statement builder lists only the model's columns")
     }
 }

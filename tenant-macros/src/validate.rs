@@ -12,8 +12,10 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 
 use crate::ast::{FieldInput, ModelInput};
-use crate::model::{Column, ColumnSet, Model};
-use crate::{sql_ident, sql_type};
+use crate::model::{Column, ColumnSet, Model, Reference};
+use tenant_sql::{default_expr, ident as sql_ident, types};
+
+use crate::sql_type;
 
 const DEFAULT_SCHEMA: &str = "public";
 const DEFAULT_TENANT_COLUMN: &str = "tenant_id";
@@ -83,22 +85,19 @@ fn build(input: ModelInput, errors: &mut Accumulator) -> Option<Model> {
         unique,
         global_unique,
         index,
+        krate,
         ..
     } = input;
     let fields = data.take_struct()?.fields;
 
     let schema = match schema {
-        Some(s) => {
-            errors.handle(checked_name("schema name", &s));
-            s.as_str().to_owned()
-        }
+        Some(s) => errors
+            .handle(checked_name("schema name", &s))
+            .unwrap_or_default(),
         None => DEFAULT_SCHEMA.to_owned(),
     };
     let table = match name {
-        Some(n) => {
-            errors.handle(checked_name("table name", &n));
-            Some(n.as_str().to_owned())
-        }
+        Some(n) => errors.handle(checked_name("table name", &n)),
         None => {
             errors.push(
                 Error::custom(format!(
@@ -154,6 +153,7 @@ fn build(input: ModelInput, errors: &mut Accumulator) -> Option<Model> {
 
     Some(Model {
         ident,
+        krate,
         schema,
         table: table?,
         columns,
@@ -164,8 +164,9 @@ fn build(input: ModelInput, errors: &mut Accumulator) -> Option<Model> {
     })
 }
 
-fn checked_name(what: &str, name: &SpannedValue<String>) -> Result<(), Error> {
-    sql_ident::check(what, name).map_err(|m| error_at(name.span(), m))
+/// The name an attribute spells (`projects`, or `"Order Items"` quoted).
+fn checked_name(what: &str, name: &SpannedValue<String>) -> Result<String, Error> {
+    sql_ident::parse(name).map_err(|e| error_at(name.span(), format!("{what} {e}")))
 }
 
 fn field_ident(field: &FieldInput) -> &syn::Ident {
@@ -182,16 +183,19 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
     for field in fields {
         let ident = field_ident(field);
         let name = match &field.column {
-            Some(c) => {
-                errors.handle(checked_name("column name", c));
-                c.as_str().to_owned()
-            }
+            Some(c) => errors
+                .handle(checked_name("column name", c))
+                .unwrap_or_default(),
             None => {
                 let name = ident.unraw().to_string();
-                if let Err(m) = sql_ident::check("column name", &name) {
+                // A field name is never quoted: a name that needs quotes
+                // is spelled out with `column = ".."`.
+                if let Err(e) = sql_ident::parse(&name) {
                     errors.push(
-                        Error::custom(format!("{m}, or add #[tenant(column = \"...\")]"))
-                            .with_span(ident),
+                        Error::custom(format!(
+                            "column name {e}; or name the column with #[tenant(column = \"...\")]"
+                        ))
+                        .with_span(ident),
                     );
                 }
                 name
@@ -210,8 +214,8 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
         let peeled = sql_type::peel_option(&field.ty);
         let sql_type = match &field.sql_type {
             Some(explicit) => {
-                if let Err(m) = sql_type::check_explicit(explicit) {
-                    errors.push(error_at(explicit.span(), m));
+                if let Err(e) = types::check_explicit(explicit) {
+                    errors.push(error_at(explicit.span(), e));
                 }
                 explicit.as_str().to_owned()
             }
@@ -227,15 +231,14 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
             }),
         };
         if let Some(d) = &field.default
-            && let Err(m) = sql_type::check_default(d)
+            && let Err(e) = default_expr::check(d)
         {
-            errors.push(error_at(d.span(), m));
+            errors.push(error_at(d.span(), e));
         }
         if field.generated.is_present()
             && field.default.is_none()
             && !sql_type.is_empty()
-            && !sql_type::is_integer(&sql_type)
-            && sql_type != "uuid"
+            && types::generated_fill(&sql_type).is_none()
         {
             errors.push(
                 error_at(field.generated.span(), format!(
@@ -244,11 +247,17 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
                 )),
             );
         }
-        if let Some(r) = &field.references
-            && let Err(m) = sql_ident::check_qualified("referenced table", r)
-        {
-            errors.push(error_at(r.span(), m));
-        }
+        let references =
+            field
+                .references
+                .as_ref()
+                .and_then(|r| match sql_ident::parse_qualified(r) {
+                    Ok((schema, table)) => Some(Reference { schema, table }),
+                    Err(e) => {
+                        errors.push(error_at(r.span(), format!("referenced table {e}")));
+                        None
+                    }
+                });
         out.push(Column {
             field: ident.clone(),
             ty: field.ty.clone(),
@@ -257,7 +266,7 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
             nullable: peeled.nullable,
             generated: field.generated.is_present(),
             default: field.default.as_ref().map(|d| d.as_str().to_owned()),
-            references: field.references.as_ref().map(|r| r.as_str().to_owned()),
+            references,
         });
     }
     out

@@ -1,28 +1,36 @@
 //! The one error type of tenant-runtime.
+//!
+//! Database errors are mapped by SQLSTATE and by the structured fields the
+//! emitted SQL functions raise (`DETAIL` as JSON, `SCHEMA`, `TABLE`),
+//! never by message text. A variant that wraps a cause says what happened
+//! in its own message and leaves the cause to `source()`, so an error
+//! reporter that prints the chain prints each part once.
 
-use sqlx::error::DatabaseError;
+use std::time::Duration;
 
-use crate::registry::RegistryError;
-use crate::{ParseTenantIdError, TenantId, sqlstate};
+use serde::Deserialize;
+use sqlx::postgres::PgDatabaseError;
+use time::OffsetDateTime;
+
+use crate::model::registry::RegistryError;
+use crate::sqlstate;
+use crate::tenant_id::{ParseTenantIdError, TenantId};
 
 /// A `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong, one variant per thing a caller may want to
-/// handle differently. Database errors are mapped by SQLSTATE, never by
-/// message text.
+/// handle differently.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A tenant table was queried outside a tenant transaction (the
-    /// database's `tenancy.current_tenant()` found no tenant set).
+    /// A tenant table was queried outside a tenant transaction: the
+    /// database found no tenant context (`TN001`).
     #[error(
-        "no tenant context: {message}; query tenant tables inside TenantPool::begin or with_tenant"
+        "no tenant context: tenant tables can only be read or written inside a tenant \
+         transaction (TenantPool::begin or with_tenant)"
     )]
-    NoTenantContext {
-        /// What the database said was missing.
-        message: String,
-    },
+    NoTenantContext,
     /// No tenant has this id.
     #[error("tenant not found: no tenant has id {tenant}")]
     TenantNotFound {
@@ -35,20 +43,35 @@ pub enum Error {
         /// The deleted tenant.
         tenant: TenantId,
     },
-    /// A write named a tenant other than the transaction's, or tried to
-    /// move a row to another tenant.
-    #[error("cross-tenant write refused: {message}")]
-    CrossTenantWrite {
-        /// Which row and tenants were involved.
-        message: String,
+    /// The tenant's purge has begun, so it can no longer be restored.
+    #[error("tenant {tenant} is being purged and can no longer be restored")]
+    TenantPurging {
+        /// The tenant.
+        tenant: TenantId,
     },
-    /// A unique constraint of the tenant (or a `global_unique`) already has
-    /// this value.
-    #[error("duplicate: {table} already has a row with the same values for {constraint}")]
-    DuplicateWithinTenant {
-        /// The table written to.
+    /// A row of one tenant was written in a transaction of another, or a
+    /// row was moved to another tenant.
+    #[error(
+        "cross-tenant write refused on {table}: the row names tenant {}, the transaction is tenant {}",
+        display_tenant(*.found),
+        display_tenant(*.expected)
+    )]
+    CrossTenantWrite {
+        /// `schema.table` written to.
         table: String,
-        /// The unique index or constraint that was violated.
+        /// The transaction's tenant (for a move: the row's tenant before).
+        expected: Option<TenantId>,
+        /// The tenant the row named (for a move: the tenant it was moved to).
+        found: Option<TenantId>,
+    },
+    /// A unique index or constraint already has a row with these values:
+    /// within the tenant for `unique(..)`, across tenants for
+    /// `global_unique(..)`.
+    #[error("unique violation: {table} already has a row with the same values for {constraint}")]
+    UniqueViolation {
+        /// `schema.table` written to.
+        table: String,
+        /// The unique index or constraint.
         constraint: String,
     },
     /// A reference points at a row that does not exist in this tenant (a
@@ -58,9 +81,9 @@ pub enum Error {
         "reference violated on {table} ({constraint}): the referenced row must exist in the same tenant"
     )]
     ReferenceViolation {
-        /// The table written to.
+        /// `schema.table` written to.
         table: String,
-        /// The foreign key that was violated.
+        /// The foreign key.
         constraint: String,
     },
     /// `update` found no row with this key in the tenant.
@@ -69,9 +92,20 @@ pub enum Error {
         /// `schema.table`.
         table: String,
     },
-    /// The database could not be reached, or the pool gave up waiting.
-    #[error("database unavailable: {0}")]
+    /// The database could not be reached, closed the connection, or is
+    /// shutting down; retrying later may work.
+    #[error("database unavailable: the server cannot be reached or is shutting down")]
     DatabaseUnavailable(#[source] sqlx::Error),
+    /// Every connection of the pool stayed busy for the whole acquire
+    /// timeout.
+    #[error("pool exhausted: no connection became free within {waited:?}")]
+    PoolTimedOut {
+        /// The acquire timeout.
+        waited: Duration,
+    },
+    /// The pool was closed.
+    #[error("the pool is closed")]
+    PoolClosed,
     /// The pool given to `TenantPool` logs in as a role that skips
     /// row-level security, so isolation would silently not apply.
     #[error(
@@ -117,8 +151,8 @@ pub enum Error {
     PurgeRefused {
         /// The tenant.
         tenant: TenantId,
-        /// Not deleted, or when the grace period ends.
-        reason: String,
+        /// Why.
+        reason: PurgeRefusal,
     },
     /// A string that should have been a tenant id.
     #[error(transparent)]
@@ -126,49 +160,108 @@ pub enum Error {
     /// The registered models are inconsistent.
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    /// Any other database error, with the sqlx error kept whole.
-    #[error("database error: {0}")]
+    /// Any other database error; the sqlx error is its source.
+    #[error("database error{}", sqlstate_suffix(.0))]
     Database(#[source] sqlx::Error),
+}
+
+/// Why a purge was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PurgeRefusal {
+    /// The tenant is active: soft-delete it first (`tenants().delete`).
+    #[error("it is not deleted; delete it first (tenants().delete)")]
+    NotDeleted,
+    /// The grace period, during which a restore is still possible, is not over.
+    #[error("its grace period ends at {ends_at}")]
+    GraceNotOver {
+        /// When the purge becomes possible.
+        ends_at: OffsetDateTime,
+    },
+}
+
+fn display_tenant(tenant: Option<TenantId>) -> String {
+    tenant.map_or_else(|| "(none)".to_owned(), |t| t.to_string())
+}
+
+fn sqlstate_suffix(e: &sqlx::Error) -> String {
+    match e.as_database_error().and_then(|db| db.code()) {
+        Some(code) => format!(" (SQLSTATE {code})"),
+        None => String::new(),
+    }
 }
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        from_sqlx(e, None)
+        let pg = match &e {
+            sqlx::Error::Database(db) => db.try_downcast_ref::<PgDatabaseError>(),
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => return Error::DatabaseUnavailable(e),
+            _ => return Error::Database(e),
+        };
+        let Some(pg) = pg else {
+            return Error::Database(e);
+        };
+        // connection_exception, admin/crash shutdown, cannot_connect_now,
+        // too_many_connections
+        let code = pg.code();
+        if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300") {
+            return Error::DatabaseUnavailable(e);
+        }
+        match from_database(pg) {
+            Some(mapped) => mapped,
+            None => Error::Database(e),
+        }
     }
 }
 
-/// Maps a sqlx error; `tenant` is the tenant being entered, when known.
-pub(crate) fn from_sqlx(e: sqlx::Error, tenant: Option<TenantId>) -> Error {
-    let db = match &e {
-        sqlx::Error::Database(db) => db,
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => return Error::DatabaseUnavailable(e),
-        _ => return Error::Database(e),
+/// What the emitted functions put in `DETAIL`, as JSON. Each id is read
+/// on its own, so one that is not a tenant id (a forged setting, say) does
+/// not hide the others.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Detail {
+    tenant: Option<String>,
+    expected: Option<String>,
+    found: Option<String>,
+}
+
+fn tenant_of(id: Option<String>) -> Option<TenantId> {
+    TenantId::parse(&id?).ok()
+}
+
+fn from_database(pg: &PgDatabaseError) -> Option<Error> {
+    let detail = || -> Detail {
+        pg.detail()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default()
     };
-    let code = db.code().unwrap_or_default();
-    let table = || table_of(db.as_ref());
-    let constraint = || db.constraint().unwrap_or_default().to_owned();
-    match code.as_ref() {
-        sqlstate::NO_TENANT_CONTEXT => Error::NoTenantContext {
-            message: db.message().to_owned(),
-        },
-        sqlstate::CROSS_TENANT_WRITE => Error::CrossTenantWrite {
-            message: db.message().to_owned(),
-        },
-        sqlstate::TENANT_NOT_FOUND | sqlstate::TENANT_DELETED => {
-            let Some(tenant) = tenant.or_else(|| first_uuid(db.message())) else {
-                return Error::Database(e);
-            };
-            if code == sqlstate::TENANT_NOT_FOUND {
-                Error::TenantNotFound { tenant }
-            } else {
-                Error::TenantDeleted { tenant }
+    let table = || match (pg.schema(), pg.table()) {
+        (Some(schema), Some(table)) => format!("{schema}.{table}"),
+        (None, Some(table)) => table.to_owned(),
+        _ => String::new(),
+    };
+    let constraint = || pg.constraint().unwrap_or_default().to_owned();
+    Some(match pg.code() {
+        sqlstate::NO_TENANT_CONTEXT => Error::NoTenantContext,
+        sqlstate::CROSS_TENANT_WRITE => {
+            let d = detail();
+            Error::CrossTenantWrite {
+                table: table(),
+                expected: tenant_of(d.expected),
+                found: tenant_of(d.found),
             }
         }
-        "23505" => Error::DuplicateWithinTenant {
+        sqlstate::TENANT_NOT_FOUND => Error::TenantNotFound {
+            tenant: tenant_of(detail().tenant)?,
+        },
+        sqlstate::TENANT_DELETED => Error::TenantDeleted {
+            tenant: tenant_of(detail().tenant)?,
+        },
+        "23505" => Error::UniqueViolation {
             table: table(),
             constraint: constraint(),
         },
@@ -176,26 +269,6 @@ pub(crate) fn from_sqlx(e: sqlx::Error, tenant: Option<TenantId>) -> Error {
             table: table(),
             constraint: constraint(),
         },
-        // connection_exception, admin/crash shutdown, cannot_connect_now,
-        // too_many_connections
-        c if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300") => {
-            Error::DatabaseUnavailable(e)
-        }
-        _ => Error::Database(e),
-    }
-}
-
-fn table_of(db: &dyn DatabaseError) -> String {
-    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-        .and_then(|pg| pg.table())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// The tenant id a `tenancy.enter_tenant` message names (when called
-/// directly from raw SQL, where the caller's tenant is not known here).
-fn first_uuid(message: &str) -> Option<TenantId> {
-    message
-        .split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
-        .find_map(|w| TenantId::parse(w).ok())
+        _ => return None,
+    })
 }

@@ -1,25 +1,15 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-mod conn;
+mod admin;
 mod error;
-mod purge;
-mod query;
-mod roles;
-mod scoped;
-mod system;
-mod system_tx;
-mod table;
 mod tenant_id;
-mod tenant_tx;
-mod tenants;
 
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod ddl;
-pub mod meta;
-pub mod registry;
+pub mod model;
+pub mod query;
 pub mod sqlstate;
+pub mod tx;
 
 /// The workspace README's quick start, compiled as a doctest so it cannot
 /// drift from the API.
@@ -27,18 +17,16 @@ pub mod sqlstate;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
-pub use conn::Conn;
-pub use error::{Error, Result};
-pub use purge::{PurgeOptions, PurgeReport};
-pub use query::{RawQuery, Row};
-pub use scoped::Scoped;
-pub use system::System;
-pub use system_tx::{SystemPool, SystemScope, SystemTx};
-pub use table::{TenantColumn, TenantScoped, TenantTable};
+pub use admin::{PurgeOptions, PurgeReport, Tenant, TenantUpdate, Tenants, slug_from_name};
+pub use error::{Error, PurgeRefusal, Result};
+pub use model::{TenantColumn, TenantTable, meta, registry};
+pub use query::{RawQuery, Row, Scoped, System, TenantScoped};
 pub use tenant_id::{ParseTenantIdError, TenantId};
 pub use tenant_macros::TenantScoped;
-pub use tenant_tx::{TenantPool, TenantScope, TenantTx};
-pub use tenants::{Tenant, TenantUpdate, Tenants, slug_from_name};
+pub use tx::{
+    GlobalMode, GlobalTx, Pool, PoolOptions, PoolStatus, SystemMode, SystemPool, SystemScope,
+    SystemTx, TenantMode, TenantPool, TenantScope, TenantTx, Tx,
+};
 
 /// What the generated code names; not part of the API.
 #[doc(hidden)]
@@ -49,9 +37,10 @@ pub mod __private {
     pub use sqlx::postgres::PgArguments;
     pub use uuid::Uuid;
 
-    pub use crate::table::TenantColumn;
+    pub use crate::model::TenantColumn;
+    pub use crate::model::registry::Registration;
 
-    use crate::meta::{TableMeta, TableSql};
+    use crate::model::meta::{TableMeta, TableSql};
 
     /// The metadata of a model whose attributes did not validate; only
     /// ever named by code that fails to compile.

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
@@ -17,8 +18,11 @@ use uuid::Uuid;
 /// sqlx `Decode` impl. It renders as a lowercase hyphenated UUID, which is
 /// why it can be put into the one-round-trip `BEGIN` statement unescaped:
 /// its text is only hex digits and dashes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// Serde reads and writes it as the hyphenated string, and accepts exactly
+/// what [`TenantId::parse`] accepts: a JSON body, a token claim or a query
+/// string cannot smuggle in another form.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantId(Uuid);
 
 /// A string that is not a tenant id.
@@ -100,6 +104,32 @@ impl fmt::Debug for TenantId {
     }
 }
 
+impl Serialize for TenantId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0.hyphenated())
+    }
+}
+
+impl<'de> Deserialize<'de> for TenantId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TenantIdVisitor;
+
+        impl Visitor<'_> for TenantIdVisitor {
+            type Value = TenantId;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a tenant id: a hyphenated UUID string")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TenantId, E> {
+                TenantId::parse(v).map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_str(TenantIdVisitor)
+    }
+}
+
 impl Type<Postgres> for TenantId {
     fn type_info() -> PgTypeInfo {
         <Uuid as Type<Postgres>>::type_info()
@@ -155,10 +185,29 @@ mod tests {
     }
 
     #[test]
-    fn serde_round_trips_and_validates() {
+    fn serde_accepts_exactly_what_parse_accepts() {
         let id = TenantId::from(Uuid::new_v4());
         let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
         assert_eq!(serde_json::from_str::<TenantId>(&json).unwrap(), id);
-        assert!(serde_json::from_str::<TenantId>("\"nope\"").is_err());
+        let hyphenated = "3f333df6-90a4-4fda-8dd3-9485d27cee36";
+        for input in [
+            hyphenated.to_owned(),
+            hyphenated.to_uppercase(),
+            hyphenated.replace('-', ""),
+            format!("{{{hyphenated}}}"),
+            format!("urn:uuid:{hyphenated}"),
+            "nope".to_owned(),
+            String::new(),
+        ] {
+            let parsed = TenantId::parse(&input).ok();
+            let deserialized = serde_json::from_value::<TenantId>(input.clone().into()).ok();
+            assert_eq!(parsed, deserialized, "{input:?}");
+        }
+        assert!(TenantId::parse(hyphenated).is_ok());
+        assert!(TenantId::parse(&hyphenated.replace('-', "")).is_err());
+        let err = serde_json::from_str::<TenantId>("\"acme\"").unwrap_err();
+        assert!(err.to_string().contains("expected a UUID"), "{err}");
+        assert!(serde_json::from_str::<TenantId>("42").is_err());
     }
 }

@@ -104,10 +104,18 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
             .min_connections(1)
             .connect_with(opts.clone().username(role))
     };
-    let app = TenantPool::new(one_connection(APP_ROLE).await?).await?;
+    let app = TenantPool::options()
+        .max_connections(1)
+        .connect_with(opts.clone().username(APP_ROLE))
+        .await?;
     let plain = one_connection(SYSTEM_ROLE).await?;
+    let mut global = app.begin_global().await?;
+    let app_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(global.conn())
+        .await?;
+    global.commit().await?;
     let pids = Pids {
-        app: backend_pid(app.pg_pool()).await?,
+        app: app_pid,
         plain: backend_pid(&plain).await?,
     };
 
@@ -226,14 +234,12 @@ async fn request(
             rows
         }
         Variant::ScopedTextInTenantTx => {
-            let tx = app.begin(tenant).await?;
+            let mut tx = app.begin(tenant).await?;
             let sql = <Project as tenant_runtime::TenantTable>::META
                 .sql
                 .scoped
                 .page;
-            let rows = page_of(sql, tenant)
-                .fetch_all(&mut *tx.conn().await)
-                .await?;
+            let rows = page_of(sql, tenant).fetch_all(tx.conn()).await?;
             tx.commit().await?;
             rows
         }
@@ -331,13 +337,10 @@ async fn round_trips(
             .ssl_mode(PgSslMode::Disable)
             .username(role)
     };
-    let app = TenantPool::new(
-        PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(through(APP_ROLE))
-            .await?,
-    )
-    .await?;
+    let app = TenantPool::options()
+        .max_connections(1)
+        .connect_with(through(APP_ROLE))
+        .await?;
     let plain = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(through(SYSTEM_ROLE))
@@ -345,7 +348,7 @@ async fn round_trips(
     // Waits until both connections are back in their pools (after sqlx's
     // release ping), so that ping is counted with the request it ends.
     let settled = async || {
-        while app.pg_pool().num_idle() < 1 || plain.num_idle() < 1 {
+        while app.status().idle < 1 || plain.num_idle() < 1 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         proxy.round_trips()
@@ -360,7 +363,7 @@ async fn round_trips(
     let before = settled().await;
     request(Variant::ByHand, &app, &plain, tenants[4]).await?;
     let by_hand_trips = settled().await - before;
-    app.pg_pool().close().await;
+    app.close();
     plain.close().await;
     Ok((scoped_trips, by_hand_trips))
 }
@@ -444,13 +447,10 @@ async fn policy_count(
         .await?;
     owner.execute("VACUUM ANALYZE projects_text_cast").await?;
     let app_opts = owner.connect_options().as_ref().clone().username(APP_ROLE);
-    let app = TenantPool::new(
-        PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(app_opts)
-            .await?,
-    )
-    .await?;
+    let app = TenantPool::options()
+        .max_connections(1)
+        .connect_with(app_opts)
+        .await?;
     let (mut ours, mut text_cast) = (vec![], vec![]);
     for (i, &t) in tenants.iter().take(8).enumerate() {
         let order = if i % 2 == 0 {
@@ -459,10 +459,10 @@ async fn policy_count(
             ["projects_text_cast", "projects"]
         };
         for table in order {
-            let tx = app.begin(t).await?;
+            let mut tx = app.begin(t).await?;
             let start = Instant::now();
             let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-                .fetch_one(&mut *tx.conn().await)
+                .fetch_one(tx.conn())
                 .await?;
             let took = start.elapsed();
             assert_eq!(n, ROWS_PER_TENANT);
@@ -477,7 +477,7 @@ async fn policy_count(
             }
         }
     }
-    app.pg_pool().close().await;
+    app.close();
     Ok((ours, text_cast))
 }
 

@@ -3,5 +3,5 @@
 fn main() -> std::process::ExitCode {
     // Names the model so the linker keeps its registration.
     let _ = <tenant_examples::Note as tenant_runtime::TenantTable>::META;
-    tenant_runtime::cli::emit_rls()
+    tenant_cli::emit_rls()
 }

@@ -4,14 +4,13 @@
 //! timestamps, tables in registry order) and idempotent (every statement is
 //! `IF NOT EXISTS`, `OR REPLACE`, or drop-and-create of a policy, inside the
 //! migration's transaction), so it can be applied again and again, and a
-//! changed model shows as a readable diff.
+//! changed model shows as a readable diff. Every name is quoted and every
+//! literal escaped through `tenant_sql`, so names read from a catalog
+//! (`init`) are as safe as names a derive checked.
 
-mod names;
 mod table;
 
-pub(crate) use names::{object as object_name, policy as policy_name};
-
-use crate::meta::TableMeta;
+use crate::model::registry::Ordered;
 
 /// The shared part: tenants table, `tenancy` schema and functions.
 pub const PREAMBLE: &str = include_str!("preamble.sql");
@@ -23,27 +22,15 @@ const HEADER: &str = "\
 -- Applying this file again changes nothing. Needs PostgreSQL 14 or later.
 ";
 
-/// The complete DDL for `tables`, which must be in registry order
-/// (referenced tables first), as [`registry::tables`](crate::registry::tables) returns them.
-pub fn emit(tables: &[&TableMeta]) -> String {
+/// The complete DDL for `tables`.
+pub fn emit(tables: &Ordered) -> String {
     let mut out = String::with_capacity(8 * 1024);
     out.push_str(HEADER);
     out.push('\n');
     out.push_str(PREAMBLE);
-    for meta in tables {
+    for table in tables.tables() {
         out.push('\n');
-        table::emit(&mut out, meta, tables);
+        table::emit(&mut out, table);
     }
     out
-}
-
-/// `"name"`: names are validated plain identifiers; quoting keeps reserved
-/// words such as `user` usable.
-pub(crate) fn quote(name: &str) -> String {
-    format!("\"{name}\"")
-}
-
-/// `"schema"."table"`.
-pub(crate) fn qualified(meta: &TableMeta) -> String {
-    format!("{}.{}", quote(meta.schema), quote(meta.name))
 }

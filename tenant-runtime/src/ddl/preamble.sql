@@ -8,6 +8,8 @@ CREATE TABLE IF NOT EXISTS public.tenants (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE public.tenants ADD COLUMN IF NOT EXISTS deleted_at timestamptz;
+-- Set when a purge of the tenant begins: from then on it cannot be restored.
+ALTER TABLE public.tenants ADD COLUMN IF NOT EXISTS purge_started_at timestamptz;
 
 CREATE SCHEMA IF NOT EXISTS tenancy;
 -- Policies run with the querying role's privileges, so every role must be
@@ -67,11 +69,13 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'tenant not found: no tenant has id %', tenant
             USING ERRCODE = 'TN002',
+                  DETAIL = json_build_object('tenant', tenant)::text,
                   HINT = 'Create the tenant first, or check the id the request resolved to.';
     END IF;
     IF deleted IS NOT NULL THEN
         RAISE EXCEPTION 'tenant deleted: tenant % was deleted at %', tenant, deleted
             USING ERRCODE = 'TN004',
+                  DETAIL = json_build_object('tenant', tenant)::text,
                   HINT = 'Restore the tenant to use it again; its rows are kept until it is purged.';
     END IF;
     PERFORM set_config('app.current_tenant', tenant::text, true);
@@ -80,13 +84,17 @@ $fn$;
 
 -- Raised by the policies' WITH CHECK when a row names another tenant, so
 -- the caller gets a cross-tenant error instead of a generic RLS violation.
-CREATE OR REPLACE FUNCTION tenancy.refuse_cross_tenant_write(table_name text, row_tenant uuid) RETURNS boolean
+-- SCHEMA, TABLE and DETAIL (JSON) carry the facts, for programs.
+CREATE OR REPLACE FUNCTION tenancy.refuse_cross_tenant_write(schema_name text, table_name text, row_tenant uuid) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
-    RAISE EXCEPTION 'cross-tenant write refused: a row of tenant % cannot be written to % in a transaction of tenant %',
-        coalesce(row_tenant::text, 'NULL'), table_name, current_setting('app.current_tenant', true)
+    RAISE EXCEPTION 'cross-tenant write refused: a row of tenant % cannot be written to %.% in a transaction of tenant %',
+        coalesce(row_tenant::text, 'NULL'), schema_name, table_name, current_setting('app.current_tenant', true)
         USING ERRCODE = 'TN003',
+              SCHEMA = schema_name,
+              TABLE = table_name,
+              DETAIL = json_build_object('expected', current_setting('app.current_tenant', true), 'found', row_tenant)::text,
               HINT = 'Leave the tenant column out (its default is the transaction''s tenant), or begin a transaction for the row''s tenant.';
 END
 $fn$;
@@ -100,6 +108,9 @@ BEGIN
     RAISE EXCEPTION 'cross-tenant write refused: a row of %.% cannot move from tenant % to tenant %',
         TG_TABLE_SCHEMA, TG_TABLE_NAME, to_jsonb(OLD) ->> TG_ARGV[0], to_jsonb(NEW) ->> TG_ARGV[0]
         USING ERRCODE = 'TN003',
+              SCHEMA = TG_TABLE_SCHEMA,
+              TABLE = TG_TABLE_NAME,
+              DETAIL = json_build_object('expected', to_jsonb(OLD) ->> TG_ARGV[0], 'found', to_jsonb(NEW) ->> TG_ARGV[0])::text,
               HINT = 'Insert a copy for the other tenant and delete the original instead.';
 END
 $fn$;

@@ -2,5 +2,5 @@
 
 fn main() -> std::process::ExitCode {
     tenant_tests::link();
-    tenant_runtime::cli::emit_rls()
+    tenant_cli::emit_rls()
 }

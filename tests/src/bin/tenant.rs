@@ -3,5 +3,5 @@
 
 fn main() -> std::process::ExitCode {
     tenant_tests::link();
-    tenant_runtime::cli::main()
+    tenant_cli::main()
 }

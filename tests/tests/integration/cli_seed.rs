@@ -20,7 +20,7 @@ async fn seed_prints_the_new_tenants_id_or_json(_: PgPoolOptions, opts: PgConnec
     let db = TestDb::new(opts.clone()).await;
     let system = role_url(&opts, SYSTEM_ROLE);
 
-    let out = tenant(&["seed", "--name", "Initech", "--database-url", &system]);
+    let out = tenant(&["seed", "--name", "Initech", "--system-url", &system]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let id = TenantId::parse(stdout(&out).trim()).expect("stdout is the id");
     let (name, slug): (String, String) =
@@ -37,7 +37,7 @@ async fn seed_prints_the_new_tenants_id_or_json(_: PgPoolOptions, opts: PgConnec
         "--name",
         "Acme Corp",
         "--json",
-        "--database-url",
+        "--system-url",
         &system,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -48,8 +48,15 @@ async fn seed_prints_the_new_tenants_id_or_json(_: PgPoolOptions, opts: PgConnec
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys.len(), 5, "{json}");
-    for key in ["id", "name", "slug", "created_at", "deleted_at"] {
+    assert_eq!(keys.len(), 6, "{json}");
+    for key in [
+        "id",
+        "name",
+        "slug",
+        "created_at",
+        "deleted_at",
+        "purge_started_at",
+    ] {
         assert!(keys.contains(&key), "{key} in {json}");
     }
     assert!(TenantId::parse(json["id"].as_str().unwrap()).is_ok());
@@ -59,7 +66,8 @@ async fn seed_prints_the_new_tenants_id_or_json(_: PgPoolOptions, opts: PgConnec
     );
     assert!(json["deleted_at"].is_null());
 
-    // With no flag, SYSTEM_DATABASE_URL is used before DATABASE_URL.
+    // With no flag, SYSTEM_DATABASE_URL is used; DATABASE_URL (the
+    // application role) never is.
     let app = role_url(&opts, APP_ROLE);
     let out = tenant_with_env(
         &["seed", "--name", "Hooli", "--slug", "hooli"],
@@ -85,7 +93,7 @@ async fn a_taken_slug_exits_1_and_names_the_tenant_that_has_it(
         "Another Acme",
         "--slug",
         "acme-corp",
-        "--database-url",
+        "--system-url",
         &system,
     ]);
     assert_eq!(out.status.code(), Some(1));
@@ -104,7 +112,7 @@ async fn a_taken_slug_exits_1_and_names_the_tenant_that_has_it(
         "--slug",
         "acme-corp",
         "--json",
-        "--database-url",
+        "--system-url",
         &system,
     ]);
     assert_eq!(out.status.code(), Some(1));
@@ -123,16 +131,16 @@ async fn seed_refuses_the_app_role_and_bad_input(_: PgPoolOptions, opts: PgConne
     let app = role_url(&opts, APP_ROLE);
 
     assert_error_line(
-        &tenant(&["seed", "--name", "X", "--database-url", &app]),
+        &tenant(&["seed", "--name", "X", "--system-url", &app]),
         "cannot bypass row-level security",
     );
     assert_error_line(
-        &tenant(&["seed", "--name", "X", "--database-url", UNREACHABLE]),
+        &tenant(&["seed", "--name", "X", "--system-url", UNREACHABLE]),
         "127.0.0.1:1",
     );
     let nobody = role_url(&opts, "tenant_cli_nobody");
     assert_error_line(
-        &tenant(&["seed", "--name", "X", "--database-url", &nobody]),
+        &tenant(&["seed", "--name", "X", "--system-url", &nobody]),
         "tenant_cli_nobody",
     );
     assert_error_line(
@@ -142,18 +150,22 @@ async fn seed_refuses_the_app_role_and_bad_input(_: PgPoolOptions, opts: PgConne
             "X",
             "--slug",
             "Not A Slug",
-            "--database-url",
+            "--system-url",
             &system,
         ]),
         "invalid slug",
     );
     assert_error_line(
-        &tenant(&["seed", "--name", "!!!", "--database-url", &system]),
+        &tenant(&["seed", "--name", "!!!", "--system-url", &system]),
         "give a slug",
     );
-    assert_error_line(&tenant(&["seed", "--name", "X"]), "--database-url");
+    assert_error_line(&tenant(&["seed", "--name", "X"]), "--system-url");
+    assert_error_line(
+        &tenant_with_env(&["seed", "--name", "X"], &[("DATABASE_URL", &system)]),
+        "SYSTEM_DATABASE_URL",
+    );
     assert_eq!(
-        tenant(&["seed", "--database-url", &system]).status.code(),
+        tenant(&["seed", "--system-url", &system]).status.code(),
         Some(2),
         "--name is required"
     );
@@ -167,13 +179,7 @@ async fn seed_without_a_tenants_table_says_to_apply_the_migration(
     opts: PgConnectOptions,
 ) {
     let db = Scratch::new(opts, "SELECT 1").await;
-    let out = tenant(&[
-        "seed",
-        "--name",
-        "X",
-        "--database-url",
-        &db.url(SYSTEM_ROLE),
-    ]);
+    let out = tenant(&["seed", "--name", "X", "--system-url", &db.url(SYSTEM_ROLE)]);
     assert_error_line(
         &out,
         "relation \"public.tenants\" does not exist: apply the emit-rls migration first",

@@ -45,10 +45,14 @@ impl TestDb {
         setup::install(&owner, sql)
             .await
             .unwrap_or_else(|e| panic!("set-up failed: {e}"));
-        let app = TenantPool::new(role_pool(&connect, APP_ROLE, 4).await)
+        let app = TenantPool::options()
+            .max_connections(4)
+            .connect_with(connect.clone().username(APP_ROLE))
             .await
             .expect("app role is subject to RLS");
-        let system = SystemPool::new(role_pool(&connect, SYSTEM_ROLE, 2).await)
+        let system = SystemPool::options()
+            .max_connections(2)
+            .connect_with(connect.clone().username(SYSTEM_ROLE))
             .await
             .expect("system role bypasses RLS");
         let tenants = {
@@ -67,15 +71,31 @@ impl TestDb {
         }
     }
 
-    /// A fresh pool for `role` on this database.
+    /// A plain sqlx pool for `role` on this database, for raw SQL outside
+    /// the library's transactions.
     pub(crate) async fn pool_as(&self, role: &str, max: u32) -> PgPool {
         role_pool(&self.connect, role, max).await
     }
 
+    /// A tenant pool of its own, of `max` connections (1: every
+    /// transaction reuses the same connection).
+    pub(crate) async fn tenant_pool(&self, max: usize) -> TenantPool {
+        TenantPool::options()
+            .max_connections(max)
+            .connect_with(self.connect_as(APP_ROLE))
+            .await
+            .unwrap()
+    }
+
+    /// Connect options for `role` on this database.
+    pub(crate) fn connect_as(&self, role: &str) -> PgConnectOptions {
+        self.connect.clone().username(role)
+    }
+
     /// Closes every pool, so `#[sqlx::test]` can drop the database.
     pub(crate) async fn close(self) {
-        self.app.pg_pool().close().await;
-        self.system.pg_pool().close().await;
+        self.app.close();
+        self.system.close();
         self.owner.close().await;
     }
 }

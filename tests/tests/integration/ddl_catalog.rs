@@ -17,26 +17,16 @@ fn emitted_sql_snapshot() {
 #[test]
 fn emitted_sql_is_deterministic() {
     let tables = registry::tables().unwrap();
-    let mut reversed: Vec<_> = tables.to_vec();
+    let mut reversed: Vec<_> = tables.iter().collect();
     reversed.reverse();
     // The registry fixes the order whatever order the models were linked in.
-    let reordered = registry_order(reversed);
+    let reordered = registry::Ordered::new(reversed).unwrap();
     assert_eq!(ddl::emit(&reordered), ddl::emit(tables));
     assert_eq!(rls_ddl(), rls_ddl());
     assert!(
         !rls_ddl().contains("20"),
         "no dates or versions in the DDL text"
     );
-}
-
-fn registry_order(
-    tables: Vec<&'static tenant_runtime::meta::TableMeta>,
-) -> Vec<&'static tenant_runtime::meta::TableMeta> {
-    // Sort the way registry::tables does: referenced tables first.
-    let names: Vec<_> = registry::tables().unwrap().iter().map(|t| t.name).collect();
-    let mut out = tables;
-    out.sort_by_key(|t| names.iter().position(|n| *n == t.name));
-    out
 }
 
 /// Everything the DDL defines, as text, for comparing two states.
@@ -122,7 +112,8 @@ async fn applies_through_sqlx_migrate_as_written_by_emit_rls(
 async fn catalog_matches_the_models(_: PgPoolOptions, opts: PgConnectOptions) {
     let db = TestDb::new(opts).await;
     let pool = &db.owner;
-    for table in registry::tables().unwrap() {
+    for entry in registry::tables().unwrap().tables() {
+        let table = entry.meta();
         let name = table.name;
         let (rls, force): (bool, bool) = sqlx::query_as(
             "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = $1::regclass",
@@ -197,8 +188,7 @@ async fn catalog_matches_the_models(_: PgPoolOptions, opts: PgConnectOptions) {
             fks.contains(&"FOREIGN KEY (tenant_id) REFERENCES tenants(id)".to_owned()),
             "{name}: {fks:?}"
         );
-        for column in table.references() {
-            let target = registry::referenced(table, column).unwrap();
+        for (column, target) in entry.references() {
             let expected = format!(
                 "FOREIGN KEY (tenant_id, {}) REFERENCES {}(tenant_id, id)",
                 column.name, target.name
@@ -238,9 +228,9 @@ async fn policy_only_query_uses_the_tenant_index(_: PgPoolOptions, opts: PgConne
     assert_eq!(total, 200_000);
 
     // As the app role, no WHERE clause: only the policy filters.
-    let tx = db.app.begin(db.tenants[0]).await.unwrap();
+    let mut tx = db.app.begin(db.tenants[0]).await.unwrap();
     let plan: Vec<String> = sqlx::query_scalar("EXPLAIN SELECT count(*) FROM projects")
-        .fetch_all(&mut *tx.conn().await)
+        .fetch_all(tx.conn())
         .await
         .unwrap();
     let plan = plan.join("\n");
@@ -254,7 +244,7 @@ async fn policy_only_query_uses_the_tenant_index(_: PgPoolOptions, opts: PgConne
     );
     assert!(!plan.contains("Seq Scan on projects"), "{plan}");
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
-        .fetch_one(&mut *tx.conn().await)
+        .fetch_one(tx.conn())
         .await
         .unwrap();
     assert_eq!(n, 200);

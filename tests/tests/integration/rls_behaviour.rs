@@ -8,16 +8,16 @@ use crate::common::{APP_ROLE, TestDb};
 
 /// Runs `sql` in a transaction of `tenant` and returns the error it raised.
 async fn fails_in(db: &TestDb, tenant: TenantId, sql: &str) -> Error {
-    let tx = db.app.begin(tenant).await.unwrap();
-    let err = tx.conn().await.execute(sql).await.expect_err(sql);
+    let mut tx = db.app.begin(tenant).await.unwrap();
+    let err = tx.conn().execute(sql).await.expect_err(sql);
     Error::from(err)
 }
 
 async fn insert_project(db: &TestDb, tenant: TenantId, name: &str) -> i64 {
-    let tx = db.app.begin(tenant).await.unwrap();
+    let mut tx = db.app.begin(tenant).await.unwrap();
     let id: i64 = sqlx::query_scalar("INSERT INTO projects (name) VALUES ($1) RETURNING id")
         .bind(name)
-        .fetch_one(&mut *tx.conn().await)
+        .fetch_one(tx.conn())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -25,9 +25,9 @@ async fn insert_project(db: &TestDb, tenant: TenantId, name: &str) -> i64 {
 }
 
 async fn project_names(db: &TestDb, tenant: TenantId) -> Vec<String> {
-    let tx = db.app.begin(tenant).await.unwrap();
+    let mut tx = db.app.begin(tenant).await.unwrap();
     let names = sqlx::query_scalar("SELECT name FROM projects ORDER BY name")
-        .fetch_all(&mut *tx.conn().await)
+        .fetch_all(tx.conn())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -45,7 +45,7 @@ async fn the_app_role_is_not_superuser_bypassrls_or_owner(
                 (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid AND c.relname IN ('projects', 'users', 'tasks', 'tenants')) \
          FROM pg_roles r WHERE r.rolname = current_user",
     )
-    .fetch_one(db.app.pg_pool())
+    .fetch_one(&db.pool_as(APP_ROLE, 1).await)
     .await
     .unwrap();
     assert!(!row.get::<bool, _>(0), "superuser");
@@ -66,10 +66,10 @@ async fn each_tenant_sees_only_its_own_rows(_: PgPoolOptions, opts: PgConnectOpt
     assert_eq!(project_names(&db, b).await, ["borealis"]);
 
     // Even naming the other tenant's id in the WHERE clause finds nothing.
-    let tx = db.app.begin(b).await.unwrap();
+    let mut tx = db.app.begin(b).await.unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE tenant_id = $1")
         .bind(a)
-        .fetch_one(&mut *tx.conn().await)
+        .fetch_one(tx.conn())
         .await
         .unwrap();
     assert_eq!(n, 0);
@@ -77,7 +77,8 @@ async fn each_tenant_sees_only_its_own_rows(_: PgPoolOptions, opts: PgConnectOpt
 
     // The way @usebetterdev/tenant sets the tenant (set_config in a
     // transaction) is honoured too, so a Node service can share the database.
-    let mut conn = db.app.pg_pool().acquire().await.unwrap();
+    let raw = db.pool_as(APP_ROLE, 1).await;
+    let mut conn = raw.acquire().await.unwrap();
     conn.execute("BEGIN").await.unwrap();
     sqlx::query("SELECT set_config('app.current_tenant', $1, true)")
         .bind(b.to_string())
@@ -91,6 +92,7 @@ async fn each_tenant_sees_only_its_own_rows(_: PgPoolOptions, opts: PgConnectOpt
     assert_eq!(names, ["borealis"]);
     conn.execute("ROLLBACK").await.unwrap();
     drop(conn);
+    raw.close().await;
     db.close().await;
 }
 
@@ -101,7 +103,8 @@ async fn no_tenant_fails_closed_with_the_projects_own_error(
 ) {
     let db = TestDb::new(opts).await;
     insert_project(&db, db.tenants[0], "apollo").await;
-    let pool = db.app.pg_pool();
+    let raw = db.pool_as(APP_ROLE, 2).await;
+    let pool = &raw;
 
     // Outside any transaction, after a COMMIT ('' on a pooled connection),
     // with an empty or a malformed setting: never a cast error, never rows.
@@ -130,36 +133,36 @@ async fn no_tenant_fails_closed_with_the_projects_own_error(
             "{}",
             db_err.message()
         );
-        assert!(matches!(Error::from(err), Error::NoTenantContext { .. }));
+        assert!(matches!(Error::from(err), Error::NoTenantContext));
         conn.execute("ROLLBACK").await.unwrap();
     }
 
-    // A tenant transaction commits, then the same connection runs unscoped.
-    let pool_of_one = db.pool_as(APP_ROLE, 1).await;
-    let tenant_pool = tenant_runtime::TenantPool::new(pool_of_one.clone())
-        .await
-        .unwrap();
-    tenant_pool
+    // A tenant transaction commits, then the same connection runs with no
+    // tenant.
+    let pool_of_one = db.tenant_pool(1).await;
+    pool_of_one
         .begin(db.tenants[0])
         .await
         .unwrap()
         .commit()
         .await
         .unwrap();
+    let mut global = pool_of_one.begin_global().await.unwrap();
     let setting: String = sqlx::query_scalar("SELECT current_setting('app.current_tenant', true)")
-        .fetch_one(&pool_of_one)
+        .fetch_one(global.conn())
         .await
         .unwrap();
     assert_eq!(setting, "", "the pooled connection reads '' after COMMIT");
     let err = sqlx::query("SELECT count(*) FROM projects")
-        .fetch_one(&pool_of_one)
+        .fetch_one(global.conn())
         .await
         .unwrap_err();
-    assert!(matches!(Error::from(err), Error::NoTenantContext { .. }));
+    assert!(matches!(Error::from(err), Error::NoTenantContext));
+    drop(global);
 
     // The hint says what to do.
     let err = sqlx::query("SELECT 1 FROM users")
-        .fetch_all(&pool_of_one)
+        .fetch_all(&raw)
         .await
         .unwrap_err();
     let pg = err
@@ -171,7 +174,8 @@ async fn no_tenant_fails_closed_with_the_projects_own_error(
         "{:?}",
         pg.hint()
     );
-    pool_of_one.close().await;
+    pool_of_one.close();
+    raw.close().await;
     db.close().await;
 }
 
@@ -183,11 +187,11 @@ async fn insert_without_tenant_id_gets_the_current_tenant(
     let db = TestDb::new(opts).await;
     let [a, b] = db.tenants;
     for tenant in [a, b] {
-        let tx = db.app.begin(tenant).await.unwrap();
+        let mut tx = db.app.begin(tenant).await.unwrap();
         let stored: TenantId = sqlx::query_scalar(
             "INSERT INTO users (email, name) VALUES ('x@y.z', 'X') RETURNING tenant_id",
         )
-        .fetch_one(&mut *tx.conn().await)
+        .fetch_one(tx.conn())
         .await
         .unwrap();
         assert_eq!(stored, tenant);
@@ -209,31 +213,45 @@ async fn writing_into_another_tenant_is_refused(_: PgPoolOptions, opts: PgConnec
         &format!("INSERT INTO projects (tenant_id, name) VALUES ('{a}', 'planted')"),
     )
     .await;
-    let Error::CrossTenantWrite { message } = err else {
+    // The facts come from the error's fields, not its message.
+    let Error::CrossTenantWrite {
+        table,
+        expected,
+        found,
+    } = err
+    else {
         panic!("insert: {err:?}")
     };
-    assert!(
-        message.contains(&a.to_string()) && message.contains(&b.to_string()),
-        "{message}"
+    assert_eq!(
+        (table.as_str(), expected, found),
+        ("public.projects", Some(b), Some(a))
     );
 
     // Moving one's own row to another tenant is refused, not silently done.
     let err = fails_in(&db, b, &format!("UPDATE projects SET tenant_id = '{a}'")).await;
-    let Error::CrossTenantWrite { message } = err else {
+    let Error::CrossTenantWrite {
+        table,
+        expected,
+        found,
+    } = err
+    else {
         panic!("move: {err:?}")
     };
-    assert!(message.contains("cannot move"), "{message}");
+    assert_eq!(
+        (table.as_str(), expected, found),
+        ("public.projects", Some(b), Some(a))
+    );
 
     // Updating or deleting another tenant's row touches nothing.
-    let tx = db.app.begin(b).await.unwrap();
+    let mut tx = db.app.begin(b).await.unwrap();
     let updated = sqlx::query("UPDATE projects SET name = 'hijacked' WHERE id = $1")
         .bind(a_project)
-        .execute(&mut *tx.conn().await)
+        .execute(tx.conn())
         .await
         .unwrap();
     let deleted = sqlx::query("DELETE FROM projects WHERE id = $1")
         .bind(a_project)
-        .execute(&mut *tx.conn().await)
+        .execute(tx.conn())
         .await
         .unwrap();
     assert_eq!((updated.rows_affected(), deleted.rows_affected()), (0, 0));
@@ -250,10 +268,10 @@ async fn even_the_system_role_cannot_move_a_row_between_tenants(
     let db = TestDb::new(opts).await;
     let [a, b] = db.tenants;
     insert_project(&db, a, "apollo").await;
-    let tx = db.system.begin().await.unwrap();
+    let mut tx = db.system.begin().await.unwrap();
     let err = sqlx::query("UPDATE projects SET tenant_id = $1")
         .bind(b)
-        .execute(&mut *tx.conn().await)
+        .execute(tx.conn())
         .await
         .unwrap_err();
     assert!(matches!(Error::from(err), Error::CrossTenantWrite { .. }));
@@ -281,14 +299,14 @@ async fn a_task_cannot_reference_another_tenants_project(_: PgPoolOptions, opts:
     };
     assert_eq!(
         (table.as_str(), constraint.as_str()),
-        ("tasks", "tasks_tenant_id_project_id_fkey")
+        ("public.tasks", "tasks_tenant_id_project_id_fkey")
     );
 
     // The same insert against the tenant's own project works.
-    let tx = db.app.begin(b).await.unwrap();
+    let mut tx = db.app.begin(b).await.unwrap();
     sqlx::query("INSERT INTO tasks (project_id, title, done) VALUES ($1, 'ok', false)")
         .bind(b_project)
-        .execute(&mut *tx.conn().await)
+        .execute(tx.conn())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -303,17 +321,17 @@ async fn the_same_email_in_two_tenants_is_fine_twice_in_one_is_refused(
     let db = TestDb::new(opts).await;
     let insert = "INSERT INTO users (email, name) VALUES ('ada@example.com', 'Ada')";
     for tenant in db.tenants {
-        let tx = db.app.begin(tenant).await.unwrap();
-        tx.conn().await.execute(insert).await.unwrap();
+        let mut tx = db.app.begin(tenant).await.unwrap();
+        tx.conn().execute(insert).await.unwrap();
         tx.commit().await.unwrap();
     }
     let err = fails_in(&db, db.tenants[0], insert).await;
-    let Error::DuplicateWithinTenant { table, constraint } = err else {
+    let Error::UniqueViolation { table, constraint } = err else {
         panic!("{err:?}")
     };
     assert_eq!(
         (table.as_str(), constraint.as_str()),
-        ("users", "users_tenant_id_email_key")
+        ("public.users", "users_tenant_id_email_key")
     );
     db.close().await;
 }
@@ -321,7 +339,8 @@ async fn the_same_email_in_two_tenants_is_fine_twice_in_one_is_refused(
 #[sqlx::test]
 async fn only_the_system_role_writes_the_tenants_table(_: PgPoolOptions, opts: PgConnectOptions) {
     let db = TestDb::new(opts).await;
-    let pool = db.app.pg_pool();
+    let raw = db.pool_as(APP_ROLE, 1).await;
+    let pool = &raw;
     // Readable for resolution...
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenants")
         .fetch_one(pool)
@@ -347,5 +366,6 @@ async fn only_the_system_role_writes_the_tenants_table(_: PgPoolOptions, opts: P
         .await
         .unwrap();
     assert_eq!((renamed.rows_affected(), deleted.rows_affected()), (0, 0));
+    raw.close().await;
     db.close().await;
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sqlx::Executor;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tenant_runtime::{Error, PurgeOptions, TenantId, TenantUpdate};
+use tenant_runtime::{Error, PurgeOptions, PurgeRefusal, TenantId, TenantUpdate};
 use tenant_tests::{Project, Task, User};
 
 use crate::common::TestDb;
@@ -128,10 +128,9 @@ async fn purge_removes_only_the_deleted_tenants_rows_in_batches(
     let [a, b] = db.tenants;
     // 100k projects, 1k users and tasks for a; a few rows for b.
     for tenant in [a, b] {
-        let tx = db.app.begin(tenant).await.unwrap();
+        let mut tx = db.app.begin(tenant).await.unwrap();
         let rows = if tenant == a { 100_000 } else { 10 };
         tx.conn()
-            .await
             .execute(
                 format!(
                     "INSERT INTO projects (name) SELECT g FROM generate_series(1, {rows}) g;
@@ -153,7 +152,13 @@ async fn purge_removes_only_the_deleted_tenants_rows_in_batches(
         .await
         .unwrap_err();
     assert!(
-        matches!(not_deleted, Error::PurgeRefused { ref reason, .. } if reason.contains("not deleted")),
+        matches!(
+            not_deleted,
+            Error::PurgeRefused {
+                reason: PurgeRefusal::NotDeleted,
+                ..
+            }
+        ),
         "{not_deleted:?}"
     );
     let sys = db.system.begin().await.unwrap();
@@ -165,7 +170,11 @@ async fn purge_removes_only_the_deleted_tenants_rows_in_batches(
         .await
         .unwrap_err();
     assert!(
-        matches!(in_grace, Error::PurgeRefused { ref reason, .. } if reason.contains("grace period ends")),
+        matches!(
+            in_grace,
+            Error::PurgeRefused { reason: PurgeRefusal::GraceNotOver { ends_at }, .. }
+                if ends_at > time::OffsetDateTime::now_utc() + Duration::from_secs(29 * 24 * 3600)
+        ),
         "{in_grace:?}"
     );
 
@@ -201,5 +210,113 @@ async fn purge_removes_only_the_deleted_tenants_rows_in_batches(
     let tx = db.app.begin(b).await.unwrap();
     assert_eq!(Project::scoped(&tx).count().await.unwrap(), 10);
     drop(tx);
+    db.close().await;
+}
+
+/// A restore that races a purge either wins before the purge starts (and
+/// the tenant keeps every row) or loses to it (refused, and the tenant is
+/// gone): never an active tenant with part of its rows deleted.
+#[sqlx::test]
+async fn a_restore_racing_a_purge_never_leaves_a_partly_purged_tenant(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    const ROWS: i64 = 2_000;
+    let db = TestDb::new(opts).await;
+    let options = PurgeOptions {
+        grace: Duration::ZERO,
+        // Many small batches, so the race has many places to land.
+        batch_size: 50,
+    };
+    let (mut restored_first, mut purged_first) = (0, 0);
+    // Round 0 restores before the purge, round 9 after it; the rounds
+    // between race the two, the restore landing later each time.
+    for round in 0..10u64 {
+        let tenant = {
+            let sys = db.system.begin().await.unwrap();
+            let t = sys
+                .tenants()
+                .create(&format!("Race {round}"))
+                .await
+                .unwrap()
+                .id;
+            sys.commit().await.unwrap();
+            t
+        };
+        let mut tx = db.app.begin(tenant).await.unwrap();
+        tx.conn()
+            .execute(
+                format!("INSERT INTO projects (name) SELECT g FROM generate_series(1, {ROWS}) g")
+                    .as_str(),
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let sys = db.system.begin().await.unwrap();
+        sys.tenants().delete(tenant).await.unwrap();
+        sys.commit().await.unwrap();
+
+        let purge = db.system.purge_tenant(tenant, options);
+        let restore = async {
+            let sys = db.system.begin().await?;
+            let restored = sys.tenants().restore(tenant).await;
+            sys.commit().await?;
+            restored
+        };
+        let (purged, restored) = match round {
+            0 => {
+                let restored = restore.await;
+                (purge.await, restored)
+            }
+            9 => {
+                let purged = purge.await;
+                (purged, restore.await)
+            }
+            _ => tokio::join!(purge, async {
+                tokio::time::sleep(Duration::from_millis(round * 3)).await;
+                restore.await
+            }),
+        };
+        let mut sys = db.system.begin().await.unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_one(sys.conn())
+            .await
+            .unwrap();
+        let row = sys.tenants().get(tenant).await.unwrap();
+        drop(sys);
+        match (purged, restored) {
+            (Err(Error::PurgeRefused { .. }), Ok(t)) => {
+                assert_eq!(t.deleted_at, None);
+                assert_eq!(
+                    left, ROWS,
+                    "round {round}: a restored tenant keeps every row"
+                );
+                assert!(row.is_some_and(|t| t.deleted_at.is_none()));
+                restored_first += 1;
+            }
+            (
+                Ok(report),
+                Err(Error::TenantPurging { tenant: t } | Error::TenantNotFound { tenant: t }),
+            ) => {
+                assert_eq!(t, tenant);
+                assert_eq!(
+                    report.tables[2],
+                    ("public.projects".to_owned(), ROWS as u64)
+                );
+                assert_eq!(
+                    (left, row),
+                    (0, None),
+                    "round {round}: a purged tenant is gone"
+                );
+                purged_first += 1;
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+    assert!(
+        restored_first > 0 && purged_first > 0,
+        "{restored_first} restored, {purged_first} purged"
+    );
     db.close().await;
 }

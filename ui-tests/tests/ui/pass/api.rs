@@ -24,16 +24,28 @@ async fn scoped_in_a_tenant_tx(pool: &TenantPool, tenant: TenantId) -> Result<()
         .bind("apollo")
         .fetch_all()
         .await?;
-    sqlx::query("SELECT 1")
-        .execute(&mut *tx.conn().await)
-        .await?;
+    // Raw sqlx on the connection needs the transaction mutably: the
+    // handles above are no longer in use, so this compiles.
+    let mut tx = tx;
+    sqlx::query("SELECT 1").execute(tx.conn()).await?;
     // The handle's last use is above, so the transaction can be consumed.
     tx.commit().await
 }
 
 async fn with_tenant(pool: &TenantPool, tenant: TenantId) -> Result<i64, Error> {
-    pool.with_tenant(tenant, async |tx| Project::scoped(tx).count().await)
-        .await
+    pool.with_tenant(tenant, async |tx| {
+        let n = Project::scoped(tx).count().await?;
+        sqlx::query("SELECT 1").execute(tx.conn()).await?;
+        Ok(n)
+    })
+    .await
+}
+
+// Tables that are not tenant tables, as the application role.
+async fn global(pool: &TenantPool) -> Result<(), Error> {
+    let mut tx = pool.begin_global().await?;
+    sqlx::query("SELECT 1").execute(tx.conn()).await?;
+    tx.commit().await
 }
 
 // A handle may be returned as long as it borrows a transaction that lives on.
@@ -52,4 +64,5 @@ fn main() {
     let _ = with_tenant;
     let _ = handle;
     let _ = system;
+    let _ = global;
 }

@@ -52,7 +52,42 @@ pub struct Invoice {
     pub total: Money,
 }
 
+// Names that need quotes are written as in SQL, in double quotes; the
+// generated SQL quotes and escapes them.
+#[derive(Debug, Clone, sqlx::FromRow, TenantScoped)]
+#[tenant_table(name = "\"Order Items\"", schema = "\"Sales\"", unique(tenant_id, created_by))]
+pub struct OrderItem {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    #[tenant(column = "\"createdBy\"")]
+    pub created_by: String,
+    #[tenant(column = "\"say \"\"hi\"\"\"")]
+    pub greeting: Option<String>,
+    #[tenant(references = "\"Sales\".\"Order Items\"")]
+    pub parent_id: Option<i64>,
+}
+
+// A renamed or re-exported tenant-runtime is named with `crate = ".."`.
+mod renamed {
+    pub use tenant_runtime as rt;
+}
+
+#[derive(TenantScoped)]
+#[tenant_table(name = "notes", crate = "renamed::rt")]
+pub struct Note {
+    pub id: i64,
+    pub tenant_id: TenantId,
+}
+
 fn main() {
+    assert_eq!(OrderItem::META.name, "Order Items");
+    assert_eq!(OrderItem::META.schema, "Sales");
+    assert_eq!(OrderItem::META.columns[2].name, "createdBy");
+    assert_eq!(OrderItem::META.columns[3].name, "say \"hi\"");
+    let find = OrderItem::META.sql.scoped.find;
+    assert!(find.contains("\"say \"\"hi\"\"\" AS \"greeting\""), "{find}");
+    assert!(find.contains("FROM \"Sales\".\"Order Items\""), "{find}");
+    assert_eq!(Note::META.name, "notes");
     assert_eq!(Project::META.name, "projects");
     assert_eq!(UserAccount::META.tenant_column, "org");
     assert_eq!(Invoice::META.primary_key, "id");

@@ -1,0 +1,708 @@
+//! What `check`, `init` and `add-table` read from a live database: every
+//! user table in every schema with its columns, keys, indexes, policies
+//! and triggers, plus the views, functions and roles around them.
+//!
+//! Everything is read once, as the connected role (privilege columns are
+//! that role's), in a handful of catalog queries; the validations are then
+//! plain functions over this snapshot.
+
+use std::collections::BTreeMap;
+
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{Connection as _, Row as _};
+use tenant_sql::ident::quote as quote_ident;
+
+use crate::db::QueryContext as _;
+
+/// Leaves out the schemas that never hold application tables (`n` is the
+/// schema's `pg_namespace` row), as a literal for `concat!`.
+macro_rules! user_schemas {
+    () => {
+        "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
+    };
+}
+
+const SESSION: &str = "\
+SELECT current_user::text AS role, current_database()::text AS database,
+       r.rolsuper AS superuser, r.rolbypassrls AS bypassrls,
+       current_setting('server_version_num')::int4 AS server_version
+FROM pg_roles r WHERE r.rolname = current_user";
+
+/// Roles the connected role can `SET ROLE` to (and so act as).
+const MEMBERSHIPS: &str = "\
+SELECT r.rolname::text AS name, r.rolsuper AS superuser, r.rolbypassrls AS bypassrls
+FROM pg_roles r
+WHERE r.rolname <> current_user AND pg_has_role(current_user, r.oid, 'MEMBER')
+ORDER BY r.rolname";
+
+const TABLES: &str = concat!(
+    "\
+SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name,
+       pg_get_userbyid(c.relowner)::text AS owner,
+       c.relrowsecurity AS rls_enabled, c.relforcerowsecurity AS rls_forced,
+       has_table_privilege(c.oid, 'SELECT') AND usable AS can_select,
+       has_table_privilege(c.oid, 'INSERT') AND usable AS can_insert,
+       has_table_privilege(c.oid, 'UPDATE') AND usable AS can_update,
+       has_table_privilege(c.oid, 'DELETE') AND usable AS can_delete,
+       has_table_privilege(c.oid, 'TRUNCATE') AND usable AS can_truncate,
+       ARRAY(SELECT DISTINCT a.privilege_type::text FROM aclexplode(c.relacl) a
+             WHERE a.grantee = 0 ORDER BY 1) AS public_privileges
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+     LATERAL (SELECT has_schema_privilege(n.oid, 'USAGE') AS usable) AS schema_usage
+WHERE c.relkind IN ('r', 'p') AND ",
+    user_schemas!(),
+    "
+ORDER BY n.nspname, c.relname"
+);
+
+const COLUMNS: &str = concat!(
+    "\
+SELECT a.attrelid::int8 AS table_oid, a.attname::text AS name,
+       format_type(a.atttypid, a.atttypmod) AS sql_type,
+       t.typname::text AS type_name,
+       coalesce(et.typname::text, '') AS element_type,
+       t.typtype::text = 'e' OR coalesce(et.typtype::text = 'e', false) AS is_enum,
+       a.attnotnull AS not_null,
+       pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+       a.attidentity::text <> '' AS identity,
+       a.attgenerated::text <> '' AS computed
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND ",
+    user_schemas!(),
+    "
+ORDER BY a.attrelid, a.attnum"
+);
+
+const CONSTRAINTS: &str = concat!(
+    "\
+SELECT con.conrelid::int8 AS table_oid, con.conname::text AS name, con.contype::text AS kind,
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(num, pos)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.pos) AS columns,
+       con.confrelid::int8 AS ref_oid,
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, pos)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.pos) AS ref_columns
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE con.contype IN ('p', 'u', 'f') AND ",
+    user_schemas!(),
+    "
+ORDER BY con.conrelid, con.conname"
+);
+
+/// Key columns only (not `INCLUDE` ones); an expression column reads as ''.
+const INDEXES: &str = concat!(
+    "\
+SELECT i.indrelid::int8 AS table_oid, ic.relname::text AS name,
+       i.indisunique AS is_unique, i.indisprimary AS is_primary,
+       i.indpred IS NOT NULL AS partial, am.amname::text AS method,
+       ARRAY(SELECT coalesce(a.attname::text, '') FROM generate_series(0, i.indnkeyatts - 1) AS k(pos)
+             LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k.pos]
+             ORDER BY k.pos) AS columns
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_am am ON am.oid = ic.relam
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE ",
+    user_schemas!(),
+    "
+ORDER BY i.indrelid, ic.relname"
+);
+
+const POLICIES: &str = concat!(
+    "\
+SELECT p.polrelid::int8 AS table_oid, p.polname::text AS name, p.polcmd::text AS command,
+       p.polpermissive AS permissive,
+       ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r)::text END
+             FROM unnest(p.polroles) r ORDER BY 1) AS roles,
+       EXISTS (SELECT 1 FROM unnest(p.polroles) r
+               WHERE r = 0 OR pg_has_role(current_user, r, 'MEMBER')) AS applies_to_role,
+       pg_get_expr(p.polqual, p.polrelid) AS using_expr,
+       pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr
+FROM pg_policy p
+JOIN pg_class c ON c.oid = p.polrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE ",
+    user_schemas!(),
+    "
+ORDER BY p.polrelid, p.polname"
+);
+
+/// `tgtype` bits: 2 BEFORE, 4 INSERT, 16 UPDATE.
+const TRIGGERS: &str = concat!(
+    "\
+SELECT t.tgrelid::int8 AS table_oid,
+       pn.nspname::text || '.' || p.proname::text AS function,
+       (t.tgtype & 2) <> 0 AS before, (t.tgtype & 4) <> 0 AS on_insert, (t.tgtype & 16) <> 0 AS on_update,
+       t.tgenabled::text <> 'D' AS enabled
+FROM pg_trigger t
+JOIN pg_proc p ON p.oid = t.tgfoid
+JOIN pg_namespace pn ON pn.oid = p.pronamespace
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT t.tgisinternal AND ",
+    user_schemas!(),
+    "
+ORDER BY t.tgrelid, t.tgname"
+);
+
+/// Views and materialized views with the relations their rules read.
+const VIEWS: &str = concat!(
+    "\
+SELECT v.oid::int8 AS oid, n.nspname::text AS schema, v.relname::text AS name,
+       v.relkind::text = 'm' AS materialized,
+       EXISTS (SELECT 1 FROM unnest(v.reloptions) o
+               WHERE lower(o) IN ('security_invoker=true', 'security_invoker=on',
+                                  'security_invoker=1', 'security_invoker=yes')) AS security_invoker,
+       has_table_privilege(v.oid, 'SELECT') AS can_select,
+       ARRAY(SELECT DISTINCT d.refobjid::int8 FROM pg_rewrite r
+             JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                              AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> v.oid
+             WHERE r.ev_class = v.oid ORDER BY 1) AS reads
+FROM pg_class v JOIN pg_namespace n ON n.oid = v.relnamespace
+WHERE v.relkind IN ('v', 'm') AND ",
+    user_schemas!(),
+    "
+ORDER BY n.nspname, v.relname"
+);
+
+const DEFINERS: &str = concat!(
+    "\
+SELECT n.nspname::text AS schema, p.proname::text AS name,
+       pg_get_function_identity_arguments(p.oid) AS args,
+       pg_get_userbyid(p.proowner)::text AS owner, coalesce(p.prosrc, '') AS body
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.prosecdef AND ",
+    user_schemas!(),
+    "
+ORDER BY n.nspname, p.proname, 3"
+);
+
+/// The functions emit-rls puts in the `tenancy` schema.
+const TENANCY_FUNCTIONS: &str = "\
+SELECT p.proname::text AS name, pg_get_function_identity_arguments(p.oid) AS args,
+       CASE p.prokind WHEN 'p' THEN 'procedure' ELSE format_type(p.prorettype, NULL) END AS returns,
+       has_function_privilege(p.oid, 'EXECUTE') AS can_execute
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'tenancy'
+ORDER BY p.proname, 2";
+
+const TENANCY_USAGE: &str =
+    "SELECT has_schema_privilege(n.oid, 'USAGE') FROM pg_namespace n WHERE n.nspname = 'tenancy'";
+
+/// Who the connection is and how PostgreSQL treats it.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub(crate) role: String,
+    pub(crate) database: String,
+    pub(crate) superuser: bool,
+    pub(crate) bypassrls: bool,
+    pub(crate) server_version: i32,
+}
+
+/// A role the session's role is a member of.
+#[derive(Debug, Clone)]
+pub(crate) struct Membership {
+    pub(crate) name: String,
+    pub(crate) superuser: bool,
+    pub(crate) bypassrls: bool,
+}
+
+/// One column of a table.
+#[derive(Debug, Clone)]
+pub(crate) struct Column {
+    pub(crate) name: String,
+    /// `format_type`: `bigint`, `character varying(80)`, `text[]`.
+    pub(crate) sql_type: String,
+    /// `pg_type.typname`: `int8`, `varchar`, `_text`.
+    pub(crate) type_name: String,
+    /// For arrays, the element's `typname`; otherwise ''.
+    pub(crate) element_type: String,
+    pub(crate) is_enum: bool,
+    pub(crate) not_null: bool,
+    pub(crate) default: Option<String>,
+    pub(crate) identity: bool,
+    /// `GENERATED ALWAYS AS (..) STORED`.
+    pub(crate) computed: bool,
+}
+
+/// What a constraint is (`pg_constraint.contype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConstraintKind {
+    PrimaryKey,
+    Unique,
+    ForeignKey,
+}
+
+impl ConstraintKind {
+    fn from_contype(contype: &str) -> Option<Self> {
+        match contype {
+            "p" => Some(Self::PrimaryKey),
+            "u" => Some(Self::Unique),
+            "f" => Some(Self::ForeignKey),
+            _ => None,
+        }
+    }
+}
+
+/// What a policy governs (`pg_policy.polcmd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PolicyCommand {
+    All,
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+impl PolicyCommand {
+    fn from_polcmd(polcmd: &str) -> Option<Self> {
+        match polcmd {
+            "*" => Some(Self::All),
+            "r" => Some(Self::Select),
+            "a" => Some(Self::Insert),
+            "w" => Some(Self::Update),
+            "d" => Some(Self::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// A catalog value this module does not know (a newer server, say).
+fn unknown(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unknown {what} {value:?} in the catalog").into())
+}
+
+/// A primary key, unique or foreign key constraint.
+#[derive(Debug, Clone)]
+pub(crate) struct Constraint {
+    pub(crate) name: String,
+    pub(crate) kind: ConstraintKind,
+    pub(crate) columns: Vec<String>,
+    /// The referenced table, for a foreign key.
+    pub(crate) ref_oid: i64,
+    pub(crate) ref_columns: Vec<String>,
+}
+
+/// An index; expression columns are ''.
+#[derive(Debug, Clone)]
+pub(crate) struct Index {
+    pub(crate) name: String,
+    pub(crate) unique: bool,
+    pub(crate) primary: bool,
+    pub(crate) partial: bool,
+    pub(crate) method: String,
+    pub(crate) columns: Vec<String>,
+}
+
+/// A row-level security policy.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    pub(crate) name: String,
+    pub(crate) command: PolicyCommand,
+    pub(crate) permissive: bool,
+    pub(crate) roles: Vec<String>,
+    /// Names PUBLIC or a role the session's role is a member of.
+    pub(crate) applies_to_role: bool,
+    pub(crate) using: Option<String>,
+    pub(crate) check: Option<String>,
+}
+
+impl Policy {
+    /// Whether the policy governs writes (INSERT, UPDATE or DELETE).
+    pub(crate) fn allows_writes(&self) -> bool {
+        self.command != PolicyCommand::Select
+    }
+
+    /// Whether the policy governs reads.
+    pub(crate) fn allows_reads(&self) -> bool {
+        matches!(self.command, PolicyCommand::All | PolicyCommand::Select)
+    }
+
+    /// `USING` and `WITH CHECK` text, for searching.
+    pub(crate) fn expressions(&self) -> impl Iterator<Item = &str> {
+        self.using
+            .as_deref()
+            .into_iter()
+            .chain(self.check.as_deref())
+    }
+}
+
+/// A user trigger.
+#[derive(Debug, Clone)]
+pub(crate) struct Trigger {
+    /// `schema.function`.
+    pub(crate) function: String,
+    pub(crate) before: bool,
+    pub(crate) on_insert: bool,
+    pub(crate) on_update: bool,
+    pub(crate) enabled: bool,
+}
+
+/// A table or partitioned table, with everything on it.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    pub(crate) oid: i64,
+    pub(crate) schema: String,
+    pub(crate) name: String,
+    pub(crate) owner: String,
+    pub(crate) rls_enabled: bool,
+    pub(crate) rls_forced: bool,
+    pub(crate) can_select: bool,
+    pub(crate) can_insert: bool,
+    pub(crate) can_update: bool,
+    pub(crate) can_delete: bool,
+    pub(crate) can_truncate: bool,
+    /// Privileges granted to PUBLIC.
+    pub(crate) public_privileges: Vec<String>,
+    pub(crate) columns: Vec<Column>,
+    pub(crate) constraints: Vec<Constraint>,
+    pub(crate) indexes: Vec<Index>,
+    pub(crate) policies: Vec<Policy>,
+    pub(crate) triggers: Vec<Trigger>,
+}
+
+impl Table {
+    /// `schema.table`.
+    pub(crate) fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
+    /// `"schema"."table"`, for SQL text.
+    pub(crate) fn quoted(&self) -> String {
+        tenant_sql::ident::qualified(&self.schema, &self.name)
+    }
+
+    pub(crate) fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The primary key's columns (empty without one).
+    pub(crate) fn primary_key(&self) -> &[String] {
+        self.constraints
+            .iter()
+            .find(|c| c.kind == ConstraintKind::PrimaryKey)
+            .map_or(&[], |c| &c.columns)
+    }
+
+    pub(crate) fn foreign_keys(&self) -> impl Iterator<Item = &Constraint> {
+        self.constraints
+            .iter()
+            .filter(|c| c.kind == ConstraintKind::ForeignKey)
+    }
+}
+
+/// A view or materialized view and the relations it reads directly.
+#[derive(Debug, Clone)]
+pub(crate) struct View {
+    pub(crate) oid: i64,
+    pub(crate) schema: String,
+    pub(crate) name: String,
+    pub(crate) materialized: bool,
+    pub(crate) security_invoker: bool,
+    pub(crate) can_select: bool,
+    pub(crate) reads: Vec<i64>,
+}
+
+impl View {
+    pub(crate) fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+}
+
+/// A `SECURITY DEFINER` function.
+#[derive(Debug, Clone)]
+pub(crate) struct Definer {
+    pub(crate) schema: String,
+    pub(crate) name: String,
+    pub(crate) args: String,
+    pub(crate) owner: String,
+    pub(crate) body: String,
+}
+
+/// A function of the `tenancy` schema.
+#[derive(Debug, Clone)]
+pub(crate) struct TenancyFunction {
+    pub(crate) name: String,
+    pub(crate) args: String,
+    pub(crate) returns: String,
+    pub(crate) can_execute: bool,
+}
+
+/// The snapshot.
+#[derive(Debug, Clone)]
+pub(crate) struct Catalog {
+    pub(crate) session: Session,
+    pub(crate) memberships: Vec<Membership>,
+    pub(crate) tables: Vec<Table>,
+    pub(crate) views: Vec<View>,
+    pub(crate) definers: Vec<Definer>,
+    pub(crate) tenancy_functions: Vec<TenancyFunction>,
+    /// `None` when there is no `tenancy` schema.
+    pub(crate) tenancy_usage: Option<bool>,
+}
+
+#[cfg(test)]
+impl Catalog {
+    /// A catalog with `tables` seen by a plain application role, for unit tests.
+    pub(crate) fn for_tests(tables: Vec<Table>) -> Catalog {
+        Catalog {
+            session: Session {
+                role: "app".to_owned(),
+                database: "db".to_owned(),
+                superuser: false,
+                bypassrls: false,
+                server_version: 150_000,
+            },
+            memberships: Vec::new(),
+            tables,
+            views: Vec::new(),
+            definers: Vec::new(),
+            tenancy_functions: Vec::new(),
+            tenancy_usage: None,
+        }
+    }
+}
+
+impl Catalog {
+    /// [`Catalog::load`] with its error as the command line reports it.
+    pub(crate) async fn read(conn: &mut PgConnection) -> anyhow::Result<Catalog> {
+        Catalog::load(conn).await.doing("reading the catalog")
+    }
+
+    /// Reads the snapshot in one read-only transaction, so it is consistent.
+    pub(crate) async fn load(conn: &mut PgConnection) -> sqlx::Result<Catalog> {
+        let mut tx = conn.begin().await?;
+        let session = session(&sqlx::query(SESSION).fetch_one(&mut *tx).await?)?;
+        let memberships = sqlx::query(MEMBERSHIPS)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Membership {
+                    name: r.try_get("name")?,
+                    superuser: r.try_get("superuser")?,
+                    bypassrls: r.try_get("bypassrls")?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()?;
+
+        let mut tables = Vec::new();
+        for r in sqlx::query(TABLES).fetch_all(&mut *tx).await? {
+            tables.push(table(&r)?);
+        }
+        let index: BTreeMap<i64, usize> =
+            tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();
+        let on = |oid: i64| index.get(&oid).copied();
+        for r in sqlx::query(COLUMNS).fetch_all(&mut *tx).await? {
+            if let Some(i) = on(r.try_get("table_oid")?) {
+                tables[i].columns.push(column(&r)?);
+            }
+        }
+        for r in sqlx::query(CONSTRAINTS).fetch_all(&mut *tx).await? {
+            if let Some(i) = on(r.try_get("table_oid")?) {
+                let contype: String = r.try_get("kind")?;
+                tables[i].constraints.push(Constraint {
+                    name: r.try_get("name")?,
+                    kind: ConstraintKind::from_contype(&contype)
+                        .ok_or_else(|| unknown("constraint kind", &contype))?,
+                    columns: r.try_get("columns")?,
+                    ref_oid: r.try_get("ref_oid")?,
+                    ref_columns: r.try_get("ref_columns")?,
+                });
+            }
+        }
+        for r in sqlx::query(INDEXES).fetch_all(&mut *tx).await? {
+            if let Some(i) = on(r.try_get("table_oid")?) {
+                tables[i].indexes.push(Index {
+                    name: r.try_get("name")?,
+                    unique: r.try_get("is_unique")?,
+                    primary: r.try_get("is_primary")?,
+                    partial: r.try_get("partial")?,
+                    method: r.try_get("method")?,
+                    columns: r.try_get("columns")?,
+                });
+            }
+        }
+        for r in sqlx::query(POLICIES).fetch_all(&mut *tx).await? {
+            if let Some(i) = on(r.try_get("table_oid")?) {
+                let polcmd: String = r.try_get("command")?;
+                tables[i].policies.push(Policy {
+                    name: r.try_get("name")?,
+                    command: PolicyCommand::from_polcmd(&polcmd)
+                        .ok_or_else(|| unknown("policy command", &polcmd))?,
+                    permissive: r.try_get("permissive")?,
+                    roles: r.try_get("roles")?,
+                    applies_to_role: r.try_get("applies_to_role")?,
+                    using: r.try_get("using_expr")?,
+                    check: r.try_get("check_expr")?,
+                });
+            }
+        }
+        for r in sqlx::query(TRIGGERS).fetch_all(&mut *tx).await? {
+            if let Some(i) = on(r.try_get("table_oid")?) {
+                tables[i].triggers.push(Trigger {
+                    function: r.try_get("function")?,
+                    before: r.try_get("before")?,
+                    on_insert: r.try_get("on_insert")?,
+                    on_update: r.try_get("on_update")?,
+                    enabled: r.try_get("enabled")?,
+                });
+            }
+        }
+        let views = sqlx::query(VIEWS)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(View {
+                    oid: r.try_get("oid")?,
+                    schema: r.try_get("schema")?,
+                    name: r.try_get("name")?,
+                    materialized: r.try_get("materialized")?,
+                    security_invoker: r.try_get("security_invoker")?,
+                    can_select: r.try_get("can_select")?,
+                    reads: r.try_get("reads")?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()?;
+        let definers = sqlx::query(DEFINERS)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Definer {
+                    schema: r.try_get("schema")?,
+                    name: r.try_get("name")?,
+                    args: r.try_get("args")?,
+                    owner: r.try_get("owner")?,
+                    body: r.try_get("body")?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()?;
+        let tenancy_functions = sqlx::query(TENANCY_FUNCTIONS)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(TenancyFunction {
+                    name: r.try_get("name")?,
+                    args: r.try_get("args")?,
+                    returns: r.try_get("returns")?,
+                    can_execute: r.try_get("can_execute")?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()?;
+        let tenancy_usage = sqlx::query_scalar(TENANCY_USAGE)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.rollback().await?;
+        Ok(Catalog {
+            session,
+            memberships,
+            tables,
+            views,
+            definers,
+            tenancy_functions,
+            tenancy_usage,
+        })
+    }
+
+    /// The table `schema.name`.
+    pub(crate) fn table(&self, schema: &str, name: &str) -> Option<&Table> {
+        self.tables
+            .iter()
+            .find(|t| t.schema == schema && t.name == name)
+    }
+
+    pub(crate) fn table_by_oid(&self, oid: i64) -> Option<&Table> {
+        self.tables.iter().find(|t| t.oid == oid)
+    }
+
+    /// The `tenants` table (in `public`, where emit-rls and better-tenant put it).
+    pub(crate) fn tenants(&self) -> Option<&Table> {
+        self.table("public", "tenants")
+    }
+}
+
+fn session(r: &PgRow) -> sqlx::Result<Session> {
+    Ok(Session {
+        role: r.try_get("role")?,
+        database: r.try_get("database")?,
+        superuser: r.try_get("superuser")?,
+        bypassrls: r.try_get("bypassrls")?,
+        server_version: r.try_get("server_version")?,
+    })
+}
+
+fn table(r: &PgRow) -> sqlx::Result<Table> {
+    Ok(Table {
+        oid: r.try_get("oid")?,
+        schema: r.try_get("schema")?,
+        name: r.try_get("name")?,
+        owner: r.try_get("owner")?,
+        rls_enabled: r.try_get("rls_enabled")?,
+        rls_forced: r.try_get("rls_forced")?,
+        can_select: r.try_get("can_select")?,
+        can_insert: r.try_get("can_insert")?,
+        can_update: r.try_get("can_update")?,
+        can_delete: r.try_get("can_delete")?,
+        can_truncate: r.try_get("can_truncate")?,
+        public_privileges: r.try_get("public_privileges")?,
+        columns: Vec::new(),
+        constraints: Vec::new(),
+        indexes: Vec::new(),
+        policies: Vec::new(),
+        triggers: Vec::new(),
+    })
+}
+
+fn column(r: &PgRow) -> sqlx::Result<Column> {
+    Ok(Column {
+        name: r.try_get("name")?,
+        sql_type: r.try_get("sql_type")?,
+        type_name: r.try_get("type_name")?,
+        element_type: r.try_get("element_type")?,
+        is_enum: r.try_get("is_enum")?,
+        not_null: r.try_get("not_null")?,
+        default: r.try_get("default_expr")?,
+        identity: r.try_get("identity")?,
+        computed: r.try_get("computed")?,
+    })
+}
+
+/// Whether `text` (a deparsed SQL expression) mentions the column `name`
+/// as a whole word, bare or quoted.
+pub(crate) fn mentions_column(text: &str, name: &str) -> bool {
+    contains_word(text, name) || text.contains(&quote_ident(name))
+}
+
+/// `needle` in `text`, not as part of a longer identifier.
+pub(crate) fn contains_word(text: &str, needle: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    text.match_indices(needle).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + needle.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_matched_whole() {
+        assert!(contains_word("(tenant_id = x)", "tenant_id"));
+        assert!(contains_word("tenant_id", "tenant_id"));
+        assert!(!contains_word("(other_tenant_id = x)", "tenant_id"));
+        assert!(!contains_word("tenant_ids", "tenant_id"));
+        assert!(mentions_column("(\"Tenant\" = x)", "Tenant"));
+    }
+}

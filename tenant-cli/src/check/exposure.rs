@@ -1,0 +1,212 @@
+//! Ways around the policies: grants to PUBLIC, TRUNCATE, views that run as
+//! their owner, materialized views, SECURITY DEFINER functions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Check, Ctx, Finding, Severity, Verdict};
+use crate::catalog::{View, contains_word};
+
+pub(super) const CHECKS: &[Check] = &[
+    Check {
+        id: "grant.no-public",
+        severity: Severity::Error,
+        title: "no privilege on a tenant table is granted to PUBLIC",
+        run: no_public,
+    },
+    Check {
+        id: "grant.model-privileges",
+        severity: Severity::Error,
+        title: "the application role may SELECT, INSERT, UPDATE and DELETE every model's table (the generated API needs all four)",
+        run: model_privileges,
+    },
+    Check {
+        id: "grant.no-truncate",
+        severity: Severity::Error,
+        title: "the application role cannot TRUNCATE a tenant table (TRUNCATE ignores row-level security)",
+        run: no_truncate,
+    },
+    Check {
+        id: "view.security-invoker",
+        severity: Severity::Error,
+        title: "views over tenant tables are security_invoker, so the policies apply to the caller",
+        run: security_invoker,
+    },
+    Check {
+        id: "view.no-materialized",
+        severity: Severity::Error,
+        title: "the application role cannot read a materialized view of a tenant table (it has no row-level security)",
+        run: no_materialized,
+    },
+    Check {
+        id: "function.security-definer",
+        severity: Severity::Warning,
+        title: "no SECURITY DEFINER function touches a tenant table (it runs as its owner)",
+        run: security_definer,
+    },
+];
+
+fn no_public(ctx: &Ctx<'_>) -> Verdict {
+    ctx.each_table(|t| {
+        if t.table.public_privileges.is_empty() {
+            return Vec::new();
+        }
+        let privileges = t.table.public_privileges.join(", ");
+        vec![Finding::new(
+            t.qualified(),
+            format!(
+                "{privileges} granted to PUBLIC: every role, present and future, has it; the policies are then the only line, and any role with BYPASSRLS sees everything"
+            ),
+            format!("REVOKE ALL ON {} FROM PUBLIC; and grant the application role what it needs", t.table.quoted()),
+        )]
+    })
+}
+
+fn model_privileges(ctx: &Ctx<'_>) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    ctx.each_table(|t| {
+        if t.model.is_none() {
+            return Vec::new();
+        }
+        let missing: Vec<&str> = [
+            ("SELECT", t.table.can_select),
+            ("INSERT", t.table.can_insert),
+            ("UPDATE", t.table.can_update),
+            ("DELETE", t.table.can_delete),
+        ]
+        .into_iter()
+        .filter_map(|(privilege, has)| (!has).then_some(privilege))
+        .collect();
+        if missing.is_empty() {
+            return Vec::new();
+        }
+        vec![Finding::new(
+            t.qualified(),
+            format!(
+                "{role} may not {} it, so the generated API fails on it with permission denied",
+                missing.join(", ")
+            ),
+            format!(
+                "run `tenant roles --apply` after the migration, or: GRANT {} ON {} TO {role};",
+                missing.join(", "),
+                t.table.quoted()
+            ),
+        )]
+    })
+}
+
+fn no_truncate(ctx: &Ctx<'_>) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    ctx.each_table(|t| {
+        if !t.table.can_truncate {
+            return Vec::new();
+        }
+        vec![Finding::new(
+            t.qualified(),
+            format!("{role} may TRUNCATE it, which empties every tenant's rows regardless of row-level security"),
+            format!("REVOKE TRUNCATE ON {} FROM {role}; (and from PUBLIC)", t.table.quoted()),
+        )]
+    })
+}
+
+/// The tenant tables (as `schema.table`) each view reads, through other
+/// views too.
+fn tenant_tables_read<'v>(ctx: &Ctx<'_>, views: &'v [View]) -> Vec<(&'v View, BTreeSet<String>)> {
+    let by_oid: BTreeMap<i64, &View> = views.iter().map(|v| (v.oid, v)).collect();
+    views
+        .iter()
+        .map(|view| {
+            let mut seen = BTreeSet::new();
+            let mut found = BTreeSet::new();
+            let mut stack: Vec<i64> = view.reads.clone();
+            while let Some(oid) = stack.pop() {
+                if !seen.insert(oid) {
+                    continue;
+                }
+                if let Some(t) = ctx.tenant_table(oid) {
+                    found.insert(t.qualified());
+                } else if let Some(inner) = by_oid.get(&oid) {
+                    stack.extend(&inner.reads);
+                }
+            }
+            (view, found)
+        })
+        .filter(|(_, found)| !found.is_empty())
+        .collect()
+}
+
+fn security_invoker(ctx: &Ctx<'_>) -> Verdict {
+    let findings = tenant_tables_read(ctx, &ctx.catalog.views)
+        .into_iter()
+        .filter(|(v, _)| !v.materialized && !v.security_invoker)
+        .map(|(v, tables)| {
+            let fix = if ctx.catalog.session.server_version >= 150_000 {
+                format!("ALTER VIEW {} SET (security_invoker = true);", v.qualified())
+            } else {
+                format!("upgrade to PostgreSQL 15 for security_invoker, or REVOKE ALL ON {} FROM PUBLIC and the application role", v.qualified())
+            };
+            Finding::new(
+                v.qualified(),
+                format!(
+                    "view reads {} with its owner's rights: the policies are checked for the owner, not the caller, and an owner that bypasses row-level security shows every tenant's rows",
+                    tables.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+                fix,
+            )
+        })
+        .collect();
+    Verdict::from_findings(findings)
+}
+
+fn no_materialized(ctx: &Ctx<'_>) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    let findings = tenant_tables_read(ctx, &ctx.catalog.views)
+        .into_iter()
+        .filter(|(v, _)| v.materialized && v.can_select)
+        .map(|(v, tables)| {
+            Finding::new(
+                v.qualified(),
+                format!(
+                    "materialized view of {} is readable by {role}: it stores every tenant's rows and has no row-level security",
+                    tables.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+                format!("REVOKE ALL ON {} FROM {role}, PUBLIC; or replace it with a security_invoker view or a tenant table", v.qualified()),
+            )
+        })
+        .collect();
+    Verdict::from_findings(findings)
+}
+
+fn security_definer(ctx: &Ctx<'_>) -> Verdict {
+    if ctx.tenant_tables.is_empty() {
+        return Verdict::Skip(ctx.no_tenant_tables());
+    }
+    let findings = ctx
+        .catalog
+        .definers
+        .iter()
+        .filter_map(|f| {
+            let touched: Vec<String> = ctx
+                .tenant_tables
+                .iter()
+                .filter(|t| contains_word(&f.body, &t.table.name))
+                .map(|t| t.qualified())
+                .collect();
+            if touched.is_empty() {
+                return None;
+            }
+            let function = format!("{}.{}({})", f.schema, f.name, f.args);
+            Some(Finding::new(
+                function.as_str(),
+                format!(
+                    "SECURITY DEFINER function uses {} and runs as its owner {}: if the owner bypasses row-level security, any caller reads or writes every tenant's rows through it",
+                    touched.join(", "),
+                    f.owner
+                ),
+                format!(
+                    "ALTER FUNCTION {function} SECURITY INVOKER; or, if it must run as its owner, make sure the owner is subject to the policies and REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC"
+                ),
+            ))
+        })
+        .collect();
+    Verdict::from_findings(findings)
+}

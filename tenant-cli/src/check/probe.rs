@@ -1,0 +1,415 @@
+//! The behavioural probe: statements run as the connected (application)
+//! role inside one transaction that is always rolled back, each behind a
+//! savepoint so a refused statement does not end the others.
+//!
+//! 1. With `app.current_tenant` unset, then empty (what a pooled
+//!    connection reads after a tenant transaction committed), reading a
+//!    tenant table must return no row and inserting into it must be
+//!    refused, with the no-tenant-context error (TN001). Both, because a
+//!    scan of an empty table never evaluates the policy, while the
+//!    insert's WITH CHECK always does.
+//! 2. With a random tenant set through `set_config` (as injected SQL would,
+//!    skipping `tenancy.enter_tenant`'s existence check), every tenant
+//!    table must show no rows, and inserting a row for another random
+//!    tenant must be refused by row-level security.
+//! 3. Writing the tenants table must be refused.
+//!
+//! Nothing is kept, except that an insert that reaches a column default
+//! may consume a sequence value (sequences are not transactional).
+
+use sqlx::postgres::{PgConnection, PgDatabaseError};
+use sqlx::{Connection as _, Executor as _, Postgres, Transaction};
+
+use super::{Check, Ctx, Finding, Severity, TenantTable, Verdict};
+use tenant_sql::ident::quote as quote_ident;
+
+use crate::catalog::Catalog;
+use tenant_runtime::sqlstate;
+
+pub(super) const CHECKS: &[Check] = &[
+    Check {
+        id: "probe.no-tenant-fails-closed",
+        severity: Severity::Error,
+        title: "probe: with no tenant set (unset or empty), no tenant table returns a row or takes an insert",
+        run: fails_closed,
+    },
+    Check {
+        id: "probe.no-tenant-error",
+        severity: Severity::Warning,
+        title: "probe: with no tenant set, reading or writing a tenant table fails with no tenant context (TN001)",
+        run: no_tenant_error,
+    },
+    Check {
+        id: "probe.random-tenant-sees-nothing",
+        severity: Severity::Error,
+        title: "probe: a random tenant set with set_config sees no row in any tenant table",
+        run: random_tenant_sees_nothing,
+    },
+    Check {
+        id: "probe.cross-tenant-insert-refused",
+        severity: Severity::Error,
+        title: "probe: inserting a row for another tenant is refused by row-level security",
+        run: cross_tenant_insert_refused,
+    },
+    Check {
+        id: "probe.tenants-write-refused",
+        severity: Severity::Error,
+        title: "probe: the application role cannot insert or update tenants",
+        run: tenants_write_refused,
+    },
+];
+
+/// Keeps the probe from waiting on other sessions' locks or running long.
+const LIMITS: &str = "SET LOCAL statement_timeout = '10s'; SET LOCAL lock_timeout = '2s'";
+const SAVEPOINT: &str = "SAVEPOINT tenant_check_probe";
+const UNDO: &str = "ROLLBACK TO SAVEPOINT tenant_check_probe; RELEASE SAVEPOINT tenant_check_probe";
+/// What `app.current_tenant` reads on a pooled connection after COMMIT.
+const SET_EMPTY: &str = "SELECT set_config('app.current_tenant', '', true)";
+const SET_TENANT: &str = "SELECT set_config('app.current_tenant', $1, true)";
+/// Values no real tenant has (the name says where they came from).
+const TENANTS_INSERT: &str =
+    "INSERT INTO public.tenants (name, slug) VALUES ('tenant check probe', 'tenant-check-probe')";
+const TENANTS_UPDATE: &str = "UPDATE public.tenants SET name = name";
+
+/// What one probe statement did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// It ran: rows read (0 or 1; reads stop at the first) or written.
+    Rows(u64),
+    /// The database refused it.
+    Failed { code: String, message: String },
+    /// Not run; why.
+    NotRun(&'static str),
+}
+
+impl Attempt {
+    fn failed_with(&self, codes: &[&str]) -> bool {
+        matches!(self, Attempt::Failed { code, .. } if codes.contains(&code.as_str()))
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Attempt::Rows(n) => format!("it succeeded ({n} row{})", if *n == 1 { "" } else { "s" }),
+            Attempt::Failed { code, message } => format!("it failed with {code}: {message}"),
+            Attempt::NotRun(why) => format!("not run: {why}"),
+        }
+    }
+}
+
+/// A read and an insert with no tenant set.
+#[derive(Debug, Clone)]
+pub(crate) struct NoTenant {
+    pub(crate) read: Attempt,
+    pub(crate) insert: Attempt,
+}
+
+/// The probe of one tenant table.
+#[derive(Debug, Clone)]
+pub(crate) struct TableProbe {
+    /// `schema.table`.
+    pub(crate) table: String,
+    pub(crate) unset: NoTenant,
+    pub(crate) empty: NoTenant,
+    pub(crate) random: Attempt,
+    pub(crate) insert: Attempt,
+}
+
+/// Everything the probe saw.
+#[derive(Debug, Clone)]
+pub(crate) struct Probe {
+    pub(crate) tables: Vec<TableProbe>,
+    /// `None` without a tenants table.
+    pub(crate) tenants_insert: Option<Attempt>,
+    pub(crate) tenants_update: Option<Attempt>,
+}
+
+/// Runs the probe as `conn`'s role; an error here is a lost connection or
+/// the like, not a finding.
+pub(crate) async fn run(
+    conn: &mut PgConnection,
+    catalog: &Catalog,
+    tables: &[TenantTable<'_>],
+) -> sqlx::Result<Probe> {
+    let mut tx = conn.begin().await?;
+    tx.execute(LIMITS).await?;
+    let read = |t: &TenantTable<'_>| {
+        t.table.can_select.then(|| {
+            format!(
+                "SELECT count(*) FROM (SELECT 1 FROM {} LIMIT 1) AS probe",
+                t.table.quoted()
+            )
+        })
+    };
+    // A row of another (random) tenant. A literal, not a typed parameter,
+    // so it also fits a tenant column that is not uuid; a Uuid renders as
+    // hex and dashes only.
+    let other = uuid::Uuid::new_v4();
+    let insert = |t: &TenantTable<'_>| {
+        (t.table.can_insert && t.column().is_some()).then(|| {
+            format!(
+                "INSERT INTO {} ({}) VALUES ('{other}')",
+                t.table.quoted(),
+                quote_ident(t.tenant_column)
+            )
+        })
+    };
+    let no_tenant =
+        async |tx: &mut Transaction<'_, Postgres>, t: &TenantTable<'_>| -> sqlx::Result<NoTenant> {
+            Ok(NoTenant {
+                read: attempt(tx, read(t), Kind::Count, NO_SELECT).await?,
+                insert: attempt(tx, insert(t), Kind::Execute, NO_INSERT).await?,
+            })
+        };
+
+    // The setting is unset only until something sets it in this session.
+    let mut unset = Vec::with_capacity(tables.len());
+    for t in tables {
+        unset.push(no_tenant(&mut tx, t).await?);
+    }
+    sqlx::query(SET_EMPTY).execute(&mut *tx).await?;
+    let mut empty = Vec::with_capacity(tables.len());
+    for t in tables {
+        empty.push(no_tenant(&mut tx, t).await?);
+    }
+
+    let random = uuid::Uuid::new_v4();
+    sqlx::query(SET_TENANT)
+        .bind(random.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let mut probes = Vec::with_capacity(tables.len());
+    for (t, (unset, empty)) in tables.iter().zip(unset.into_iter().zip(empty)) {
+        let random = attempt(&mut tx, read(t), Kind::Count, NO_SELECT).await?;
+        let insert = attempt(&mut tx, insert(t), Kind::Execute, NO_INSERT).await?;
+        probes.push(TableProbe {
+            table: t.qualified(),
+            unset,
+            empty,
+            random,
+            insert,
+        });
+    }
+
+    let (tenants_insert, tenants_update) = if catalog.tenants().is_some() {
+        let insert = attempt(&mut tx, Some(TENANTS_INSERT.to_owned()), Kind::Execute, "").await?;
+        let update = attempt(&mut tx, Some(TENANTS_UPDATE.to_owned()), Kind::Execute, "").await?;
+        (Some(insert), Some(update))
+    } else {
+        (None, None)
+    };
+    tx.rollback().await?;
+    Ok(Probe {
+        tables: probes,
+        tenants_insert,
+        tenants_update,
+    })
+}
+
+const NO_SELECT: &str = "the role has no SELECT on the table";
+const NO_INSERT: &str = "the role has no INSERT on the table, or the table has no tenant column";
+
+enum Kind {
+    /// A `SELECT count(*)`.
+    Count,
+    /// A write; counts the rows it affected.
+    Execute,
+}
+
+/// Runs `sql` behind a savepoint and undoes it whatever happened.
+async fn attempt(
+    tx: &mut Transaction<'_, Postgres>,
+    sql: Option<String>,
+    kind: Kind,
+    not_run: &'static str,
+) -> sqlx::Result<Attempt> {
+    let Some(sql) = sql else {
+        return Ok(Attempt::NotRun(not_run));
+    };
+    tx.execute(SAVEPOINT).await?;
+    let result = match kind {
+        Kind::Count => sqlx::query_scalar::<_, i64>(&sql)
+            .fetch_one(&mut **tx)
+            .await
+            .map(|n| u64::try_from(n).unwrap_or_default()),
+        Kind::Execute => sqlx::query(&sql)
+            .execute(&mut **tx)
+            .await
+            .map(|done| done.rows_affected()),
+    };
+    tx.execute(UNDO).await?;
+    match result {
+        Ok(rows) => Ok(Attempt::Rows(rows)),
+        Err(sqlx::Error::Database(db)) => {
+            let code = db.code().unwrap_or_default().into_owned();
+            let mut message = db.message().to_owned();
+            if let Some(detail) = db
+                .try_downcast_ref::<PgDatabaseError>()
+                .and_then(|pg| pg.detail())
+            {
+                message = format!("{message} ({detail})");
+            }
+            Ok(Attempt::Failed { code, message })
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Gathers `f`'s findings over the probed tables; skips when the probe did
+/// not run, or ran none of the statements `pick` selects.
+fn each_probe(
+    ctx: &Ctx<'_>,
+    pick: impl Fn(&TableProbe) -> Vec<&Attempt>,
+    f: impl Fn(&TableProbe) -> Vec<Finding>,
+) -> Verdict {
+    let Some(probe) = ctx.probe else {
+        return Verdict::Skip("the probe was left out (--no-probe)".to_owned());
+    };
+    if probe.tables.is_empty() {
+        return Verdict::Skip(ctx.no_tenant_tables());
+    }
+    let attempts: Vec<&Attempt> = probe.tables.iter().flat_map(&pick).collect();
+    if attempts.iter().all(|a| matches!(a, Attempt::NotRun(_))) {
+        let why = attempts.iter().find_map(|a| match a {
+            Attempt::NotRun(why) => Some(*why),
+            _ => None,
+        });
+        return Verdict::Skip(format!(
+            "no statement could run: {}",
+            why.unwrap_or_default()
+        ));
+    }
+    Verdict::from_findings(probe.tables.iter().flat_map(f).collect())
+}
+
+fn no_tenant_states(p: &TableProbe) -> [(&'static str, &NoTenant); 2] {
+    [("unset", &p.unset), ("empty ('')", &p.empty)]
+}
+
+fn no_tenant_attempts(p: &TableProbe) -> Vec<&Attempt> {
+    vec![
+        &p.unset.read,
+        &p.unset.insert,
+        &p.empty.read,
+        &p.empty.insert,
+    ]
+}
+
+fn fails_closed(ctx: &Ctx<'_>) -> Verdict {
+    each_probe(ctx, no_tenant_attempts, |p| {
+        let mut findings = Vec::new();
+        for (how, state) in no_tenant_states(p) {
+            if matches!(state.read, Attempt::Rows(n) if n > 0) {
+                findings.push(Finding::new(
+                    p.table.as_str(),
+                    format!("with app.current_tenant {how}, SELECT returned rows: code that forgets the tenant sees every tenant's rows"),
+                    "enable and force row-level security with the emit-rls policy (see table.rls-enabled, policy.tenant-predicate)",
+                ));
+            }
+            if matches!(state.insert, Attempt::Rows(n) if n > 0) {
+                findings.push(Finding::new(
+                    p.table.as_str(),
+                    format!("with app.current_tenant {how}, inserting a row for some tenant succeeded: code that forgets the tenant can write into any tenant"),
+                    "enable and force row-level security with the emit-rls policy (its WITH CHECK needs the current tenant)",
+                ));
+            }
+        }
+        findings
+    })
+}
+
+fn no_tenant_error(ctx: &Ctx<'_>) -> Verdict {
+    each_probe(ctx, no_tenant_attempts, |p| {
+        no_tenant_states(p)
+            .into_iter()
+            .filter(|(_, s)| {
+                let ran = !matches!((&s.read, &s.insert), (Attempt::NotRun(_), Attempt::NotRun(_)));
+                // Rows read or written without a tenant are
+                // probe.no-tenant-fails-closed's finding, not this one's.
+                let open = [&s.read, &s.insert].iter().any(|a| matches!(a, Attempt::Rows(n) if *n > 0));
+                let tn001 = |a: &Attempt| a.failed_with(&[sqlstate::NO_TENANT_CONTEXT]);
+                ran && !open && !tn001(&s.read) && !tn001(&s.insert)
+            })
+            .map(|(how, s)| {
+                Finding::new(
+                    p.table.as_str(),
+                    format!(
+                        "with app.current_tenant {how}, neither a read nor an insert failed with no tenant context ({}): the read: {}; the insert: {}; a forgotten tenant then looks like an empty table or a cast bug",
+                        sqlstate::NO_TENANT_CONTEXT,
+                        s.read.describe(),
+                        s.insert.describe()
+                    ),
+                    "read the tenant through (SELECT tenancy.current_tenant()) in the policy, as the emit-rls migration does",
+                )
+            })
+            .collect()
+    })
+}
+
+fn random_tenant_sees_nothing(ctx: &Ctx<'_>) -> Verdict {
+    each_probe(
+        ctx,
+        |p| vec![&p.random],
+        |p| match p.random {
+            Attempt::Rows(n) if n > 0 => vec![Finding::new(
+                p.table.as_str(),
+                "a random tenant that does not exist, set with set_config, read rows: other tenants' rows are visible",
+                "enable and force row-level security with the emit-rls policy (see policy.tenant-predicate)",
+            )],
+            _ => Vec::new(),
+        },
+    )
+}
+
+/// `42501` is also "permission denied", but the probe only inserts into
+/// tables the role may insert into, so here it is the RLS refusal.
+const REFUSED_BY_RLS: &[&str] = &[sqlstate::CROSS_TENANT_WRITE, "42501"];
+
+fn cross_tenant_insert_refused(ctx: &Ctx<'_>) -> Verdict {
+    each_probe(
+        ctx,
+        |p| vec![&p.insert],
+        |p| match &p.insert {
+            Attempt::NotRun(_) => Vec::new(),
+            a if a.failed_with(REFUSED_BY_RLS) => Vec::new(),
+            a => vec![Finding::new(
+                p.table.as_str(),
+                format!(
+                    "inserting a row for another tenant was not refused by row-level security: {}",
+                    a.describe()
+                ),
+                "add the emit-rls policy: its WITH CHECK refuses rows of another tenant (TN003) before any constraint runs",
+            )],
+        },
+    )
+}
+
+fn tenants_write_refused(ctx: &Ctx<'_>) -> Verdict {
+    let Some(probe) = ctx.probe else {
+        return Verdict::Skip("the probe was left out (--no-probe)".to_owned());
+    };
+    let (Some(insert), Some(update)) = (&probe.tenants_insert, &probe.tenants_update) else {
+        return Verdict::Skip("there is no public.tenants table (see tenants.exists)".to_owned());
+    };
+    let mut findings = Vec::new();
+    if !insert.failed_with(&["42501"]) {
+        findings.push(Finding::new(
+            "public.tenants",
+            format!(
+                "the application role tried to insert a tenant and {}",
+                insert.describe()
+            ),
+            "only the system role (BYPASSRLS) should write tenants: see tenants.write-system-only",
+        ));
+    }
+    if matches!(update, Attempt::Rows(n) if *n > 0) {
+        findings.push(Finding::new(
+            "public.tenants",
+            format!(
+                "the application role tried to update every tenant and {}",
+                update.describe()
+            ),
+            "only the system role (BYPASSRLS) should write tenants: see tenants.write-system-only",
+        ));
+    }
+    Verdict::from_findings(findings)
+}

@@ -1,0 +1,182 @@
+//! The command line of [tenant-runtime](https://docs.rs/tenant-runtime):
+//! `emit-rls`, `check`, `seed`, `init`, `add-table` and `roles`.
+//!
+//! The registry only sees the `#[derive(TenantScoped)]` models linked into
+//! the running binary, so the command line is a library a binary of yours
+//! calls, in the crate that defines the models:
+//!
+//! ```no_run
+//! // src/bin/tenant.rs
+//! fn main() -> std::process::ExitCode {
+//!     tenant_cli::main()
+//! }
+//! ```
+//!
+//! [`Command`] is also a `clap::Subcommand`, to nest the commands under a
+//! command line of your own. The `tenant-cli` binary of this crate is the
+//! same with no models (fine for `check`, `seed`, `init`, `add-table`).
+//!
+//! Every command that connects takes `--database-url` (the application
+//! role, `$DATABASE_URL`) and `--system-url` (the system role,
+//! `$SYSTEM_DATABASE_URL`), read from a `.env` file too, as sqlx-cli
+//! does. Exit codes: 0 ok, 1 findings (drift, failed checks, a taken
+//! slug), 2 usage or connection error; errors are one line on stderr.
+//!
+//! # Versioning
+//!
+//! The commands, their flags, output formats and exit codes are the
+//! stable interface and follow semver. The Rust API of this crate follows
+//! the command line and is exempt from semver, as sqlx-cli's is.
+
+#![forbid(unsafe_code)]
+
+/// `print!` that ends quietly when stdout is closed early (`tenant check |
+/// head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that ends quietly when stdout is closed early.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+mod add_table;
+mod catalog;
+mod check;
+mod db;
+mod emit;
+mod init;
+mod migrations;
+mod roles;
+mod seed;
+mod skeleton;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use add_table::AddTableArgs;
+pub use check::CheckArgs;
+pub use db::ConnectArgs;
+pub use emit::EmitArgs;
+pub use init::InitArgs;
+pub use roles::RolesArgs;
+pub use seed::SeedArgs;
+
+/// How a command ended, when it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to report.
+    Ok,
+    /// Drift, failed checks or a taken slug were found and printed.
+    Findings,
+}
+
+/// The commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print the RLS DDL, write it as a sqlx migration (-o), or check a
+    /// migration folder for drift (--check).
+    EmitRls(EmitArgs),
+    /// Validate a live database's tenant isolation as the application role
+    /// (roles, policies, keys, grants, views, drift from the models) and
+    /// probe it in a transaction that is always rolled back.
+    #[command(
+        after_help = "Exit codes: 0 when no validation of severity error failed, 1 when one did \
+                      (or a warning, with --strict), 2 on a usage or connection error."
+    )]
+    Check(CheckArgs),
+    /// Create a tenant through the system role and print its id.
+    #[command(
+        after_help = "Exit codes: 0 created, 1 the --slug is taken (nothing created; with \
+                      --json the tenant that has it is printed), 2 on a usage or connection error."
+    )]
+    Seed(SeedArgs),
+    /// Write model skeletons and the first RLS migration from an existing
+    /// database's tables that have a tenant column.
+    Init(InitArgs),
+    /// Print the model skeleton of one table of the database.
+    AddTable(AddTableArgs),
+    /// Print (or apply) the least-privilege roles and grants for the linked
+    /// models: the migration owner, the application role, the system role.
+    Roles(RolesArgs),
+}
+
+impl Command {
+    /// Runs the command.
+    pub fn run(&self) -> anyhow::Result<Outcome> {
+        match self {
+            Command::EmitRls(args) => emit::run(args),
+            Command::Check(args) => check::run(args),
+            Command::Seed(args) => seed::run(args),
+            Command::Init(args) => init::run(args),
+            Command::AddTable(args) => add_table::run(args),
+            Command::Roles(args) => roles::run(args),
+        }
+    }
+}
+
+/// Tenant isolation for PostgreSQL: emit, check and seed the row-level
+/// security set-up of the registered models.
+#[derive(Debug, Parser)]
+#[command(name = "tenant", version)]
+struct Cli {
+    /// Do not read a `.env` file.
+    #[arg(long, global = true)]
+    no_dotenv: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Print the row-level security DDL for the registered models, write it as
+/// a sqlx migration (-o DIR), or check a migration folder for drift
+/// (--check DIR).
+#[derive(Debug, Parser)]
+#[command(name = "emit-rls", version)]
+struct EmitRls {
+    #[command(flatten)]
+    args: EmitArgs,
+}
+
+/// Entry point of the full command line (`tenant <command>`): parses the
+/// process arguments, reads `.env`, runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !cli.no_dotenv {
+        // Like sqlx-cli: a missing file is fine, the variables may be set.
+        let _ = dotenvy::dotenv();
+    }
+    exit(cli.command.run())
+}
+
+/// Entry point of an `emit-rls` binary (no database, so no `.env`).
+pub fn emit_rls() -> ExitCode {
+    exit(emit::run(&EmitRls::parse().args))
+}
+
+/// The exit code for a command's result; an error is printed as one line.
+pub fn exit(result: anyhow::Result<Outcome>) -> ExitCode {
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {}", db::one_line(&format!("{e:#}")));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// What `out!` and `outln!` call.
+fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_fmt(text)
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write to stdout: {e}");
+    }
+}

@@ -1,0 +1,147 @@
+//! Running the generated statements: what [`Scoped`](super::Scoped),
+//! [`System`](super::System) and the tenants API share. Each statement
+//! locks the transaction's connection for itself only and runs in the
+//! transaction's tracing span.
+
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::{Arguments, Encode, FromRow, Postgres, Type};
+
+use crate::error::{Error, Result};
+use crate::tx::{Mode, Tx};
+
+/// Rows the generated statements can return.
+pub trait Row: for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T: for<'r> FromRow<'r, PgRow> + Send + Unpin> Row for T {}
+
+/// Arguments built in order; an encoding failure is kept until the
+/// statement runs, where it becomes the statement's error.
+pub(crate) struct Args {
+    args: PgArguments,
+    failed: Option<sqlx::error::BoxDynError>,
+}
+
+impl Args {
+    pub(crate) fn new() -> Self {
+        Self {
+            args: PgArguments::default(),
+            failed: None,
+        }
+    }
+
+    pub(crate) fn add<'q, V: Encode<'q, Postgres> + Type<Postgres> + 'q>(self, value: V) -> Self {
+        self.with(|args| args.add(value))
+    }
+
+    pub(crate) fn with(
+        mut self,
+        encode: impl FnOnce(&mut PgArguments) -> Result<(), sqlx::error::BoxDynError>,
+    ) -> Self {
+        if self.failed.is_none()
+            && let Err(e) = encode(&mut self.args)
+        {
+            self.failed = Some(e);
+        }
+        self
+    }
+
+    fn into_inner(self) -> Result<PgArguments> {
+        match self.failed {
+            None => Ok(self.args),
+            Some(e) => Err(Error::Database(sqlx::Error::Encode(e))),
+        }
+    }
+}
+
+pub(crate) async fn fetch_all<T: Row, M: Mode>(
+    tx: &Tx<M>,
+    sql: &'static str,
+    args: Args,
+) -> Result<Vec<T>> {
+    let args = args.into_inner()?;
+    tx.lock()
+        .await
+        .run(|c| Box::pin(sqlx::query_as_with(sql, args).fetch_all(c)))
+        .await
+}
+
+pub(crate) async fn fetch_optional<T: Row, M: Mode>(
+    tx: &Tx<M>,
+    sql: &'static str,
+    args: Args,
+) -> Result<Option<T>> {
+    let args = args.into_inner()?;
+    tx.lock()
+        .await
+        .run(|c| Box::pin(sqlx::query_as_with(sql, args).fetch_optional(c)))
+        .await
+}
+
+pub(crate) async fn fetch_count<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) -> Result<i64> {
+    let args = args.into_inner()?;
+    tx.lock()
+        .await
+        .run(|c| Box::pin(sqlx::query_scalar_with(sql, args).fetch_one(c)))
+        .await
+}
+
+pub(crate) async fn execute<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) -> Result<u64> {
+    let args = args.into_inner()?;
+    tx.lock()
+        .await
+        .run(|c| Box::pin(sqlx::query_with(sql, args).execute(c)))
+        .await
+        .map(|done| done.rows_affected())
+}
+
+/// A hand-written statement that still runs inside the transaction, so
+/// row-level security applies to it. Made by `Scoped::raw` / `System::raw`.
+#[must_use = "a raw query does nothing until fetched"]
+pub struct RawQuery<'tx, 'q, T, M: Mode> {
+    tx: &'tx Tx<M>,
+    query: sqlx::query::QueryAs<'q, Postgres, T, PgArguments>,
+}
+
+impl<'tx, 'q, T: Row, M: Mode> RawQuery<'tx, 'q, T, M> {
+    pub(crate) fn new(tx: &'tx Tx<M>, sql: &'q str) -> Self {
+        Self {
+            tx,
+            query: sqlx::query_as(sql),
+        }
+    }
+
+    /// Binds the next `$n` parameter.
+    pub fn bind<V: Encode<'q, Postgres> + Type<Postgres> + Send + 'q>(mut self, value: V) -> Self {
+        self.query = self.query.bind(value);
+        self
+    }
+
+    /// Every row.
+    pub async fn fetch_all(self) -> Result<Vec<T>> {
+        let query = self.query;
+        self.tx
+            .lock()
+            .await
+            .run(|c| Box::pin(query.fetch_all(c)))
+            .await
+    }
+
+    /// The first row, if any.
+    pub async fn fetch_optional(self) -> Result<Option<T>> {
+        let query = self.query;
+        self.tx
+            .lock()
+            .await
+            .run(|c| Box::pin(query.fetch_optional(c)))
+            .await
+    }
+
+    /// Exactly one row ([`Error::Database`] with `RowNotFound` otherwise).
+    pub async fn fetch_one(self) -> Result<T> {
+        let query = self.query;
+        self.tx
+            .lock()
+            .await
+            .run(|c| Box::pin(query.fetch_one(c)))
+            .await
+    }
+}

@@ -1,0 +1,356 @@
+//! [`Pool`]: connections for one [mode](super::mode) of transaction.
+
+use std::marker::PhantomData;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use deadpool::Runtime;
+use deadpool::managed::{self, PoolError, TimeoutType, Timeouts};
+use sqlx::postgres::PgConnectOptions;
+use tracing::Instrument as _;
+
+use super::mode::{GlobalMode, Mode, SystemMode, TenantMode};
+use super::roles::Expect;
+use super::session::{Lease, Manager, simple_query};
+use super::transaction::Tx;
+use crate::error::{Error, Result};
+use crate::model::registry;
+use crate::tenant_id::TenantId;
+
+/// Connections for tenant transactions, logged in as the application role.
+pub type TenantPool = Pool<TenantMode>;
+
+/// Connections for cross-tenant work, logged in as the system role.
+pub type SystemPool = Pool<SystemMode>;
+
+/// A pool of connections that only ever hands one out inside a
+/// transaction of its mode ([`TenantPool`] or [`SystemPool`]).
+///
+/// Cheap to clone: clones share the connections. A connection goes back to
+/// the pool only after its transaction ended cleanly; otherwise it is
+/// closed, so nothing a transaction left behind reaches the next one.
+pub struct Pool<M: Mode> {
+    inner: managed::Pool<Manager>,
+    acquire_timeout: Duration,
+    mode: PhantomData<fn() -> M>,
+}
+
+impl<M: Mode> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            acquire_timeout: self.acquire_timeout,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M: Mode> std::fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.inner.status();
+        f.debug_struct("Pool")
+            .field("mode", &std::any::type_name::<M>())
+            .field("size", &status.size)
+            .field("idle", &status.available)
+            .field("max", &status.max_size)
+            .finish()
+    }
+}
+
+/// How a [`Pool`] is sized and timed; `TenantPool::options()` starts one.
+#[derive(Debug, Clone)]
+pub struct PoolOptions<M: Mode> {
+    max_connections: usize,
+    acquire_timeout: Duration,
+    connect_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
+    mode: PhantomData<fn() -> M>,
+}
+
+impl<M: Mode> Default for PoolOptions<M> {
+    /// 10 connections; 30 s to acquire one; 10 s to connect; idle
+    /// connections closed after 10 minutes, every connection after 30.
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Some(Duration::from_secs(10 * 60)),
+            max_lifetime: Some(Duration::from_secs(30 * 60)),
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M: Mode> PoolOptions<M> {
+    /// The defaults (see [`Default`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// At most this many connections (at least 1).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long `begin` waits for a free connection before
+    /// [`Error::PoolTimedOut`].
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// How long opening a connection may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Close connections idle for longer than this (`None`: never).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Close connections older than this (`None`: never).
+    pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.max_lifetime = lifetime;
+        self
+    }
+
+    /// Connects to `url` (see [`PoolOptions::connect_with`]).
+    pub async fn connect(self, url: &str) -> Result<Pool<M>> {
+        let options = PgConnectOptions::from_str(url).map_err(Error::from)?;
+        self.connect_with(options).await
+    }
+
+    /// Builds the pool and opens one connection at once, so a wrong URL,
+    /// an unreachable server or a role of the wrong kind fails here, at
+    /// start-up, rather than on the first request: a [`TenantPool`]
+    /// refuses a superuser or `BYPASSRLS` role
+    /// ([`Error::RoleBypassesRls`]), a [`SystemPool`] a role without
+    /// `BYPASSRLS` ([`Error::SystemRoleLacksBypass`]). A tenant pool also
+    /// checks the registered models (two models for one table, a
+    /// `references` no model maps).
+    pub async fn connect_with(self, options: PgConnectOptions) -> Result<Pool<M>> {
+        let expect = if M::SYSTEM {
+            Expect::BypassesRls
+        } else {
+            registry::tables()?;
+            Expect::RlsApplies
+        };
+        let manager = Manager {
+            options,
+            expect,
+            idle_timeout: self.idle_timeout,
+            max_lifetime: self.max_lifetime,
+        };
+        let inner = managed::Pool::builder(manager)
+            .max_size(self.max_connections)
+            .timeouts(Timeouts {
+                wait: Some(self.acquire_timeout),
+                create: Some(self.connect_timeout),
+                recycle: Some(self.connect_timeout),
+            })
+            .runtime(Runtime::Tokio1)
+            .build()
+            .expect("a runtime is set, so the pool builds");
+        let pool = Pool {
+            inner,
+            acquire_timeout: self.acquire_timeout,
+            mode: PhantomData,
+        };
+        pool.lease().await?.release();
+        Ok(pool)
+    }
+}
+
+impl<M: Mode> Pool<M> {
+    /// Options to build a pool with.
+    pub fn options() -> PoolOptions<M> {
+        PoolOptions::new()
+    }
+
+    /// Connects to `url` with the default options.
+    pub async fn connect(url: &str) -> Result<Self> {
+        PoolOptions::new().connect(url).await
+    }
+
+    /// Connects with `options` and the default pool options.
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
+        PoolOptions::new().connect_with(options).await
+    }
+
+    /// Closes the pool: idle connections now, busy ones when their
+    /// transaction ends; `begin` then fails with [`Error::PoolClosed`].
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    /// How many connections are open, and how many of them are idle.
+    pub fn status(&self) -> PoolStatus {
+        let s = self.inner.status();
+        PoolStatus {
+            open: s.size,
+            idle: s.available,
+            max: s.max_size,
+        }
+    }
+
+    async fn lease(&self) -> Result<Lease> {
+        match self.inner.get().await {
+            Ok(object) => Ok(Lease::new(object)),
+            Err(PoolError::Backend(e)) => Err(e),
+            Err(PoolError::Timeout(TimeoutType::Wait)) => Err(Error::PoolTimedOut {
+                waited: self.acquire_timeout,
+            }),
+            Err(PoolError::Timeout(_)) => Err(Error::DatabaseUnavailable(sqlx::Error::Io(
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connecting timed out"),
+            ))),
+            Err(PoolError::Closed) => Err(Error::PoolClosed),
+            Err(other) => Err(Error::DatabaseUnavailable(sqlx::Error::Protocol(
+                other.to_string(),
+            ))),
+        }
+    }
+
+    /// Begins a transaction with `begin` (one simple-query message). A
+    /// connection that turns out to be dead (the server restarted, or
+    /// terminated it while it sat idle) is replaced once, since nothing has
+    /// run on it yet.
+    async fn start<T: Mode>(
+        &self,
+        context: T::Context,
+        begin: &str,
+        span: tracing::Span,
+    ) -> Result<Tx<T>> {
+        let mut retried = false;
+        loop {
+            let mut lease = self.lease().await?;
+            match simple_query(lease.conn(), begin)
+                .instrument(span.clone())
+                .await
+            {
+                Ok(_) => return Ok(Tx::new(lease, context, span)),
+                Err(sqlx::Error::Database(db)) => {
+                    // Refused by the server before BEGIN ran: the failed
+                    // statement rolled back its implicit transaction and
+                    // the connection is idle and reusable.
+                    lease.release();
+                    return Err(Error::from(sqlx::Error::Database(db)));
+                }
+                Err(e) if !retried && !lease.is_fresh() => {
+                    tracing::debug!(error = %e, "replacing a dead pooled connection");
+                    retried = true;
+                }
+                Err(e) => return Err(Error::from(e)),
+            }
+        }
+    }
+
+    /// Runs `f` in `tx`: commits when it returns `Ok`, rolls back when it
+    /// returns `Err` or panics (a panic drops the transaction, which closes
+    /// its connection, which rolls back).
+    async fn run<T: Mode, R, E, F>(mut tx: Tx<T>, f: F) -> Result<R, E>
+    where
+        F: AsyncFnOnce(&mut Tx<T>) -> Result<R, E>,
+        E: From<Error>,
+    {
+        let span = tx.span().clone();
+        match f(&mut tx).instrument(span).await {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rollback after error failed");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Connection counts of a [`Pool`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Open connections, busy or idle.
+    pub open: usize,
+    /// Idle connections, ready for the next transaction.
+    pub idle: usize,
+    /// The most there may be.
+    pub max: usize,
+}
+
+impl Pool<TenantMode> {
+    /// Begins a transaction for `tenant`, in one round trip.
+    ///
+    /// Sends `CALL tenancy.enter_tenant('<id>'::uuid); BEGIN` as one
+    /// simple-query message. `enter_tenant` checks the tenants table and
+    /// sets the tenant for this transaction only; an unknown or deleted
+    /// tenant fails with [`Error::TenantNotFound`] / [`Error::TenantDeleted`]
+    /// and the connection stays idle, because the failed statement rolls
+    /// back its implicit transaction before `BEGIN` runs.
+    pub async fn begin(&self, tenant: TenantId) -> Result<Tx<TenantMode>> {
+        // A TenantId renders as hex digits and dashes only: nothing to escape.
+        let begin = format!("CALL tenancy.enter_tenant('{tenant}'::uuid); BEGIN");
+        let span = tracing::info_span!("tenant_tx", %tenant);
+        let tx = self.start::<TenantMode>(tenant, &begin, span).await?;
+        tracing::debug!(parent: tx.span(), "tenant transaction begun");
+        Ok(tx)
+    }
+
+    /// Runs `f` in a transaction for `tenant`: commits when it returns
+    /// `Ok`, rolls back when it returns `Err` or panics. Everything `f`
+    /// logs carries the tenant (it runs in the transaction's span).
+    ///
+    /// ```no_run
+    /// # use tenant_runtime::{TenantPool, TenantId, Error};
+    /// # async fn demo(pool: TenantPool, tenant: TenantId) -> Result<(), Error> {
+    /// let n: i64 = pool
+    ///     .with_tenant(tenant, async |tx| {
+    ///         let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM projects")
+    ///             .fetch_one(tx.conn())
+    ///             .await?;
+    ///         Ok::<_, Error>(n)
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn with_tenant<T, E, F>(&self, tenant: TenantId, f: F) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&mut Tx<TenantMode>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        Self::run(self.begin(tenant).await?, f).await
+    }
+
+    /// Begins a transaction as the application role with no tenant: for
+    /// tables that are not tenant tables. Tenant tables fail closed in it
+    /// ([`Error::NoTenantContext`]), and `Model::scoped` does not accept it.
+    pub async fn begin_global(&self) -> Result<Tx<GlobalMode>> {
+        self.start::<GlobalMode>((), "BEGIN", tracing::info_span!("global_tx"))
+            .await
+    }
+}
+
+impl Pool<SystemMode> {
+    /// Begins a cross-tenant transaction.
+    pub async fn begin(&self) -> Result<Tx<SystemMode>> {
+        self.start::<SystemMode>((), "BEGIN", tracing::info_span!("system_tx"))
+            .await
+    }
+
+    /// Runs `f` in a system transaction: commits on `Ok`, rolls back on
+    /// `Err` or panic.
+    pub async fn with_system<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&mut Tx<SystemMode>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        Self::run(self.begin().await?, f).await
+    }
+}

@@ -1,0 +1,119 @@
+//! The pool's connections: made by [`Manager`], lent out as a [`Lease`].
+//!
+//! A lease goes back to the pool only when the transaction on it ended
+//! cleanly (its COMMIT or ROLLBACK message succeeded). Every other way out
+//! (a dropped transaction, a cancelled future, a panic, a failed end)
+//! closes the connection instead, so the server rolls back whatever was
+//! open and nothing of it can reach the next user of the pool.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
+use sqlx::Connection as _;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgQueryResult};
+
+use super::roles::{self, Expect};
+use crate::error::{Error, Result};
+
+/// A boxed, `Send` future (what sqlx's own executors return).
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Runs `sql` as one simple-query message (several statements in one
+/// round trip), boxed for the reason [`Tx::statement`](super::Tx) gives.
+pub(crate) fn simple_query<'c>(
+    conn: &'c mut PgConnection,
+    sql: &'c str,
+) -> BoxFuture<'c, sqlx::Result<PgQueryResult>> {
+    sqlx::Executor::execute(conn, sqlx::raw_sql(sql))
+}
+
+/// One connection of the pool.
+#[derive(Debug)]
+pub(crate) struct Session {
+    conn: PgConnection,
+}
+
+/// Opens connections and decides whether an idle one may be reused.
+#[derive(Debug)]
+pub(crate) struct Manager {
+    pub(crate) options: PgConnectOptions,
+    pub(crate) expect: Expect,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_lifetime: Option<Duration>,
+}
+
+impl managed::Manager for Manager {
+    type Type = Session;
+    type Error = Error;
+
+    async fn create(&self) -> Result<Session> {
+        let mut conn = PgConnection::connect_with(&self.options).await?;
+        if let Err(e) = roles::check(&mut conn, self.expect).await {
+            let _ = conn.close().await;
+            return Err(e);
+        }
+        Ok(Session { conn })
+    }
+
+    async fn recycle(&self, _: &mut Session, metrics: &Metrics) -> RecycleResult<Error> {
+        if self.max_lifetime.is_some_and(|max| metrics.age() >= max) {
+            return Err(RecycleError::message("past its maximum lifetime"));
+        }
+        if self
+            .idle_timeout
+            .is_some_and(|max| metrics.last_used() >= max)
+        {
+            return Err(RecycleError::message("idle for too long"));
+        }
+        Ok(())
+    }
+}
+
+/// A connection lent to one transaction. Dropping it closes the
+/// connection; only [`Lease::release`] puts it back.
+#[derive(Debug)]
+pub(crate) struct Lease(Option<Object<Manager>>);
+
+impl Lease {
+    pub(crate) fn new(object: Object<Manager>) -> Self {
+        Self(Some(object))
+    }
+
+    /// Whether the connection was made for this lease (not reused).
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|o| Object::metrics(o).recycle_count == 0)
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
+        &mut self
+            .0
+            .as_mut()
+            .expect("a lease holds its connection until it is released or dropped")
+            .conn
+    }
+
+    /// Back to the pool, for the next transaction.
+    pub(crate) fn release(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(object) = self.0.take() else {
+            return;
+        };
+        let Session { conn } = Object::take(object);
+        // A graceful close tells the server at once; without a runtime (or
+        // if the task never runs) dropping the socket does the same a
+        // little later. Either way the open transaction is rolled back.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(5), conn.close()).await;
+            });
+        }
+    }
+}
