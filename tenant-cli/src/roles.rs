@@ -173,7 +173,9 @@ pub(crate) fn sql(roles: &Roles, tables: &Ordered) -> String {
     do_block(
         &mut out,
         &format!(
-            "EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO {owner}, {app}, {system}', pg_catalog.current_database());"
+            "EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO {owner}, {app}, {system}', pg_catalog.current_database());\n    \
+             -- The migration creates the tenancy schema.\n    \
+             EXECUTE pg_catalog.format('GRANT CREATE ON DATABASE %I TO {owner}', pg_catalog.current_database());"
         ),
     );
 

@@ -450,18 +450,34 @@ fn rust_ident(column: &str) -> (String, Option<String>) {
         };
         return (ident, None);
     }
-    let mut ident: String = column
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if ident.is_empty() || ident.starts_with(|c: char| c.is_ascii_digit()) {
+    // snake_case: `createdBy` -> `created_by`, `say "hi"` -> `say_hi`.
+    let mut ident = String::with_capacity(column.len() + 4);
+    let mut previous: Option<char> = None;
+    for c in column.chars() {
+        let part_of_word = c.is_ascii_alphanumeric();
+        if c.is_ascii_uppercase()
+            && previous.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit())
+        {
+            ident.push('_');
+        }
+        if part_of_word {
+            ident.push(c.to_ascii_lowercase());
+        } else if !ident.is_empty() && !ident.ends_with('_') {
+            ident.push('_');
+        }
+        previous = Some(c);
+    }
+    let trimmed = ident.trim_end_matches('_');
+    let mut ident = if trimmed.is_empty() {
+        "column".to_owned()
+    } else {
+        trimmed.to_owned()
+    };
+    if ident.starts_with(|c: char| c.is_ascii_digit()) {
         ident.insert(0, '_');
+    }
+    if KEYWORDS.contains(&ident.as_str()) {
+        ident.insert_str(0, "r#");
     }
     // The column keeps its name: the attribute spells it in quotes.
     (ident, None)
@@ -866,7 +882,7 @@ mod tests {
             "    #[tenant(primary_key, generated)]\n    pub id: sqlx::types::Uuid,",
             "    #[tenant(sql_type = \"character varying(80)\")]\n    pub name: String,",
             "    pub r#type: Option<String>,",
-            "    #[tenant(column = \"\\\"createdBy\\\"\")]\n    pub createdby: Option<String>,",
+            "    #[tenant(column = \"\\\"createdBy\\\"\")]\n    pub created_by: Option<String>,",
             "    #[tenant(default = \"'{}'::text[]\")]\n    pub tags: Vec<String>,",
             "    #[tenant(references = \"accounts\")]\n    pub account_id: sqlx::types::Uuid,",
             "    #[tenant(sql_type = \"numeric(12,2)\")]\n    pub amount: Option<sqlx::types::Decimal>,",
@@ -936,8 +952,12 @@ mod tests {
     fn field_names_from_column_names() {
         assert_eq!(rust_ident("email"), ("email".to_owned(), None));
         assert_eq!(rust_ident("type").0, "r#type");
-        assert_eq!(rust_ident("createdAt"), ("createdat".to_owned(), None));
+        assert_eq!(rust_ident("createdAt"), ("created_at".to_owned(), None));
         assert_eq!(rust_ident("Order Total").0, "order_total");
+        assert_eq!(rust_ident("say \"hi\"").0, "say_hi");
+        assert_eq!(rust_ident("2fa").0, "_2fa");
+        assert_eq!(rust_ident("\"\"").0, "column");
+        assert_eq!(rust_ident("Type").0, "r#type");
         assert_eq!(rust_ident("self").0, "self_");
     }
 }

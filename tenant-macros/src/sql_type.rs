@@ -104,6 +104,22 @@ mod tests {
         assert_eq!(infer(&ty("Vec<MyEnum>")), None);
     }
 
+    /// The other half of the round trip `tenant init` tests against a
+    /// database: the Rust type a skeleton writes for a SQL type is read
+    /// back by the derive as that SQL type.
+    #[test]
+    fn every_skeleton_type_reads_back_as_its_sql_type() {
+        for t in types::TYPES {
+            assert_eq!(infer(&ty(t.rust)).as_deref(), Some(t.sql), "{}", t.rust);
+            let array = format!("Vec<{}>", t.rust);
+            assert_eq!(infer(&ty(&array)), Some(types::array_of(t.sql)), "{array}");
+            let optional = ty(&format!("Option<{}>", t.rust));
+            let peeled = peel_option(&optional);
+            assert!(peeled.nullable);
+            assert_eq!(infer(peeled.inner).as_deref(), Some(t.sql));
+        }
+    }
+
     #[test]
     fn peels_option() {
         let t = ty("Option<i32>");

@@ -6,6 +6,7 @@
 mod cli_check;
 mod cli_common;
 mod cli_init;
+mod cli_roles;
 mod cli_seed;
 mod common;
 mod ddl_catalog;

@@ -375,3 +375,57 @@ async fn an_unreachable_database_is_its_own_error() {
     assert!(matches!(err, Error::DatabaseUnavailable(_)), "{err:?}");
     assert!(err.to_string().starts_with("database unavailable"), "{err}");
 }
+
+/// Log lines written by the work of a tenant transaction, and by its
+/// statements, carry the tenant: they run in the transaction's span.
+#[sqlx::test]
+async fn a_tenant_transaction_logs_in_a_span_with_its_tenant(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let db = TestDb::new(opts).await;
+    let [a, b] = db.tenants;
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for tenant in [a, b] {
+        db.app
+            .with_tenant(tenant, async |tx| {
+                tracing::info!("handler work");
+                Project::scoped(tx).count().await
+            })
+            .await
+            .unwrap();
+    }
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    for tenant in [a, b] {
+        let line = text
+            .lines()
+            .find(|l| l.contains("handler work") && l.contains(&tenant.to_string()))
+            .unwrap_or_else(|| panic!("no log line of tenant {tenant} in:\n{text}"));
+        assert!(
+            line.contains(&format!("tenant_tx{{tenant={tenant}}}")),
+            "{line}"
+        );
+    }
+    db.close().await;
+}
