@@ -16,13 +16,21 @@ struct Report<'a> {
     summary: Summary,
 }
 
+/// A validation's result, as the report says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Pass,
+    Fail,
+    Skip,
+}
+
 #[derive(Serialize)]
 struct CheckResult<'a> {
     id: &'static str,
     severity: Severity,
     title: &'static str,
-    /// `pass`, `fail` or `skip`.
-    status: &'static str,
+    status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     skip_reason: Option<&'a str>,
     findings: &'a [Finding],
@@ -68,9 +76,9 @@ pub(super) fn print(ctx: &Ctx<'_>, results: &[(&'static Check, Verdict)], json: 
                 severity: c.severity,
                 title: c.title,
                 status: match v {
-                    Verdict::Pass => "pass",
-                    Verdict::Fail(_) => "fail",
-                    Verdict::Skip(_) => "skip",
+                    Verdict::Pass => Status::Pass,
+                    Verdict::Fail(_) => Status::Fail,
+                    Verdict::Skip(_) => Status::Skip,
                 },
                 skip_reason: match v {
                     Verdict::Skip(why) => Some(why.as_str()),
@@ -116,8 +124,8 @@ fn text(r: &Report<'_>) -> String {
     let width = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &r.checks {
         let label = match (c.status, c.severity) {
-            ("pass", _) => "ok",
-            ("skip", _) => "skip",
+            (Status::Pass, _) => "ok",
+            (Status::Skip, _) => "skip",
             (_, Severity::Error) => "FAIL",
             (_, Severity::Warning) => "warn",
         };
