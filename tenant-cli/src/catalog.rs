@@ -25,6 +25,12 @@ macro_rules! user_schemas {
 const SESSION: &str = "\
 SELECT current_user::text AS role, current_database()::text AS database,
        r.rolsuper AS superuser, r.rolbypassrls AS bypassrls,
+       r.rolcreaterole AS createrole, r.rolreplication AS replication,
+       has_database_privilege(current_database(), 'TEMP') AS temp,
+       ARRAY(SELECT n.nspname::text FROM pg_namespace n
+             WHERE has_schema_privilege(n.oid, 'CREATE')
+               AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+             ORDER BY 1) AS creatable_schemas,
        current_setting('server_version_num')::int4 AS server_version
 FROM pg_roles r WHERE r.rolname = current_user";
 
@@ -203,6 +209,12 @@ pub(crate) struct Session {
     pub(crate) database: String,
     pub(crate) superuser: bool,
     pub(crate) bypassrls: bool,
+    pub(crate) createrole: bool,
+    pub(crate) replication: bool,
+    /// May create temporary tables in this database.
+    pub(crate) temp: bool,
+    /// Schemas the role may create objects in.
+    pub(crate) creatable_schemas: Vec<String>,
     pub(crate) server_version: i32,
 }
 
@@ -458,6 +470,10 @@ impl Catalog {
                 database: "db".to_owned(),
                 superuser: false,
                 bypassrls: false,
+                createrole: false,
+                replication: false,
+                temp: false,
+                creatable_schemas: Vec::new(),
                 server_version: 150_000,
             },
             memberships: Vec::new(),
@@ -637,6 +653,10 @@ fn session(r: &PgRow) -> sqlx::Result<Session> {
         database: r.try_get("database")?,
         superuser: r.try_get("superuser")?,
         bypassrls: r.try_get("bypassrls")?,
+        createrole: r.try_get("createrole")?,
+        replication: r.try_get("replication")?,
+        temp: r.try_get("temp")?,
+        creatable_schemas: r.try_get("creatable_schemas")?,
         server_version: r.try_get("server_version")?,
     })
 }

@@ -175,7 +175,9 @@ pub(crate) fn sql(roles: &Roles, tables: &Ordered) -> String {
         &format!(
             "EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO {owner}, {app}, {system}', pg_catalog.current_database());\n    \
              -- The migration creates the tenancy schema.\n    \
-             EXECUTE pg_catalog.format('GRANT CREATE ON DATABASE %I TO {owner}', pg_catalog.current_database());"
+             EXECUTE pg_catalog.format('GRANT CREATE ON DATABASE %I TO {owner}', pg_catalog.current_database());\n    \
+             -- A temporary table would outlive a transaction on a pooled connection.\n    \
+             EXECUTE pg_catalog.format('REVOKE TEMP ON DATABASE %I FROM PUBLIC, {app}', pg_catalog.current_database());"
         ),
     );
 
@@ -191,6 +193,7 @@ pub(crate) fn sql(roles: &Roles, tables: &Ordered) -> String {
             &format!(
                 "IF EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = {}) THEN\n    \
                  GRANT USAGE, CREATE ON SCHEMA {s} TO {owner};\n    \
+                 REVOKE CREATE ON SCHEMA {s} FROM PUBLIC, {app};\n    \
                  GRANT USAGE ON SCHEMA {s} TO {app}, {system};\n    \
                  ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}, {system};\n\
                  END IF;",

@@ -49,9 +49,12 @@ pub async fn ensure_roles(owner: &PgPool) -> Result<(), sqlx::Error> {
 /// table included): what keeps the app role out of other tenants' rows and
 /// off the tenants table's writes is row-level security, not missing grants.
 pub async fn grant(owner: &PgPool) -> Result<(), sqlx::Error> {
+    // Temporary tables would outlive a transaction on a pooled connection
+    // (check's role.no-temp); PostgreSQL grants TEMP to PUBLIC by default.
     let sql = format!(
         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE};
-         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {SYSTEM_ROLE};"
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {SYSTEM_ROLE};
+         DO $$ BEGIN EXECUTE format('REVOKE TEMP ON DATABASE %I FROM PUBLIC', current_database()); END $$;"
     );
     owner.execute(sql.as_str()).await?;
     Ok(())

@@ -1,6 +1,8 @@
 //! The roles: the application role must be subject to row-level security
 //! and unable to become a role that is not; the system role must bypass it.
 
+use tenant_sql::ident::quote;
+
 use super::{Check, Ctx, Finding, Severity, Verdict};
 
 pub(super) const CHECKS: &[Check] = &[
@@ -15,6 +17,30 @@ pub(super) const CHECKS: &[Check] = &[
         severity: Severity::Error,
         title: "the application role does not have BYPASSRLS",
         run: no_bypassrls,
+    },
+    Check {
+        id: "role.no-createrole",
+        severity: Severity::Error,
+        title: "the application role does not have CREATEROLE (with it, it can grant itself the system role)",
+        run: no_createrole,
+    },
+    Check {
+        id: "role.no-replication",
+        severity: Severity::Error,
+        title: "the application role does not have REPLICATION (with it, it can stream every tenant's rows from the WAL)",
+        run: no_replication,
+    },
+    Check {
+        id: "role.no-create-on-schemas",
+        severity: Severity::Error,
+        title: "the application role cannot create objects in any schema (no overloads of the context functions, no look-alike tables or operators)",
+        run: no_create_on_schemas,
+    },
+    Check {
+        id: "role.no-temp",
+        severity: Severity::Error,
+        title: "the application role cannot create temporary tables (one would shadow a table name in a later request on the same connection)",
+        run: no_temp,
     },
     Check {
         id: "role.owns-no-tenant-table",
@@ -52,18 +78,16 @@ const NO_SYSTEM_URL: &str = "no --system-url (or SYSTEM_DATABASE_URL) given";
 
 fn app_role_attribute(ctx: &Ctx<'_>, has: bool, attribute: &str, alter: &str) -> Verdict {
     let role = &ctx.catalog.session.role;
-    if !has {
-        return Verdict::Pass;
-    }
-    Verdict::Fail(vec![Finding::new(
-        role.as_str(),
+    app_role_finding(
+        ctx,
+        has,
         format!(
             "role {role} is {attribute}: PostgreSQL skips every row-level security policy for it, so every tenant sees every row"
         ),
         format!(
             "ALTER ROLE {role} {alter}; (or connect the service as a role created without it, and keep this one for migrations)"
         ),
-    )])
+    )
 }
 
 fn not_superuser(ctx: &Ctx<'_>) -> Verdict {
@@ -81,6 +105,86 @@ fn no_bypassrls(ctx: &Ctx<'_>) -> Verdict {
         ctx.catalog.session.bypassrls,
         "BYPASSRLS",
         "NOBYPASSRLS",
+    )
+}
+
+/// One finding on the application role, or a pass.
+fn app_role_finding(ctx: &Ctx<'_>, failed: bool, message: String, fix: String) -> Verdict {
+    if !failed {
+        return Verdict::Pass;
+    }
+    Verdict::Fail(vec![Finding::new(
+        ctx.catalog.session.role.as_str(),
+        message,
+        fix,
+    )])
+}
+
+fn no_createrole(ctx: &Ctx<'_>) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    app_role_finding(
+        ctx,
+        ctx.catalog.session.createrole,
+        format!(
+            "role {role} has CREATEROLE: injected SQL can GRANT the system role (or any role without superuser) to {role}, then SET ROLE to it and leave row-level security behind"
+        ),
+        format!("ALTER ROLE {} NOCREATEROLE;", quote(role)),
+    )
+}
+
+fn no_replication(ctx: &Ctx<'_>) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    app_role_finding(
+        ctx,
+        ctx.catalog.session.replication,
+        format!(
+            "role {role} has REPLICATION: a replication connection reads the WAL, which holds every tenant's rows"
+        ),
+        format!("ALTER ROLE {} NOREPLICATION;", quote(role)),
+    )
+}
+
+fn no_create_on_schemas(ctx: &Ctx<'_>) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    let findings = ctx
+        .catalog
+        .session
+        .creatable_schemas
+        .iter()
+        .map(|schema| {
+            let why = if schema == "tenancy" {
+                "injected SQL can add an overload of a tenancy function that PostgreSQL picks instead of the real one, on every later request"
+            } else {
+                "injected SQL can create a table, function or operator there that a later request's unqualified name resolves to"
+            };
+            Finding::new(
+                format!("schema {schema}"),
+                format!("{role} may CREATE in schema {schema}: {why}"),
+                format!(
+                    "REVOKE CREATE ON SCHEMA {} FROM PUBLIC, {};",
+                    quote(schema),
+                    quote(role)
+                ),
+            )
+        })
+        .collect();
+    Verdict::from_findings(findings)
+}
+
+fn no_temp(ctx: &Ctx<'_>) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    let database = &ctx.catalog.session.database;
+    app_role_finding(
+        ctx,
+        ctx.catalog.session.temp,
+        format!(
+            "{role} may create temporary tables in {database}: one created by injected SQL outlives the transaction on the pooled connection and shadows a table name in a later request's SQL"
+        ),
+        format!(
+            "REVOKE TEMP ON DATABASE {} FROM PUBLIC, {}; (tenant roles --apply does it)",
+            quote(database),
+            quote(role)
+        ),
     )
 }
 
