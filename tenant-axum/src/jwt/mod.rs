@@ -254,4 +254,4 @@ fn from_jsonwebtoken(e: jsonwebtoken::errors::Error, alg: Algorithm) -> JwtError
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
