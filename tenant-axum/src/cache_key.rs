@@ -46,3 +46,30 @@ impl<K: fmt::Display> fmt::Display for TenantKey<K> {
 pub fn tenant_key(tenant: TenantId, key: impl Into<String>) -> TenantKey<String> {
     TenantKey::new(tenant, key.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_carry_their_tenant() {
+        let a = TenantId::parse("3f333df6-90a4-4fda-8dd3-9485d27cee36").unwrap();
+        let b = TenantId::parse("9b2f3c1e-0000-4000-8000-000000000001").unwrap();
+        assert_ne!(
+            tenant_key(a, "projects:list"),
+            tenant_key(b, "projects:list")
+        );
+        assert_eq!(tenant_key(a, "x"), TenantKey::new(a, "x".to_owned()));
+        assert_eq!(
+            tenant_key(a, "projects:list").to_string(),
+            "t:3f333df6-90a4-4fda-8dd3-9485d27cee36:projects:list"
+        );
+        assert_eq!(
+            (
+                tenant_key(a, "k").tenant(),
+                tenant_key(a, "k").key().as_str()
+            ),
+            (a, "k")
+        );
+    }
+}

@@ -226,3 +226,189 @@ impl From<RuntimeError> for TenantError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenant_ref::{Resolved, Slug, Source};
+
+    async fn body(e: TenantError) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let response = e.into_response();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).expect("json"),
+        )
+    }
+
+    fn id() -> TenantId {
+        TenantId::parse("3f333df6-90a4-4fda-8dd3-9485d27cee36").unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_error_has_its_status_code_and_body() {
+        let slug = TenantRef::Slug(Slug::parse("acme").unwrap());
+        let resolved = |source| {
+            Box::new(Resolved {
+                tenant: slug.clone(),
+                source,
+            })
+        };
+        let cases: Vec<(TenantError, u16, &str)> = vec![
+            (
+                ResolveError::NoTenant {
+                    expected: "x".into(),
+                }
+                .into(),
+                400,
+                "missing_tenant",
+            ),
+            (
+                ResolveError::DotSegment {
+                    segment: "..".into(),
+                }
+                .into(),
+                400,
+                "malformed_tenant",
+            ),
+            (
+                ResolveError::Conflict {
+                    first: resolved(Source::Jwt),
+                    second: resolved(Source::Header),
+                }
+                .into(),
+                400,
+                "tenant_conflict",
+            ),
+            (
+                ResolveError::custom("k", "no").into(),
+                400,
+                "tenant_rejected",
+            ),
+            (
+                ResolveError::ClaimNotString {
+                    claim: "org".into(),
+                }
+                .into(),
+                401,
+                "token_tenant_claim",
+            ),
+            (JwtError::MissingToken.into(), 401, "missing_token"),
+            (JwtError::Expired.into(), 401, "token_expired"),
+            (
+                JwtError::KeysUnavailable {
+                    reason: "down".into(),
+                }
+                .into(),
+                503,
+                "keys_unavailable",
+            ),
+            (
+                TenantError::MembershipRefused {
+                    tenant: id(),
+                    user: "u1".into(),
+                },
+                403,
+                "not_a_member",
+            ),
+            (
+                TenantError::TenantNotFound {
+                    tenant: slug.clone(),
+                },
+                404,
+                "tenant_not_found",
+            ),
+            (
+                TenantError::TenantDeleted {
+                    tenant: slug.clone(),
+                },
+                404,
+                "tenant_deleted",
+            ),
+            (
+                TenantError::DatabaseUnavailable {
+                    reason: "secret detail".into(),
+                },
+                503,
+                "database_unavailable",
+            ),
+            (
+                TenantError::DirectoryFailed {
+                    reason: "secret detail".into(),
+                },
+                500,
+                "directory_failed",
+            ),
+            (
+                TenantError::CommitFailed {
+                    reason: "secret detail".into(),
+                },
+                500,
+                "commit_failed",
+            ),
+            (TenantError::TransactionInUse, 500, "transaction_in_use"),
+            (
+                TenantError::LayerMissing {
+                    extractor: "Tenant",
+                },
+                500,
+                "layer_missing",
+            ),
+            (
+                TenantError::Internal {
+                    reason: "secret detail".into(),
+                },
+                500,
+                "internal",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let message = error.to_string();
+            let (got_status, headers, json) = body(error).await;
+            assert_eq!(got_status.as_u16(), status, "{code}");
+            assert_eq!(json["error"]["code"], code);
+            assert_eq!(json["error"]["message"], message.as_str());
+            assert!(
+                !message.contains("secret detail"),
+                "{code} leaks its detail"
+            );
+            assert_eq!(
+                headers.contains_key(header::RETRY_AFTER),
+                status == 503,
+                "{code}: Retry-After only on 503"
+            );
+            assert_eq!(
+                headers.contains_key(header::WWW_AUTHENTICATE),
+                status == 401,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn runtime_errors_map_by_kind() {
+        use tenant_runtime::Error;
+        let e = TenantError::from(Error::TenantNotFound { tenant: id() });
+        assert_eq!(e.code(), "tenant_not_found");
+        let e = TenantError::from(Error::TenantDeleted { tenant: id() });
+        assert_eq!(e.code(), "tenant_deleted");
+        let e = TenantError::from(Error::DatabaseUnavailable(sqlx::Error::PoolTimedOut));
+        assert_eq!(
+            (e.code(), e.status().as_u16()),
+            ("database_unavailable", 503)
+        );
+        let e = TenantError::from(Error::RowNotFound {
+            table: "projects".into(),
+        });
+        assert_eq!((e.code(), e.status().as_u16()), ("internal", 500));
+        let e = TenantError::from(DirectoryError::Unavailable("x".into()));
+        assert_eq!(e.code(), "database_unavailable");
+        let e = TenantError::from(DirectoryError::Query("x".into()));
+        assert_eq!(e.code(), "directory_failed");
+    }
+}
