@@ -27,11 +27,11 @@ pub enum Mode {
 /// The resolvers a layer uses, asked in this fixed order whatever the
 /// order they were added in:
 ///
-/// 1. [`ClaimResolver`]: a claim of the verified JWT;
-/// 2. [`CustomResolver`]s, in the order added;
-/// 3. [`PathResolver`]: `/t/{tenant}/..`;
-/// 4. [`HeaderResolver`]: `x-tenant-id`;
-/// 5. [`SubdomainResolver`]: `{tenant}.app.example.com`.
+/// 1. a claim of the verified JWT ([`ClaimResolver`]);
+/// 2. custom resolvers ([`CustomResolver`]), in the order added;
+/// 3. the path, `/t/{tenant}/..` ([`PathResolver`]);
+/// 4. a header, `x-tenant-id` ([`HeaderResolver`]);
+/// 5. the subdomain, `{tenant}.app.example.com` ([`SubdomainResolver`]).
 ///
 /// Signed sources come first so that, in [`Mode::FirstMatch`], a
 /// caller-chosen header or URL can never override what a verified token
@@ -137,25 +137,25 @@ impl Resolvers {
             }
             first_only && !found.is_empty()
         };
-        if let Some(r) = &self.claim {
-            if take(Source::Jwt, r.resolve(head)?) {
-                return Ok(found);
-            }
+        if let Some(r) = &self.claim
+            && take(Source::Jwt, r.resolve(head)?)
+        {
+            return Ok(found);
         }
         for r in &self.custom {
             if take(Source::Custom(r.name()), r.resolve_boxed(head).await?) {
                 return Ok(found);
             }
         }
-        if let Some(r) = &self.path {
-            if take(Source::Path, r.resolve(head)?) {
-                return Ok(found);
-            }
+        if let Some(r) = &self.path
+            && take(Source::Path, r.resolve(head)?)
+        {
+            return Ok(found);
         }
-        if let Some(r) = &self.header {
-            if take(Source::Header, r.resolve(head)?) {
-                return Ok(found);
-            }
+        if let Some(r) = &self.header
+            && take(Source::Header, r.resolve(head)?)
+        {
+            return Ok(found);
         }
         if let Some(r) = &self.subdomain {
             take(Source::Subdomain, r.resolve(head)?);

@@ -2,6 +2,7 @@
 //! role, with two tenants.
 
 mod common;
+mod hostile;
 mod jwt;
 mod span;
 mod transaction;
@@ -143,6 +144,9 @@ async fn each_resolver_reaches_only_its_tenants_rows(_: PgPoolOptions, opts: PgC
     db.close().await;
 }
 
+/// Request headers, URI, expected status and code.
+type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, StatusCode, &'a str);
+
 #[sqlx::test]
 async fn unknown_deleted_missing_and_malformed_tenants_are_refused(
     _: PgPoolOptions,
@@ -151,7 +155,7 @@ async fn unknown_deleted_missing_and_malformed_tenants_are_refused(
     let db = TestDb::new(opts).await;
     let app = routes().layer(layer(&db, everything()));
     let stranger = uuid::Uuid::new_v4().to_string();
-    let cases: Vec<(Vec<(&str, &str)>, &str, StatusCode, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             vec![],
             "/projects",
