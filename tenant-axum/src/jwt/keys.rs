@@ -179,6 +179,7 @@ impl KeySet {
         Ok(Self { keys })
     }
 
+    #[cfg(feature = "jwks-url")]
     pub(crate) fn contains(&self, kid: &str) -> bool {
         self.keys.contains_key(kid)
     }
