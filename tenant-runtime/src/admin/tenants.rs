@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result};
 use crate::query::{self, Args};
 use crate::tenant_id::TenantId;
-use crate::tx::SystemTx;
+use crate::tx::{SystemTx, TenantPool};
 
 /// A row of the tenants table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +207,24 @@ impl Tenants<'_> {
             Some(t) => Ok(t),
             None => Err(Error::TenantNotFound { tenant: id }),
         }
+    }
+}
+
+impl TenantPool {
+    /// The tenant with this slug, deleted or not, read as the application
+    /// role outside any transaction (the tenants table is readable for
+    /// resolution): for mapping a request's slug to its id. One round trip.
+    pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>> {
+        let slug = slug.to_owned();
+        self.statement(|c| Box::pin(sqlx::query_as(GET_BY_SLUG).bind(slug).fetch_optional(c)))
+            .await
+    }
+
+    /// The tenant with this id, deleted or not, read like
+    /// [`tenant_by_slug`](Self::tenant_by_slug).
+    pub async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
+        self.statement(|c| Box::pin(sqlx::query_as(GET).bind(id).fetch_optional(c)))
+            .await
     }
 }
 

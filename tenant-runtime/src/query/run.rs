@@ -93,6 +93,20 @@ pub(crate) async fn execute<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) 
         .map(|done| done.rows_affected())
 }
 
+// Defined here, next to what it returns, so the transaction module needs
+// nothing from this one.
+impl<M: Mode> Tx<M> {
+    /// A hand-written statement returning `T` rows (a model, a tuple, any
+    /// `sqlx::FromRow`), run in this transaction through a shared
+    /// reference: the connection is locked for that one statement, so it
+    /// mixes freely with scoped handles. Row-level security applies.
+    ///
+    /// `let (n,): (i64,) = tx.raw("SELECT count(*) FROM projects").fetch_one().await?;`
+    pub fn raw<'q, T: Row>(&self, sql: &'q str) -> RawQuery<'_, 'q, T, M> {
+        RawQuery::new(self, sql)
+    }
+}
+
 /// A hand-written statement that still runs inside the transaction, so
 /// row-level security applies to it. Made by `Scoped::raw` / `System::raw`.
 #[must_use = "a raw query does nothing until fetched"]

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use deadpool::Runtime;
 use deadpool::managed::{self, PoolError, TimeoutType, Timeouts};
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 use tracing::Instrument as _;
 
 use super::mode::{GlobalMode, Mode, SystemMode, TenantMode};
 use super::roles::Expect;
-use super::session::{Lease, Manager, simple_query};
+use super::session::{BoxFuture, Lease, Manager, simple_query};
 use super::transaction::Tx;
 use crate::error::{Error, Result};
 use crate::model::registry;
@@ -213,6 +213,28 @@ impl<M: Mode> Pool<M> {
             Err(other) => Err(Error::DatabaseUnavailable(sqlx::Error::Protocol(
                 other.to_string(),
             ))),
+        }
+    }
+
+    /// Runs one statement of the library's own outside any transaction
+    /// (autocommit), for reads that need no tenant, such as resolving a
+    /// slug. The connection goes back to the pool unless it broke.
+    pub(crate) async fn statement<R>(
+        &self,
+        run: impl for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, sqlx::Result<R>>,
+    ) -> Result<R> {
+        let mut lease = self.lease().await?;
+        match run(lease.conn()).await {
+            Ok(value) => {
+                lease.release();
+                Ok(value)
+            }
+            Err(sqlx::Error::Database(db)) => {
+                // A failed autocommit statement leaves the connection idle.
+                lease.release();
+                Err(Error::from(sqlx::Error::Database(db)))
+            }
+            Err(e) => Err(Error::from(e)),
         }
     }
 

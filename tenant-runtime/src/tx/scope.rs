@@ -7,6 +7,7 @@ use super::transaction::Tx;
 mod sealed {
     pub trait Sealed {}
     impl<M: crate::tx::Mode> Sealed for crate::tx::Tx<M> {}
+    impl<T: Sealed + ?Sized> Sealed for &T {}
 }
 
 /// What `Model::scoped` accepts: only a [`TenantTx`](super::TenantTx).
@@ -28,6 +29,14 @@ impl TenantScope for Tx<TenantMode> {
     }
 }
 
+/// So `Model::scoped(&tx)` reads the same whether `tx` is a transaction or
+/// a reference to one (as extractors hand them out).
+impl<T: TenantScope + ?Sized> TenantScope for &T {
+    fn tenant_tx(&self) -> &Tx<TenantMode> {
+        (**self).tenant_tx()
+    }
+}
+
 /// What `Model::system` accepts: only a [`SystemTx`](super::SystemTx).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a system transaction",
@@ -43,5 +52,11 @@ pub trait SystemScope: sealed::Sealed {
 impl SystemScope for Tx<SystemMode> {
     fn system_tx(&self) -> &Tx<SystemMode> {
         self
+    }
+}
+
+impl<T: SystemScope + ?Sized> SystemScope for &T {
+    fn system_tx(&self) -> &Tx<SystemMode> {
+        (**self).system_tx()
     }
 }

@@ -1,0 +1,83 @@
+//! Everything this crate uses from `tenant-runtime`, in one place, so a
+//! change of the runtime's API is adapted here and nowhere else.
+
+use tenant_runtime::Error;
+
+pub(crate) use tenant_runtime::{ParseTenantIdError, TenantId, TenantPool, TenantTx};
+
+/// Begins the request's tenant transaction (one round trip).
+pub(crate) async fn begin(pool: &TenantPool, tenant: TenantId) -> Result<TenantTx, Error> {
+    pool.begin(tenant).await
+}
+
+/// Commits a request's transaction.
+pub(crate) async fn commit(tx: TenantTx) -> Result<(), Error> {
+    tx.commit().await
+}
+
+/// Rolls a request's transaction back.
+pub(crate) async fn rollback(tx: TenantTx) -> Result<(), Error> {
+    tx.rollback().await
+}
+
+/// A tenant by slug, read as the application role outside any tenant
+/// transaction: id, slug, deleted.
+pub(crate) async fn tenant_by_slug(
+    pool: &TenantPool,
+    slug: &str,
+) -> Result<Option<(TenantId, String, bool)>, Error> {
+    let found = pool.tenant_by_slug(slug).await?;
+    Ok(found.map(|t| (t.id, t.slug, t.deleted_at.is_some())))
+}
+
+/// A tenant by id, read like [`tenant_by_slug`].
+pub(crate) async fn tenant_by_id(
+    pool: &TenantPool,
+    id: TenantId,
+) -> Result<Option<(TenantId, String, bool)>, Error> {
+    let found = pool.tenant_by_id(id).await?;
+    Ok(found.map(|t| (t.id, t.slug, t.deleted_at.is_some())))
+}
+
+/// How the HTTP layer should treat a runtime error.
+pub(crate) enum RuntimeFailure {
+    /// No tenant has this id.
+    NotFound(TenantId),
+    /// The tenant is soft-deleted.
+    Deleted(TenantId),
+    /// The database is down or the pool gave up waiting: retry later.
+    Unavailable,
+    /// Anything else: a bug or a constraint the handler did not expect.
+    Other,
+}
+
+/// Sorts a runtime error into what the HTTP layer distinguishes.
+pub(crate) fn classify(e: &Error) -> RuntimeFailure {
+    match e {
+        Error::TenantNotFound { tenant } => RuntimeFailure::NotFound(*tenant),
+        Error::TenantDeleted { tenant } => RuntimeFailure::Deleted(*tenant),
+        Error::DatabaseUnavailable(_) | Error::PoolTimedOut { .. } | Error::PoolClosed => {
+            RuntimeFailure::Unavailable
+        }
+        _ => RuntimeFailure::Other,
+    }
+}
+
+/// sqlx errors that mean "the database cannot be reached now" (the same
+/// set tenant-runtime maps to `DatabaseUnavailable`).
+pub(crate) fn sqlx_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
+/// The runtime's error type, named once here.
+pub(crate) type RuntimeError = Error;

@@ -1,0 +1,139 @@
+//! [`RequestTx`]: the request's tenant transaction, begun on first use
+//! and finished by the layer once the handler has answered.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::OnceCell;
+
+use crate::error::TenantError;
+use crate::runtime::{self, TenantId, TenantPool, TenantTx};
+
+/// The request's tenant transaction, as an extractor.
+///
+/// Nothing happens until [`get`](Self::get): a handler that takes a
+/// `RequestTx` and never calls it costs no transaction and no round
+/// trip. The first `get` begins the transaction for the request's tenant
+/// (one round trip); later calls, in the same handler or in another
+/// extractor, share it. When the handler has answered, the layer commits
+/// if the status is 2xx or 3xx and rolls back otherwise; a panic drops the
+/// transaction, which rolls it back. A failed commit replaces the
+/// response with a 503 or 500, so a success is never reported for writes
+/// that were lost.
+///
+/// ```no_run
+/// use axum::Json;
+/// use tenant_axum::{RequestTx, TenantError};
+/// # use tenant_runtime::TenantScoped;
+/// # #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, TenantScoped)]
+/// # #[tenant_table(name = "projects")]
+/// # struct Project { #[tenant(primary_key, generated)] id: i64, tenant_id: tenant_runtime::TenantId, name: String }
+///
+/// async fn list(tx: RequestTx) -> Result<Json<Vec<Project>>, TenantError> {
+///     let tx = tx.get().await?;
+///     Ok(Json(Project::scoped(tx).all().await?))
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestTx {
+    slot: Arc<TxSlot>,
+}
+
+#[derive(Debug)]
+pub(crate) struct TxSlot {
+    pool: TenantPool,
+    tenant: TenantId,
+    tx: OnceCell<TenantTx>,
+}
+
+impl RequestTx {
+    /// The transaction, begun now if this is the first use.
+    pub async fn get(&self) -> Result<&TenantTx, TenantError> {
+        let slot = &*self.slot;
+        slot.tx
+            .get_or_try_init(|| async {
+                let tx = runtime::begin(&slot.pool, slot.tenant).await?;
+                tracing::debug!("request transaction begun");
+                Ok::<_, TenantError>(tx)
+            })
+            .await
+    }
+
+    /// The tenant it is (or will be) bound to.
+    pub fn tenant(&self) -> TenantId {
+        self.slot.tenant
+    }
+
+    /// Whether [`get`](Self::get) has begun it.
+    pub fn is_begun(&self) -> bool {
+        self.slot.tx.initialized()
+    }
+
+    pub(crate) fn new(pool: TenantPool, tenant: TenantId) -> Self {
+        Self {
+            slot: Arc::new(TxSlot {
+                pool,
+                tenant,
+                tx: OnceCell::new(),
+            }),
+        }
+    }
+
+    /// Commits or rolls back after the handler answered with `response`.
+    pub(crate) async fn finish(self, response: Response) -> Response {
+        let slot = match Arc::try_unwrap(self.slot) {
+            Ok(slot) => slot,
+            Err(shared) => {
+                if !shared.tx.initialized() {
+                    return response; // never begun: nothing to finish
+                }
+                // Still referenced: it rolls back when the last clone goes.
+                return TenantError::TransactionInUse.into_response();
+            }
+        };
+        let Some(tx) = slot.tx.into_inner() else {
+            return response;
+        };
+        let status = response.status();
+        if status.is_success() || status.is_redirection() {
+            match runtime::commit(tx).await {
+                Ok(()) => {
+                    tracing::debug!(%status, "request transaction committed");
+                    response
+                }
+                Err(e) => commit_failed(TenantError::from(e)).into_response(),
+            }
+        } else {
+            if let Err(e) = runtime::rollback(tx).await {
+                // The connection is discarded by sqlx; the response stands.
+                tracing::warn!(error = %e, "rolling the request transaction back failed");
+            }
+            tracing::debug!(%status, "request transaction rolled back");
+            response
+        }
+    }
+}
+
+/// A failed commit: 503 when the database went away, else 500.
+fn commit_failed(e: TenantError) -> TenantError {
+    match e {
+        TenantError::DatabaseUnavailable { .. } => e,
+        other => TenantError::CommitFailed {
+            reason: format!("{other:?}"),
+        },
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestTx {
+    type Rejection = TenantError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<RequestTx>()
+            .cloned()
+            .ok_or_else(|| crate::extract::absent(parts, "RequestTx"))
+    }
+}
