@@ -42,7 +42,7 @@ async fn each_request_sees_only_its_tenants_notes(_: PgPoolOptions, opts: PgConn
         .connect_with(opts.clone())
         .await
         .unwrap();
-    setup::install(&owner, &ddl::emit(&Ordered::new([Note::META]).unwrap()))
+    let key = setup::install(&owner, &ddl::emit(&Ordered::new([Note::META]).unwrap()))
         .await
         .unwrap();
     let system = SystemPool::connect_with(opts.clone().username(SYSTEM_ROLE))
@@ -52,7 +52,9 @@ async fn each_request_sees_only_its_tenants_notes(_: PgPoolOptions, opts: PgConn
     let a = sys.tenants().create("Acme").await.unwrap().id.to_string();
     let b = sys.tenants().create("Globex").await.unwrap().id.to_string();
     sys.commit().await.unwrap();
-    let pool = TenantPool::connect_with(opts.clone().username(APP_ROLE))
+    let pool = TenantPool::options()
+        .context_key(key)
+        .connect_with(opts.clone().username(APP_ROLE))
         .await
         .unwrap();
 

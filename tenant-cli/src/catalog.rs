@@ -182,8 +182,11 @@ const DEFINERS: &str = concat!(
     "\
 SELECT n.nspname::text AS schema, p.proname::text AS name,
        pg_get_function_identity_arguments(p.oid) AS args,
-       pg_get_userbyid(p.proowner)::text AS owner, coalesce(p.prosrc, '') AS body
+       pg_get_userbyid(p.proowner)::text AS owner, coalesce(p.prosrc, '') AS body,
+       has_function_privilege(p.oid, 'EXECUTE') AS can_execute,
+       coalesce(o.rolsuper OR o.rolbypassrls, false) AS owner_bypasses_rls
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+LEFT JOIN pg_roles o ON o.oid = p.proowner
 WHERE p.prosecdef AND ",
     user_schemas!(),
     "
@@ -194,10 +197,15 @@ ORDER BY n.nspname, p.proname, 3"
 const TENANCY_FUNCTIONS: &str = "\
 SELECT p.proname::text AS name, pg_get_function_identity_arguments(p.oid) AS args,
        CASE p.prokind WHEN 'p' THEN 'procedure' ELSE format_type(p.prorettype, NULL) END AS returns,
-       has_function_privilege(p.oid, 'EXECUTE') AS can_execute
+       has_function_privilege(p.oid, 'EXECUTE') AS can_execute,
+       coalesce(p.proconfig, '{}') AS config
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'tenancy'
 ORDER BY p.proname, 2";
+
+/// Roles in the compatibility list (empty without the table).
+const COMPAT_ROLES: &str = "\
+SELECT coalesce(array_agg(r.role_name::text ORDER BY r.role_name), '{}') FROM tenancy.compat_roles r";
 
 const TENANCY_USAGE: &str =
     "SELECT has_schema_privilege(n.oid, 'USAGE') FROM pg_namespace n WHERE n.nspname = 'tenancy'";
@@ -436,6 +444,10 @@ pub(crate) struct Definer {
     pub(crate) args: String,
     pub(crate) owner: String,
     pub(crate) body: String,
+    /// The session's role may call it.
+    pub(crate) can_execute: bool,
+    /// Its owner is a superuser or has BYPASSRLS.
+    pub(crate) owner_bypasses_rls: bool,
 }
 
 /// A function of the `tenancy` schema.
@@ -445,6 +457,8 @@ pub(crate) struct TenancyFunction {
     pub(crate) args: String,
     pub(crate) returns: String,
     pub(crate) can_execute: bool,
+    /// `SET` clauses (`search_path=pg_catalog, pg_temp`).
+    pub(crate) config: Vec<String>,
 }
 
 /// The snapshot.
@@ -458,6 +472,9 @@ pub(crate) struct Catalog {
     pub(crate) tenancy_functions: Vec<TenancyFunction>,
     /// `None` when there is no `tenancy` schema.
     pub(crate) tenancy_usage: Option<bool>,
+    /// Roles allowed to set the tenant with set_config alone; `None` when
+    /// the table is missing or unreadable.
+    pub(crate) compat_roles: Option<Vec<String>>,
 }
 
 #[cfg(test)]
@@ -482,6 +499,7 @@ impl Catalog {
             definers: Vec::new(),
             tenancy_functions: Vec::new(),
             tenancy_usage: None,
+            compat_roles: None,
         }
     }
 }
@@ -599,6 +617,8 @@ impl Catalog {
                     args: r.try_get("args")?,
                     owner: r.try_get("owner")?,
                     body: r.try_get("body")?,
+                    can_execute: r.try_get("can_execute")?,
+                    owner_bypasses_rls: r.try_get("owner_bypasses_rls")?,
                 })
             })
             .collect::<sqlx::Result<_>>()?;
@@ -612,12 +632,23 @@ impl Catalog {
                     args: r.try_get("args")?,
                     returns: r.try_get("returns")?,
                     can_execute: r.try_get("can_execute")?,
+                    config: r.try_get("config")?,
                 })
             })
             .collect::<sqlx::Result<_>>()?;
         let tenancy_usage = sqlx::query_scalar(TENANCY_USAGE)
             .fetch_optional(&mut *tx)
             .await?;
+        // Behind a savepoint: the table may be missing (an older schema).
+        let compat_roles = {
+            let mut sp = tx.begin().await?;
+            let roles = sqlx::query_scalar(COMPAT_ROLES)
+                .fetch_one(&mut *sp)
+                .await
+                .ok();
+            sp.rollback().await?;
+            roles
+        };
         tx.rollback().await?;
         Ok(Catalog {
             session,
@@ -627,6 +658,7 @@ impl Catalog {
             definers,
             tenancy_functions,
             tenancy_usage,
+            compat_roles,
         })
     }
 

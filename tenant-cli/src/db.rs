@@ -28,6 +28,25 @@ pub struct ConnectArgs {
     pub system_url: Option<String>,
 }
 
+/// The URL of an administrator: a role that may change what the
+/// application role may not (the migration owner, or a superuser).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AdminArgs {
+    /// Connection URL of a role that owns the tenancy schema or is a
+    /// superuser [env: ADMIN_DATABASE_URL].
+    #[arg(long, value_name = "URL")]
+    pub admin_url: Option<String>,
+}
+
+impl AdminArgs {
+    /// The admin URL, or an error saying how to give it and why.
+    pub(crate) fn require(&self, why: &str) -> anyhow::Result<Url> {
+        given(&self.admin_url, "--admin-url", "ADMIN_DATABASE_URL").with_context(|| {
+            format!("no admin role: pass --admin-url URL or set ADMIN_DATABASE_URL; {why}")
+        })
+    }
+}
+
 /// A URL given by flag or environment variable.
 #[derive(Debug, Clone)]
 pub(crate) struct Url {

@@ -1,5 +1,6 @@
 //! The command line of [tenant-runtime](https://docs.rs/tenant-runtime):
-//! `emit-rls`, `check`, `seed`, `init`, `add-table` and `roles`.
+//! `emit-rls`, `check`, `seed`, `init`, `add-table`, `roles`, `context-key`
+//! and `compat`.
 //!
 //! The registry only sees the `#[derive(TenantScoped)]` models linked into
 //! the running binary, so the command line is a library a binary of yours
@@ -48,6 +49,8 @@ macro_rules! outln {
 mod add_table;
 mod catalog;
 mod check;
+mod compat;
+mod context_key;
 mod db;
 mod emit;
 mod init;
@@ -62,7 +65,9 @@ use clap::Parser;
 
 pub use add_table::AddTableArgs;
 pub use check::CheckArgs;
-pub use db::ConnectArgs;
+pub use compat::CompatArgs;
+pub use context_key::{ContextKeyArgs, KeyAction};
+pub use db::{AdminArgs, ConnectArgs};
 pub use emit::EmitArgs;
 pub use init::InitArgs;
 pub use roles::RolesArgs;
@@ -105,6 +110,12 @@ pub enum Command {
     /// Print (or apply) the least-privilege roles and grants for the linked
     /// models: the migration owner, the application role, the system role.
     Roles(RolesArgs),
+    /// Make, retire or list the context keys tenant pools open their
+    /// connections with (`TENANT_CONTEXT_KEY`).
+    ContextKey(ContextKeyArgs),
+    /// Let a separate role enter tenants with set_config alone, as
+    /// @usebetterdev/tenant does (off by default; see SECURITY.md).
+    Compat(CompatArgs),
 }
 
 impl Command {
@@ -117,6 +128,8 @@ impl Command {
             Command::Init(args) => init::run(args),
             Command::AddTable(args) => add_table::run(args),
             Command::Roles(args) => roles::run(args),
+            Command::ContextKey(args) => context_key::run(args),
+            Command::Compat(args) => compat::run(args),
         }
     }
 }

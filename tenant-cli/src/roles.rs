@@ -17,14 +17,13 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Context as _;
 use sqlx::Connection as _;
 use tenant_runtime::registry::{self, Ordered};
 use tenant_sql::ident::{qualified, quote};
 use tenant_sql::literal;
 
 use crate::Outcome;
-use crate::db::{self, ConnectArgs, QueryContext as _};
+use crate::db::{self, AdminArgs, ConnectArgs, QueryContext as _};
 
 /// Options of `roles`.
 #[derive(Debug, clap::Args)]
@@ -43,14 +42,13 @@ pub struct RolesArgs {
     /// Role names can also come from these URLs' users.
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// Apply the SQL, in one transaction, instead of printing it.
-    #[arg(long, requires = "admin_url")]
+    /// Apply the SQL, in one transaction, instead of printing it (needs
+    /// --admin-url: creating a BYPASSRLS role needs a superuser).
+    #[arg(long)]
     pub apply: bool,
-    /// With --apply: a role that may create roles and grant on the tables
-    /// (a superuser: creating a BYPASSRLS role needs one)
-    /// [env: ADMIN_DATABASE_URL].
-    #[arg(long, value_name = "URL")]
-    pub admin_url: Option<String>,
+    /// With --apply: who applies it.
+    #[command(flatten)]
+    pub admin: AdminArgs,
 }
 
 /// The three role names.
@@ -107,9 +105,9 @@ pub(crate) fn run(args: &RolesArgs) -> anyhow::Result<Outcome> {
         out!("{text}");
         return Ok(Outcome::Ok);
     }
-    let url = db::given(&args.admin_url, "--admin-url", "ADMIN_DATABASE_URL").context(
-        "--apply needs --admin-url URL (a role that may create roles) or ADMIN_DATABASE_URL",
-    )?;
+    let url = args
+        .admin
+        .require("--apply needs a role that may create roles (a superuser)")?;
     db::block_on(async {
         let mut conn = url.connect().await?;
         let mut tx = conn.begin().await.doing("beginning the transaction")?;
@@ -176,8 +174,11 @@ pub(crate) fn sql(roles: &Roles, tables: &Ordered) -> String {
             "EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO {owner}, {app}, {system}', pg_catalog.current_database());\n    \
              -- The migration creates the tenancy schema.\n    \
              EXECUTE pg_catalog.format('GRANT CREATE ON DATABASE %I TO {owner}', pg_catalog.current_database());\n    \
-             -- A temporary table would outlive a transaction on a pooled connection.\n    \
-             EXECUTE pg_catalog.format('REVOKE TEMP ON DATABASE %I FROM PUBLIC, {app}', pg_catalog.current_database());"
+             -- A temporary table would outlive a transaction on a pooled connection,\n    \
+             -- and could stand in for the tenancy session. The tenancy functions\n    \
+             -- (owned by the owner) keep that session in temporary objects.\n    \
+             EXECUTE pg_catalog.format('REVOKE TEMP ON DATABASE %I FROM PUBLIC, {app}', pg_catalog.current_database());\n    \
+             EXECUTE pg_catalog.format('GRANT TEMP ON DATABASE %I TO {owner}', pg_catalog.current_database());"
         ),
     );
 

@@ -92,6 +92,60 @@ pub enum Error {
         /// `schema.table`.
         table: String,
     },
+    /// A statement of the transaction failed, so PostgreSQL rolled it all
+    /// back; `commit` reports it instead of pretending to commit.
+    #[error("the transaction was aborted by an earlier failed statement and has been rolled back")]
+    TransactionAborted,
+    /// Hand-written SQL in the transaction changed the connection's
+    /// prepared statements (SQL-level `PREPARE` or `DEALLOCATE`): the
+    /// transaction was rolled back and the connection closed, so no later
+    /// request runs a statement it did not write.
+    #[error(
+        "the connection's prepared statements were changed by SQL in this transaction: \
+         it was rolled back and the connection closed"
+    )]
+    SessionTampered,
+    /// No [`ContextKey`](crate::tx::ContextKey) was given to the tenant
+    /// pool, and `TENANT_CONTEXT_KEY` is not set.
+    #[error(
+        "the tenant pool has no context key: pass one with TenantPool::options().context_key(..) \
+         or set TENANT_CONTEXT_KEY (`tenant context-key new` makes one and installs it)"
+    )]
+    ContextKeyMissing,
+    /// `TENANT_CONTEXT_KEY` is not a context key.
+    #[error("TENANT_CONTEXT_KEY is not a context key")]
+    InvalidContextKey(#[source] crate::tx::ContextKeyError),
+    /// The database does not hold this context key, or it is retired.
+    #[error(
+        "the database refused context key {key_id}: it is unknown or retired; install it with \
+         `tenant context-key new --apply` or give the pool the current one"
+    )]
+    ContextKeyRejected {
+        /// The key's id.
+        key_id: i32,
+    },
+    /// The database has no `tenancy.open_session`: the emit-rls migration
+    /// is not applied.
+    #[error(
+        "the database has no tenancy context (tenancy.open_session): apply the emit-rls migration first"
+    )]
+    ContextNotInstalled,
+    /// The application role may create temporary tables, one of which
+    /// could stand in for the tenancy session.
+    #[error(
+        "the application role may create temporary tables: REVOKE TEMP ON DATABASE .. FROM PUBLIC \
+         and from the role (`tenant roles --apply` does it)"
+    )]
+    RoleCanCreateTemp,
+    /// The connection lost its tenancy session, and a fresh connection did
+    /// not get one either.
+    #[error("the connection has no tenancy session, and a new connection did not open one")]
+    SessionLost,
+    /// The database refused the transaction's tenant token. The pool
+    /// makes tokens itself, so this means the connection's state was
+    /// tampered with; it is closed.
+    #[error("the database refused the tenant token of this connection")]
+    TokenRefused,
     /// The database could not be reached, closed the connection, or is
     /// shutting down; retrying later may work.
     #[error("database unavailable: the server cannot be reached or is shutting down")]
@@ -227,6 +281,7 @@ struct Detail {
     tenant: Option<String>,
     expected: Option<String>,
     found: Option<String>,
+    key_id: Option<i32>,
 }
 
 fn tenant_of(id: Option<String>) -> Option<TenantId> {
@@ -261,6 +316,14 @@ fn from_database(pg: &PgDatabaseError) -> Option<Error> {
         sqlstate::TENANT_DELETED => Error::TenantDeleted {
             tenant: tenant_of(detail().tenant)?,
         },
+        sqlstate::NO_SESSION => Error::SessionLost,
+        sqlstate::CONTEXT_KEY_REJECTED => Error::ContextKeyRejected {
+            key_id: detail().key_id.unwrap_or_default(),
+        },
+        sqlstate::TOKEN_REFUSED => Error::TokenRefused,
+        sqlstate::ROLE_CAN_CREATE_TEMP => Error::RoleCanCreateTemp,
+        sqlstate::SESSION_TAMPERED => Error::SessionTampered,
+        "25P02" => Error::TransactionAborted,
         "23505" => Error::UniqueViolation {
             table: table(),
             constraint: constraint(),

@@ -80,6 +80,22 @@ async fn main() -> Result<(), BoxError> {
     result
 }
 
+/// The context key installed in the benchmark's database.
+static KEY: std::sync::OnceLock<tenant_runtime::tx::ContextKey> = std::sync::OnceLock::new();
+
+/// A tenant pool of one connection, with the database's context key.
+async fn tenant_pool(opts: PgConnectOptions) -> Result<TenantPool, BoxError> {
+    let key = KEY
+        .get()
+        .ok_or("the context key is installed first")?
+        .clone();
+    Ok(TenantPool::options()
+        .context_key(key)
+        .max_connections(1)
+        .connect_with(opts)
+        .await?)
+}
+
 async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
     tenant_tests::link();
     let started = Instant::now();
@@ -88,6 +104,7 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
         .execute(ddl::emit(registry::tables()?).as_str())
         .await?;
     setup::grant(owner).await?;
+    let _ = KEY.set(setup::install_key(owner, 1).await?);
     load(owner).await?;
     eprintln!(
         "loaded {} rows in {:.1?}",
@@ -104,10 +121,7 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
             .min_connections(1)
             .connect_with(opts.clone().username(role))
     };
-    let app = TenantPool::options()
-        .max_connections(1)
-        .connect_with(opts.clone().username(APP_ROLE))
-        .await?;
+    let app = tenant_pool(opts.clone().username(APP_ROLE)).await?;
     let plain = one_connection(SYSTEM_ROLE).await?;
     let mut global = app.begin_global().await?;
     let app_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
@@ -337,10 +351,7 @@ async fn round_trips(
             .ssl_mode(PgSslMode::Disable)
             .username(role)
     };
-    let app = TenantPool::options()
-        .max_connections(1)
-        .connect_with(through(APP_ROLE))
-        .await?;
+    let app = tenant_pool(through(APP_ROLE)).await?;
     let plain = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(through(SYSTEM_ROLE))
@@ -447,10 +458,7 @@ async fn policy_count(
         .await?;
     owner.execute("VACUUM ANALYZE projects_text_cast").await?;
     let app_opts = owner.connect_options().as_ref().clone().username(APP_ROLE);
-    let app = TenantPool::options()
-        .max_connections(1)
-        .connect_with(app_opts)
-        .await?;
+    let app = tenant_pool(app_opts).await?;
     let (mut ours, mut text_cast) = (vec![], vec![]);
     for (i, &t) in tenants.iter().take(8).enumerate() {
         let order = if i % 2 == 0 {

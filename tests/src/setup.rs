@@ -6,6 +6,7 @@
 //!   is not a member of it.
 
 use sqlx::{Executor, PgPool, Row};
+use tenant_runtime::tx::ContextKey;
 
 /// The application role every isolation assertion runs as.
 pub const APP_ROLE: &str = "tenant_rt_app";
@@ -62,11 +63,25 @@ pub async fn grant(owner: &PgPool) -> Result<(), sqlx::Error> {
 
 /// Everything a fresh test database needs before the app connects: the
 /// roles, `ddl` applied by `owner` in one transaction (as a migration
-/// would), and the grants.
-pub async fn install(owner: &PgPool, ddl: &str) -> Result<(), sqlx::Error> {
+/// would), the grants, and a fresh tenant context key, which it returns
+/// for the tenant pools.
+pub async fn install(owner: &PgPool, ddl: &str) -> Result<ContextKey, sqlx::Error> {
     ensure_roles(owner).await?;
     let mut tx = owner.begin().await?;
     tx.execute(ddl).await?;
     tx.commit().await?;
-    grant(owner).await
+    grant(owner).await?;
+    install_key(owner, 1).await
+}
+
+/// A new context key with this id, installed in the database (as
+/// `tenant context-key new --apply` does).
+pub async fn install_key(owner: &PgPool, id: i32) -> Result<ContextKey, sqlx::Error> {
+    let key = ContextKey::generate(id);
+    sqlx::query("INSERT INTO tenancy.context_keys (key_id, key) VALUES ($1, $2)")
+        .bind(key.id())
+        .bind(key.expose_bytes())
+        .execute(owner)
+        .await?;
+    Ok(key)
 }

@@ -16,6 +16,7 @@ async fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    // The context key comes from TENANT_CONTEXT_KEY (see tenant context-key new).
     let pool = match TenantPool::connect(&url).await {
         Ok(pool) => pool,
         Err(e) => {

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Executor, Row};
+use tenant_runtime::tx::ContextKey;
 use tenant_runtime::{SystemPool, Tenant, TenantId, TenantPool, TenantScoped, ddl, registry};
 use tower::ServiceExt;
 
@@ -47,12 +48,24 @@ impl TestDb {
             .await
             .expect("DDL applies");
         tx.commit().await.unwrap();
+        // Least privilege as `tenant roles` sets it: table grants, no TEMP
+        // (a temporary table could stand in for the tenancy session), and
+        // a context key for the tenant pool.
         let grant = format!(
             "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE};
-             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {SYSTEM_ROLE};"
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {SYSTEM_ROLE};
+             DO $$ BEGIN EXECUTE format('REVOKE TEMP ON DATABASE %I FROM PUBLIC', current_database()); END $$;"
         );
         owner.execute(grant.as_str()).await.unwrap();
+        let key = ContextKey::generate(1);
+        sqlx::query("INSERT INTO tenancy.context_keys (key_id, key) VALUES ($1, $2)")
+            .bind(key.id())
+            .bind(key.expose_bytes())
+            .execute(&owner)
+            .await
+            .unwrap();
         let app = TenantPool::options()
+            .context_key(key)
             .max_connections(4)
             .connect_with(connect.clone().username(APP_ROLE))
             .await

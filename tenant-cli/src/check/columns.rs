@@ -19,7 +19,7 @@ pub(super) const CHECKS: &[Check] = &[
     Check {
         id: "column.tenant-default",
         severity: Severity::Warning,
-        title: "inserts fill the tenant column from the transaction's tenant (DEFAULT tenancy.current_tenant())",
+        title: "inserts fill the tenant column from the transaction's tenant (the emit-rls default reads it)",
         run: tenant_default,
     },
     Check {
@@ -119,7 +119,7 @@ fn tenant_default(ctx: &Ctx<'_>) -> Verdict {
                 c.name,
                 c.default.as_deref().unwrap_or("none")
             ),
-            alter(t, "SET DEFAULT tenancy.current_tenant()"),
+            alter(t, &format!("SET DEFAULT {}", tenant_runtime::ddl::TENANT_DEFAULT)),
         )]
     })
 }

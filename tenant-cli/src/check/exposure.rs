@@ -39,8 +39,8 @@ pub(super) const CHECKS: &[Check] = &[
     },
     Check {
         id: "function.security-definer",
-        severity: Severity::Warning,
-        title: "no SECURITY DEFINER function touches a tenant table (it runs as its owner)",
+        severity: Severity::Error,
+        title: "no SECURITY DEFINER function the application role can reach (by calling it, or as a trigger of a tenant table) runs as a role that bypasses row-level security or touches a tenant table",
         run: security_definer,
     },
 ];
@@ -176,34 +176,71 @@ fn no_materialized(ctx: &Ctx<'_>) -> Verdict {
     Verdict::from_findings(findings)
 }
 
+/// The SECURITY DEFINER functions emit-rls itself creates: they read and
+/// write only the connection's own tenancy session.
+const OWN_DEFINERS: &[(&str, &str, &str)] = &[
+    (
+        "tenancy",
+        "open_session",
+        "p_key_id integer, p_secret bytea, p_proof bytea",
+    ),
+    (
+        "tenancy",
+        "enter",
+        "IN p_tenant uuid, IN p_counter bigint, IN p_mac text",
+    ),
+];
+
 fn security_definer(ctx: &Ctx<'_>) -> Verdict {
     if ctx.tenant_tables.is_empty() {
         return Verdict::Skip(ctx.no_tenant_tables());
     }
+    // Trigger functions of tenant tables fire for the application role's
+    // writes, whoever may call them directly.
+    let triggers: BTreeSet<&str> = ctx
+        .tenant_tables
+        .iter()
+        .flat_map(|t| t.table.triggers.iter().map(|tr| tr.function.as_str()))
+        .collect();
     let findings = ctx
         .catalog
         .definers
         .iter()
+        .filter(|f| {
+            !OWN_DEFINERS
+                .iter()
+                .any(|(s, n, a)| f.schema == *s && f.name == *n && f.args == *a)
+        })
         .filter_map(|f| {
+            let qualified = format!("{}.{}", f.schema, f.name);
+            let reachable = f.can_execute || triggers.contains(qualified.as_str());
             let touched: Vec<String> = ctx
                 .tenant_tables
                 .iter()
                 .filter(|t| contains_word(&f.body, &t.table.name))
                 .map(|t| t.qualified())
                 .collect();
-            if touched.is_empty() {
+            if !reachable || (touched.is_empty() && !f.owner_bypasses_rls) {
                 return None;
             }
             let function = format!("{}.{}({})", f.schema, f.name, f.args);
-            Some(Finding::new(
-                function.as_str(),
+            let why = if f.owner_bypasses_rls {
                 format!(
-                    "SECURITY DEFINER function uses {} and runs as its owner {}: if the owner bypasses row-level security, any caller reads or writes every tenant's rows through it",
+                    "runs as {}, which bypasses row-level security: whatever it reads or writes, it does for every tenant",
+                    f.owner
+                )
+            } else {
+                format!(
+                    "uses {} and runs as its owner {}: any caller gets the owner's view of those tables",
                     touched.join(", "),
                     f.owner
-                ),
+                )
+            };
+            Some(Finding::new(
+                function.as_str(),
+                format!("SECURITY DEFINER function the application role can reach {why}"),
                 format!(
-                    "ALTER FUNCTION {function} SECURITY INVOKER; or, if it must run as its owner, make sure the owner is subject to the policies and REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC"
+                    "ALTER FUNCTION {function} SECURITY INVOKER; or, if it must run as its owner, make the owner a role subject to the policies and REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC"
                 ),
             ))
         })

@@ -1,6 +1,7 @@
 //! Row-level security on each tenant table: on, forced, and filtered by a
 //! policy that compares the uuid column to the transaction's tenant, read
-//! once per statement through `tenancy.current_tenant()`.
+//! once per statement through the verified context, the view
+//! `tenancy.context`.
 
 use super::{Check, Ctx, Finding, Severity, TenantTable, Verdict};
 use crate::catalog::{Policy, PolicyCommand, mentions_column};
@@ -32,6 +33,12 @@ pub(super) const CHECKS: &[Check] = &[
         run: tenant_predicate,
     },
     Check {
+        id: "policy.exact",
+        severity: Severity::Error,
+        title: "every model's table has exactly the emit-rls policy: permissive, FOR ALL, TO PUBLIC, with its USING and WITH CHECK",
+        run: exact,
+    },
+    Check {
         id: "policy.no-bypass-setting",
         severity: Severity::Error,
         title: "no policy trusts a setting other than app.current_tenant (any SQL can set one, e.g. app.bypass_rls)",
@@ -52,21 +59,96 @@ pub(super) const CHECKS: &[Check] = &[
     Check {
         id: "policy.reads-once",
         severity: Severity::Warning,
-        title: "policies read the tenant once per statement, as (SELECT tenancy.current_tenant())",
+        title: "policies read the tenant once per statement, as (SELECT c.tenant FROM tenancy.context c)",
         run: reads_once,
     },
 ];
 
-/// What a policy body reads the tenant from.
-const CONTEXT_MARKERS: &[&str] = &["tenancy.current_tenant()", "'app.current_tenant'"];
+/// What a policy body reads the verified tenant from. The setting
+/// `app.current_tenant` is only a hint that any SQL can write: a policy
+/// that trusts it is forgeable.
+const CONTEXT_MARKERS: &[&str] = &["tenancy.context", "tenancy.current_tenant()"];
 
 fn emit_hint(t: &TenantTable<'_>) -> String {
     let policy = policy_name(&t.table.name);
     format!(
-        "apply the emit-rls migration (it creates policy {policy}), or: CREATE POLICY {policy} ON {} USING ({} = (SELECT tenancy.current_tenant()));",
+        "apply the emit-rls migration (it creates policy {policy}), or: CREATE POLICY {policy} ON {} USING ({} = (SELECT c.tenant FROM tenancy.context c));",
         t.table.quoted(),
         t.tenant_column
     )
+}
+
+/// An expression as compared: no white space, no double quotes, so the
+/// way `pg_get_expr` spells names does not matter.
+fn normalized(expression: &str) -> String {
+    expression
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '"')
+        .collect()
+}
+
+/// The `USING` and `WITH CHECK` the emit-rls policy of `t` has, normalized.
+fn expected_policy(t: &TenantTable<'_>) -> (String, String) {
+    let column = t.tenant_column;
+    let gate = format!("({column} = ( SELECT c.tenant FROM tenancy.context c))");
+    let check = format!(
+        "CASE WHEN {gate} THEN true ELSE tenancy.refuse_cross_tenant_write({}::text, {}::text, {column}) END",
+        tenant_sql::literal::quote(&t.table.schema),
+        tenant_sql::literal::quote(&t.table.name),
+    );
+    (normalized(&gate), normalized(&check))
+}
+
+fn exact(ctx: &Ctx<'_>) -> Verdict {
+    if ctx.models.is_empty() {
+        return Verdict::Skip(
+            "no #[derive(TenantScoped)] model is linked into this binary".to_owned(),
+        );
+    }
+    ctx.each_table(|t| {
+        if t.model.is_none() {
+            return Vec::new();
+        }
+        let name = policy_name(&t.table.name);
+        let Some(p) = t.table.policies.iter().find(|p| p.name == name) else {
+            return vec![Finding::new(
+                t.qualified(),
+                format!("has no policy {name}"),
+                emit_hint(t),
+            )];
+        };
+        let (using, check) = expected_policy(t);
+        let mut wrong = Vec::new();
+        if !p.permissive {
+            wrong.push("it is RESTRICTIVE, not PERMISSIVE".to_owned());
+        }
+        if p.command != PolicyCommand::All {
+            wrong.push(format!("it is FOR {:?}, not FOR ALL", p.command));
+        }
+        if p.roles != ["PUBLIC"] {
+            wrong.push(format!("it is TO {}, not TO PUBLIC", p.roles.join(", ")));
+        }
+        if p.using.as_deref().map(normalized) != Some(using) {
+            wrong.push(format!("its USING is `{}`", p.using.as_deref().unwrap_or("none")));
+        }
+        if p.check.as_deref().map(normalized) != Some(check) {
+            wrong.push(format!(
+                "its WITH CHECK is `{}`",
+                p.check.as_deref().unwrap_or("none")
+            ));
+        }
+        if wrong.is_empty() {
+            return Vec::new();
+        }
+        vec![Finding::new(
+            t.qualified(),
+            format!(
+                "policy {name} is not the one emit-rls writes: {}; a policy with the right name but another shape can leave writes, other commands or other roles unfiltered",
+                wrong.join("; ")
+            ),
+            format!("DROP POLICY {} ON {}; then apply the emit-rls migration again", tenant_sql::ident::quote(&name), t.table.quoted()),
+        )]
+    })
 }
 
 fn rls_enabled(ctx: &Ctx<'_>) -> Verdict {
@@ -253,7 +335,7 @@ fn no_cast(ctx: &Ctx<'_>) -> Verdict {
 fn reads_per_row(expression: &str) -> Option<&'static str> {
     if expression.contains("current_setting('app.current_tenant'") {
         return Some(
-            "reads current_setting('app.current_tenant') itself: an unset or empty setting gives a cast error or no rows instead of the no-tenant-context error, and a hardened context would have to change every policy",
+            "reads current_setting('app.current_tenant') itself: that setting is a hint any SQL can write, so the policy follows a forged tenant; read the verified tenant from tenancy.context",
         );
     }
     let per_row = expression

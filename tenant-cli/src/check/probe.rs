@@ -8,11 +8,15 @@
 //!    refused, with the no-tenant-context error (TN001). Both, because a
 //!    scan of an empty table never evaluates the policy, while the
 //!    insert's WITH CHECK always does.
-//! 2. With a random tenant set through `set_config` (as injected SQL would,
-//!    skipping `tenancy.enter_tenant`'s existence check), every tenant
+//! 2. With a random tenant set through `set_config` (as injected SQL would),
+//!    every tenant
 //!    table must show no rows, and inserting a row for another random
 //!    tenant must be refused by row-level security.
-//! 3. Writing the tenants table must be refused.
+//! 3. With an existing tenant's id set through `set_config`, and with a
+//!    forged call of `tenancy.enter`, the transaction must not be in that
+//!    tenant: `tenancy.current_tenant()` must refuse and no table may
+//!    return a row. Only the library's `begin` enters a tenant.
+//! 4. Writing the tenants table must be refused.
 //!
 //! Nothing is kept, except that an insert that reaches a column default
 //! may consume a sequence value (sequences are not transactional).
@@ -52,6 +56,12 @@ pub(super) const CHECKS: &[Check] = &[
         run: cross_tenant_insert_refused,
     },
     Check {
+        id: "probe.forged-switch-refused",
+        severity: Severity::Error,
+        title: "probe: set_config to an existing tenant, or a forged tenancy.enter, does not enter that tenant",
+        run: forged_switch_refused,
+    },
+    Check {
         id: "probe.tenants-write-refused",
         severity: Severity::Error,
         title: "probe: the application role cannot insert or update tenants",
@@ -70,6 +80,11 @@ const SET_TENANT: &str = "SELECT set_config('app.current_tenant', $1, true)";
 const TENANTS_INSERT: &str =
     "INSERT INTO public.tenants (name, slug) VALUES ('tenant check probe', 'tenant-check-probe')";
 const TENANTS_UPDATE: &str = "UPDATE public.tenants SET name = name";
+/// A real tenant to forge a switch into: the attacker's first query.
+const SOME_TENANT: &str = "SELECT id FROM public.tenants ORDER BY created_at LIMIT 1";
+/// Counts 1 when the forged setting is taken for the transaction's tenant.
+const CURRENT_TENANT: &str =
+    "SELECT count(probe.t) FROM (SELECT tenancy.current_tenant() AS t) AS probe";
 
 /// What one probe statement did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +127,17 @@ pub(crate) struct TableProbe {
     pub(crate) empty: NoTenant,
     pub(crate) random: Attempt,
     pub(crate) insert: Attempt,
+    /// A read with an existing tenant's id set through `set_config`.
+    pub(crate) forged: Attempt,
+}
+
+/// A forged switch into an existing tenant.
+#[derive(Debug, Clone)]
+pub(crate) struct Forged {
+    /// `tenancy.current_tenant()` after `set_config` to the tenant.
+    pub(crate) current: Attempt,
+    /// `CALL tenancy.enter(<tenant>, 1, '00')` with a made-up token.
+    pub(crate) enter: Attempt,
 }
 
 /// Everything the probe saw.
@@ -121,6 +147,8 @@ pub(crate) struct Probe {
     /// `None` without a tenants table.
     pub(crate) tenants_insert: Option<Attempt>,
     pub(crate) tenants_update: Option<Attempt>,
+    /// `None` without a tenant to forge a switch into.
+    pub(crate) forged: Option<Forged>,
 }
 
 /// Runs the probe as `conn`'s role; an error here is a lost connection or
@@ -177,16 +205,56 @@ pub(crate) async fn run(
         .bind(random.to_string())
         .execute(&mut *tx)
         .await?;
-    let mut probes = Vec::with_capacity(tables.len());
-    for (t, (unset, empty)) in tables.iter().zip(unset.into_iter().zip(empty)) {
+    let mut random_reads = Vec::with_capacity(tables.len());
+    for t in tables {
         let random = attempt(&mut tx, read(t), Kind::Count, NO_SELECT).await?;
         let insert = attempt(&mut tx, insert(t), Kind::Execute, NO_INSERT).await?;
+        random_reads.push((random, insert));
+    }
+
+    let existing = if catalog.tenants().is_some() {
+        tx.execute(SAVEPOINT).await?;
+        let id = sqlx::query_scalar::<_, uuid::Uuid>(SOME_TENANT)
+            .fetch_optional(&mut *tx)
+            .await;
+        tx.execute(UNDO).await?;
+        id.ok().flatten()
+    } else {
+        None
+    };
+    let mut forged_reads = Vec::with_capacity(tables.len());
+    let forged = match existing {
+        Some(id) => {
+            sqlx::query(SET_TENANT)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            for t in tables {
+                forged_reads.push(attempt(&mut tx, read(t), Kind::Count, NO_SELECT).await?);
+            }
+            let current =
+                attempt(&mut tx, Some(CURRENT_TENANT.to_owned()), Kind::Count, "").await?;
+            let enter = format!("CALL tenancy.enter('{id}'::uuid, 1::int8, '00'::text)");
+            let enter = attempt(&mut tx, Some(enter), Kind::Execute, "").await?;
+            Some(Forged { current, enter })
+        }
+        None => None,
+    };
+    let mut forged_reads = forged_reads.into_iter();
+    let mut probes = Vec::with_capacity(tables.len());
+    for (t, ((unset, empty), (random, insert))) in tables
+        .iter()
+        .zip(unset.into_iter().zip(empty).zip(random_reads))
+    {
         probes.push(TableProbe {
             table: t.qualified(),
             unset,
             empty,
             random,
             insert,
+            forged: forged_reads
+                .next()
+                .unwrap_or(Attempt::NotRun(NO_TENANT_TO_FORGE)),
         });
     }
 
@@ -202,10 +270,12 @@ pub(crate) async fn run(
         tables: probes,
         tenants_insert,
         tenants_update,
+        forged,
     })
 }
 
 const NO_SELECT: &str = "the role has no SELECT on the table";
+const NO_TENANT_TO_FORGE: &str = "there is no tenant to forge a switch into";
 const NO_INSERT: &str = "the role has no INSERT on the table, or the table has no tenant column";
 
 enum Kind {
@@ -362,7 +432,12 @@ fn random_tenant_sees_nothing(ctx: &Ctx<'_>) -> Verdict {
 
 /// `42501` is also "permission denied", but the probe only inserts into
 /// tables the role may insert into, so here it is the RLS refusal.
-const REFUSED_BY_RLS: &[&str] = &[sqlstate::CROSS_TENANT_WRITE, "42501"];
+/// TN001 is the policy refusing a tenant that was set but never entered.
+const REFUSED_BY_RLS: &[&str] = &[
+    sqlstate::CROSS_TENANT_WRITE,
+    sqlstate::NO_TENANT_CONTEXT,
+    "42501",
+];
 
 fn cross_tenant_insert_refused(ctx: &Ctx<'_>) -> Verdict {
     each_probe(
@@ -381,6 +456,47 @@ fn cross_tenant_insert_refused(ctx: &Ctx<'_>) -> Verdict {
             )],
         },
     )
+}
+
+fn forged_switch_refused(ctx: &Ctx<'_>) -> Verdict {
+    let Some(probe) = ctx.probe else {
+        return Verdict::Skip("the probe was left out (--no-probe)".to_owned());
+    };
+    let Some(forged) = &probe.forged else {
+        return Verdict::Skip(NO_TENANT_TO_FORGE.to_owned());
+    };
+    const FIX: &str = "apply the emit-rls migration: its policies read the tenant through tenancy.context, which only the library's begin can set";
+    let mut findings = Vec::new();
+    if !matches!(forged.current, Attempt::Failed { .. }) {
+        findings.push(Finding::new(
+            "tenancy.current_tenant()",
+            format!(
+                "after set_config('app.current_tenant', <an existing tenant>), tenancy.current_tenant() was asked for the tenant and {}: any SQL can switch tenant",
+                forged.current.describe()
+            ),
+            FIX,
+        ));
+    }
+    if !matches!(forged.enter, Attempt::Failed { .. }) {
+        findings.push(Finding::new(
+            "tenancy.enter",
+            format!(
+                "a call of tenancy.enter with a made-up token was not refused: {}",
+                forged.enter.describe()
+            ),
+            FIX,
+        ));
+    }
+    for p in &probe.tables {
+        if matches!(p.forged, Attempt::Rows(n) if n > 0) {
+            findings.push(Finding::new(
+                p.table.as_str(),
+                "after set_config('app.current_tenant', <an existing tenant>), the table returned that tenant's rows",
+                FIX,
+            ));
+        }
+    }
+    Verdict::from_findings(findings)
 }
 
 fn tenants_write_refused(ctx: &Ctx<'_>) -> Verdict {

@@ -21,7 +21,7 @@ pub(super) const CHECKS: &[Check] = &[
     Check {
         id: "tenants.readable",
         severity: Severity::Error,
-        title: "the application role can read public.tenants (tenancy.enter_tenant looks tenants up as that role)",
+        title: "the application role can read public.tenants (to resolve a request's tenant)",
         run: readable,
     },
     Check {
@@ -33,14 +33,32 @@ pub(super) const CHECKS: &[Check] = &[
     Check {
         id: "context.current-tenant",
         severity: Severity::Error,
-        title: "tenancy.current_tenant() exists, returns uuid and the application role can call it",
+        title: "the view tenancy.context and tenancy.current_tenant() exist, and the application role can read them",
         run: current_tenant,
     },
     Check {
         id: "context.enter-tenant",
         severity: Severity::Error,
-        title: "the procedure tenancy.enter_tenant(uuid) exists and the application role can call it (TenantPool::begin does)",
+        title: "tenancy.open_session(integer, bytea, bytea) and the procedure tenancy.enter(uuid, bigint, text) exist and the application role can call them (TenantPool does)",
         run: enter_tenant,
+    },
+    Check {
+        id: "context.functions-pinned",
+        severity: Severity::Error,
+        title: "every tenancy function pins search_path = pg_catalog, pg_temp (nothing a session sets can change what it calls)",
+        run: functions_pinned,
+    },
+    Check {
+        id: "context.keys-private",
+        severity: Severity::Error,
+        title: "the application role cannot read or write tenancy.context_keys",
+        run: keys_private,
+    },
+    Check {
+        id: "context.no-compat-for-app",
+        severity: Severity::Error,
+        title: "the application role is not in tenancy.compat_roles (which would let any of its SQL set the tenant)",
+        run: no_compat_for_app,
     },
     Check {
         id: "context.guard-functions",
@@ -149,9 +167,7 @@ fn readable(ctx: &Ctx<'_>) -> Verdict {
     };
     Verdict::Fail(vec![Finding::new(
         "public.tenants",
-        format!(
-            "{reason}: every TenantPool::begin fails, because tenancy.enter_tenant looks the tenant up as the caller"
-        ),
+        format!("{reason}: the application cannot resolve a request's slug to its tenant"),
         format!(
             "GRANT SELECT ON public.tenants TO {role}; CREATE POLICY rls_tenants_read ON public.tenants FOR SELECT USING (true);"
         ),
@@ -272,11 +288,117 @@ fn arg_types(identity_args: &str) -> Vec<&str> {
 }
 
 fn current_tenant(ctx: &Ctx<'_>) -> Verdict {
-    Verdict::from_findings(function(ctx, "current_tenant", &[], "uuid", true))
+    let mut findings = function(ctx, "current_tenant", &[], "uuid", true);
+    let role = &ctx.catalog.session.role;
+    match ctx
+        .catalog
+        .views
+        .iter()
+        .find(|v| v.schema == "tenancy" && v.name == "context")
+    {
+        None => findings.push(Finding::new(
+            "tenancy.context",
+            "the view tenancy.context does not exist: every policy reads the verified tenant through it",
+            APPLY_DDL,
+        )),
+        Some(v) if !v.can_select => findings.push(Finding::new(
+            "tenancy.context",
+            format!("{role} may not read tenancy.context, so every statement on a tenant table fails"),
+            "GRANT SELECT ON tenancy.context TO PUBLIC;".to_owned(),
+        )),
+        Some(_) => {}
+    }
+    Verdict::from_findings(findings)
 }
 
 fn enter_tenant(ctx: &Ctx<'_>) -> Verdict {
-    Verdict::from_findings(function(ctx, "enter_tenant", &["uuid"], "procedure", true))
+    let mut findings = function(
+        ctx,
+        "open_session",
+        &["integer", "bytea", "bytea"],
+        "void",
+        true,
+    );
+    findings.extend(function(
+        ctx,
+        "enter",
+        &["uuid", "bigint", "text"],
+        "procedure",
+        true,
+    ));
+    Verdict::from_findings(findings)
+}
+
+/// What every tenancy function's `SET` clause must hold.
+const PINNED: &str = "search_path=pg_catalog, pg_temp";
+
+fn functions_pinned(ctx: &Ctx<'_>) -> Verdict {
+    if ctx.catalog.tenancy_functions.is_empty() {
+        return Verdict::Skip("there is no tenancy schema (see context.current-tenant)".to_owned());
+    }
+    let findings = ctx
+        .catalog
+        .tenancy_functions
+        .iter()
+        .filter(|f| !f.config.iter().any(|c| c == PINNED))
+        .map(|f| {
+            let function = format!("tenancy.{}({})", f.name, f.args);
+            Finding::new(
+                function.as_str(),
+                format!(
+                    "{function} runs with the caller's search_path: a session that put its own schema first could change what the function calls"
+                ),
+                format!(
+                    "ALTER ROUTINE {function} SET search_path = pg_catalog, pg_temp; (the emit-rls migration pins every function it creates)"
+                ),
+            )
+        })
+        .collect();
+    Verdict::from_findings(findings)
+}
+
+fn keys_private(ctx: &Ctx<'_>) -> Verdict {
+    let Some(keys) = ctx.catalog.table("tenancy", "context_keys") else {
+        return Verdict::Fail(vec![Finding::new(
+            "tenancy.context_keys",
+            "there is no tenancy.context_keys table: no tenant pool can open a connection",
+            APPLY_DDL,
+        )]);
+    };
+    let role = &ctx.catalog.session.role;
+    let readable = keys.can_select || keys.can_insert || keys.can_update || keys.can_delete;
+    if !readable && keys.public_privileges.is_empty() {
+        return Verdict::Pass;
+    }
+    Verdict::Fail(vec![Finding::new(
+        "tenancy.context_keys",
+        format!(
+            "{role} (or PUBLIC) may read or write the context keys: with a key, injected SQL can open a tenancy session of its own and enter any tenant"
+        ),
+        format!(
+            "REVOKE ALL ON tenancy.context_keys FROM PUBLIC, {};",
+            tenant_sql::ident::quote(role)
+        ),
+    )])
+}
+
+fn no_compat_for_app(ctx: &Ctx<'_>) -> Verdict {
+    let Some(roles) = &ctx.catalog.compat_roles else {
+        return Verdict::Skip("tenancy.compat_roles is missing or unreadable".to_owned());
+    };
+    let role = &ctx.catalog.session.role;
+    if !roles.contains(role) {
+        return Verdict::Pass;
+    }
+    Verdict::Fail(vec![Finding::new(
+        role.as_str(),
+        format!(
+            "{role} is in tenancy.compat_roles: its sessions may enter any tenant with set_config, so injected SQL can too"
+        ),
+        format!(
+            "tenant compat --disallow-role {role} (compatibility mode is for a separate role of a service that only calls set_config)"
+        ),
+    )])
 }
 
 fn guard_functions(ctx: &Ctx<'_>) -> Verdict {

@@ -10,6 +10,8 @@
 
 mod table;
 
+pub use table::TENANT_HINT as TENANT_DEFAULT;
+
 use crate::model::registry::Ordered;
 
 /// The shared part: tenants table, `tenancy` schema and functions.

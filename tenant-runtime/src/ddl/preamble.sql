@@ -11,74 +11,224 @@ ALTER TABLE public.tenants ADD COLUMN IF NOT EXISTS deleted_at timestamptz;
 -- Set when a purge of the tenant begins: from then on it cannot be restored.
 ALTER TABLE public.tenants ADD COLUMN IF NOT EXISTS purge_started_at timestamptz;
 
+-- The tenancy schema holds the tenant context. Nobody but its owner may
+-- create objects in it: an overload of one of its functions would be
+-- picked by later calls.
 CREATE SCHEMA IF NOT EXISTS tenancy;
--- Policies run with the querying role's privileges, so every role must be
--- able to call these functions.
+REVOKE CREATE ON SCHEMA tenancy FROM PUBLIC;
 GRANT USAGE ON SCHEMA tenancy TO PUBLIC;
 
--- Raises the "no tenant context" error; only ever called by
--- tenancy.current_tenant() when the setting is missing or malformed.
--- Declared STABLE so that current_tenant() can still be inlined.
-CREATE OR REPLACE FUNCTION tenancy.no_tenant_context(setting text) RETURNS uuid
-    LANGUAGE plpgsql STABLE PARALLEL SAFE
+-- The keys the application proves it holds when it opens a connection
+-- (`tenant context-key new` adds one). Two may be valid at once, for
+-- rotation; retiring one stops the connections that opened with it at
+-- their next transaction. Only this schema's owner reads them.
+CREATE TABLE IF NOT EXISTS tenancy.context_keys (
+    key_id integer PRIMARY KEY,
+    key bytea NOT NULL CHECK (octet_length(key) >= 32),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    retired_at timestamptz
+);
+REVOKE ALL ON tenancy.context_keys FROM PUBLIC;
+
+-- Roles whose sessions may set the tenant with set_config alone, as
+-- @usebetterdev/tenant does (compatibility mode, off until a role is
+-- added with `tenant compat --allow-role`). Any SQL running as such a
+-- role can switch tenants: give that service its own role, never the
+-- application role of this library.
+CREATE TABLE IF NOT EXISTS tenancy.compat_roles (
+    role_name name PRIMARY KEY,
+    added_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON tenancy.compat_roles FROM PUBLIC;
+GRANT SELECT ON tenancy.compat_roles TO PUBLIC;
+
+-- The previous, forgeable way in: anyone could call it to switch tenant.
+DROP PROCEDURE IF EXISTS tenancy.enter_tenant(uuid);
+
+-- HMAC-SHA256 from the built-in sha256 (no extension needed): the inner
+-- and outer padded keys of RFC 2104.
+CREATE OR REPLACE FUNCTION tenancy.hmac_pads(key bytea, OUT ipad bytea, OUT opad bytea)
+    LANGUAGE plpgsql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    k bytea := CASE WHEN pg_catalog.octet_length(key) > 64 THEN pg_catalog.sha256(key) ELSE key END;
 BEGIN
-    IF setting IS NULL OR setting = '' THEN
-        RAISE EXCEPTION 'no tenant context: app.current_tenant is not set in this transaction'
-            USING ERRCODE = 'TN001',
-                  HINT = 'Query tenant tables inside a tenant transaction (TenantPool::begin or with_tenant), or CALL tenancy.enter_tenant(<tenant id>) in this transaction first.';
+    k := k || pg_catalog.decode(pg_catalog.repeat('00', 64 - pg_catalog.octet_length(k)), 'hex');
+    ipad := k;
+    opad := k;
+    FOR i IN 0..63 LOOP
+        ipad := pg_catalog.set_byte(ipad, i, pg_catalog.get_byte(k, i) # 54);
+        opad := pg_catalog.set_byte(opad, i, pg_catalog.get_byte(k, i) # 92);
+    END LOOP;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION tenancy.hmac_pads(bytea) FROM PUBLIC;
+
+-- Raises "no tenant context" (TN001): what every policy ends in when this
+-- transaction did not enter a tenant. A role in tenancy.compat_roles gets
+-- the plain setting instead (see above).
+CREATE OR REPLACE FUNCTION tenancy.unverified_tenant() RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    hint text := pg_catalog.current_setting('app.current_tenant', true);
+BEGIN
+    IF hint ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+       AND EXISTS (SELECT 1 FROM tenancy.compat_roles r WHERE r.role_name = SESSION_USER) THEN
+        RETURN hint::uuid;
     END IF;
-    RAISE EXCEPTION 'no tenant context: app.current_tenant is %, which is not a tenant id', quote_literal(setting)
+    RAISE EXCEPTION 'no tenant context: this transaction did not enter a tenant'
         USING ERRCODE = 'TN001',
-              HINT = 'Set it with CALL tenancy.enter_tenant(<tenant id>), which checks the id.';
+              HINT = 'Query tenant tables inside a tenant transaction (TenantPool::begin or with_tenant); setting app.current_tenant does not enter one.';
 END
 $fn$;
 
--- The current tenant of this transaction. Every policy and column default
--- reads it through this one function, so a hardened context later changes
--- this function and no table. Unset, empty (what a pooled connection reads
--- after COMMIT) or not 36 characters long fails closed with its own error,
--- never a uuid cast error and never every row.
---
--- It is one SQL expression, so PostgreSQL inlines it into its callers: a
--- column DEFAULT then costs no function call per row (a plpgsql version
--- made 100k-row inserts about 3x slower; see BENCHMARKS.md).
-CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid
-    LANGUAGE sql STABLE PARALLEL SAFE
-AS $fn$
-    SELECT CASE
-        WHEN length(current_setting('app.current_tenant', true)) = 36
-            THEN current_setting('app.current_tenant', true)::uuid
-        ELSE tenancy.no_tenant_context(current_setting('app.current_tenant', true))
-    END
-$fn$;
-
--- Sets the transaction's tenant after checking it exists and is not
--- deleted. TenantPool::begin sends `CALL tenancy.enter_tenant('<id>'); BEGIN`
--- as one message: on error the implicit transaction rolls back and the
--- connection is left idle, on success BEGIN turns it into the tenant
--- transaction. A procedure, because CALL skips the planning a SELECT of a
--- function needs (about 25 us of server time per transaction, measured).
-CREATE OR REPLACE PROCEDURE tenancy.enter_tenant(tenant uuid)
-    LANGUAGE plpgsql
+-- Opens a connection's tenancy session, once per connection: the library
+-- sends a fresh random secret and a proof that it holds a context key, as
+-- bind parameters (so neither is ever in query text). The secret lives in
+-- a temporary table owned by this function's owner: the application role
+-- can neither read nor write it. The counter and the context live in
+-- temporary sequences, whose setval survives a rollback.
+CREATE OR REPLACE FUNCTION tenancy.open_session(p_key_id integer, p_secret bytea, p_proof bytea) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    deleted timestamptz;
+    v_key bytea;
+    v_pads record;
 BEGIN
-    SELECT t.deleted_at INTO deleted FROM public.tenants AS t WHERE t.id = tenant;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'tenant not found: no tenant has id %', tenant
+    IF pg_catalog.has_database_privilege(SESSION_USER, pg_catalog.current_database(), 'TEMP') THEN
+        RAISE EXCEPTION 'role % may create temporary tables, which could stand in for the tenancy session', SESSION_USER
+            USING ERRCODE = 'TN008',
+                  HINT = 'REVOKE TEMP ON DATABASE <database> FROM PUBLIC, <role> (tenant roles --apply does it).';
+    END IF;
+    -- Any error below is replaced by one that says nothing: a constraint
+    -- error would print the row, and the row holds the secret.
+    BEGIN
+        SELECT k.key INTO v_key FROM tenancy.context_keys k
+         WHERE k.key_id = p_key_id AND k.retired_at IS NULL;
+        SELECT * INTO v_pads FROM tenancy.hmac_pads(v_key);
+        IF v_key IS NULL OR p_secret IS NULL OR pg_catalog.octet_length(p_secret) <> 32 OR p_proof IS NULL
+           OR pg_catalog.sha256(p_proof) <> pg_catalog.sha256(pg_catalog.sha256(v_pads.opad
+                  || pg_catalog.sha256(v_pads.ipad || 'tenancy/open/v1'::bytea || p_secret))) THEN
+            RAISE EXCEPTION 'rejected';
+        END IF;
+        IF pg_catalog.to_regclass('pg_temp.tenancy_session') IS NULL THEN
+            CREATE TEMP TABLE tenancy_session (key_id integer NOT NULL, database_id oid NOT NULL, ipad bytea NOT NULL, opad bytea NOT NULL);
+            CREATE TEMP SEQUENCE tenancy_counter MINVALUE 0 START 0;
+            CREATE TEMP SEQUENCE tenancy_ctx MINVALUE -9223372036854775808;
+            EXECUTE pg_catalog.format('GRANT SELECT ON SEQUENCE pg_temp.tenancy_ctx TO %I', SESSION_USER);
+        END IF;
+        SELECT * INTO v_pads FROM tenancy.hmac_pads(p_secret);
+        IF EXISTS (SELECT 1 FROM pg_temp.tenancy_session s WHERE s.ipad = v_pads.ipad) THEN
+            RAISE EXCEPTION 'rejected';  -- an old secret is never armed again
+        END IF;
+        DELETE FROM pg_temp.tenancy_session;
+        INSERT INTO pg_temp.tenancy_session
+            SELECT p_key_id, d.oid, v_pads.ipad, v_pads.opad
+              FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database();
+        PERFORM pg_catalog.setval('pg_temp.tenancy_counter', 0), pg_catalog.setval('pg_temp.tenancy_ctx', 0);
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'tenancy session refused: the context key is unknown, retired or wrong'
+            USING ERRCODE = 'TN006',
+                  DETAIL = pg_catalog.json_build_object('key_id', p_key_id)::text,
+                  HINT = 'Give the pool the key `tenant context-key new` installed (TENANT_CONTEXT_KEY), or install this one.';
+    END;
+END
+$fn$;
+GRANT EXECUTE ON FUNCTION tenancy.open_session(integer, bytea, bytea) TO PUBLIC;
+
+-- Enters a tenant for this transaction. TenantPool::begin sends
+-- `CALL tenancy.enter('<tenant>'::uuid, <n>::int8, '<mac>'::text); BEGIN` as
+-- one simple-query message; the text is visible in pg_stat_activity, so the
+-- token is worth nothing there: it is a MAC under this connection's secret
+-- (another connection has another) of the tenant and a counter that is
+-- spent on first use, rollback or not. The verified context is the hint
+-- setting app.current_tenant plus a hash of (tenant, this transaction's id)
+-- that only this procedure can write: a forged setting, another
+-- transaction, or a connection without a session all read as no context.
+CREATE OR REPLACE PROCEDURE tenancy.enter(p_tenant uuid, p_counter bigint, p_mac text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_ipad bytea;
+    v_opad bytea;
+    v_spent bigint;
+    v_key_ok boolean;
+    v_temp boolean;
+    v_tenant smallint;
+BEGIN
+    -- One query, scalar sub-selects only: a join over a temporary table
+    -- (which has no statistics) is planned as a hash join that costs more
+    -- than all the rest.
+    SELECT s.ipad, s.opad,
+           (SELECT c.last_value FROM pg_temp.tenancy_counter c),
+           EXISTS (SELECT 1 FROM tenancy.context_keys k WHERE k.key_id = s.key_id AND k.retired_at IS NULL),
+           pg_catalog.has_database_privilege(SESSION_USER, s.database_id, 'TEMP'),
+           (SELECT CASE WHEN t.deleted_at IS NULL THEN 1 ELSE 2 END FROM public.tenants t WHERE t.id = p_tenant)
+      INTO v_ipad, v_opad, v_spent, v_key_ok, v_temp, v_tenant
+      FROM pg_temp.tenancy_session s;
+    IF NOT FOUND OR NOT v_key_ok OR v_temp THEN
+        RAISE EXCEPTION 'no tenancy session on this connection'
+            USING ERRCODE = 'TN005',
+                  HINT = 'Connections of a TenantPool open one; a retired key or temporary tables of the application role close it.';
+    END IF;
+    -- A malformed token is refused like a forged one, not with a decoding error.
+    IF p_tenant IS NULL OR p_counter IS NULL OR p_counter <= v_spent
+       OR p_mac IS NULL OR p_mac !~ '^[0-9a-f]{64}$'
+       OR (CASE WHEN p_mac ~ '^[0-9a-f]{64}$' THEN
+               pg_catalog.sha256(pg_catalog.decode(p_mac, 'hex')) <> pg_catalog.sha256(pg_catalog.sha256(v_opad
+                   || pg_catalog.sha256(v_ipad || 'tenancy/enter/v1'::bytea || pg_catalog.uuid_send(p_tenant)
+                                               || pg_catalog.int8send(p_counter))))
+           END) THEN
+        RAISE EXCEPTION 'tenant token refused: forged, or already used'
+            USING ERRCODE = 'TN007',
+                  HINT = 'Only TenantPool::begin can enter a tenant.';
+    END IF;
+    PERFORM pg_catalog.setval('pg_temp.tenancy_counter', p_counter);
+    IF v_tenant IS NULL THEN
+        RAISE EXCEPTION 'tenant not found: no tenant has id %', p_tenant
             USING ERRCODE = 'TN002',
-                  DETAIL = json_build_object('tenant', tenant)::text,
+                  DETAIL = pg_catalog.json_build_object('tenant', p_tenant)::text,
                   HINT = 'Create the tenant first, or check the id the request resolved to.';
     END IF;
-    IF deleted IS NOT NULL THEN
-        RAISE EXCEPTION 'tenant deleted: tenant % was deleted at %', tenant, deleted
+    IF v_tenant = 2 THEN
+        RAISE EXCEPTION 'tenant deleted: tenant % is deleted', p_tenant
             USING ERRCODE = 'TN004',
-                  DETAIL = json_build_object('tenant', tenant)::text,
+                  DETAIL = pg_catalog.json_build_object('tenant', p_tenant)::text,
                   HINT = 'Restore the tenant to use it again; its rows are kept until it is purged.';
     END IF;
-    PERFORM set_config('app.current_tenant', tenant::text, true);
+    PERFORM pg_catalog.set_config('app.current_tenant', p_tenant::text, true),
+            pg_catalog.setval('pg_temp.tenancy_ctx', pg_catalog.hashtextextended(p_tenant::text,
+                              pg_catalog.pg_current_xact_id()::text::bigint));
+END
+$fn$;
+GRANT EXECUTE ON PROCEDURE tenancy.enter(uuid, bigint, text) TO PUBLIC;
+
+-- The verified tenant of this transaction. Every policy reads the tenant
+-- through this one view, so a change of how the context is kept changes
+-- this view and no table. A view, not a function: the policy's sub-select
+-- then costs no function call per statement.
+CREATE OR REPLACE VIEW tenancy.context AS
+    SELECT CASE
+        WHEN pg_catalog.hashtextextended(pg_catalog.current_setting('app.current_tenant', true),
+                                         pg_catalog.pg_current_xact_id_if_assigned()::text::bigint)
+             = pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx'))
+            THEN pg_catalog.current_setting('app.current_tenant', true)::uuid
+        ELSE tenancy.unverified_tenant()
+    END AS tenant;
+GRANT SELECT ON tenancy.context TO PUBLIC;
+
+-- The same, as a function, for hand-written SQL (`SELECT tenancy.current_tenant()`).
+CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN (SELECT c.tenant FROM tenancy.context c);
 END
 $fn$;
 
@@ -87,14 +237,17 @@ $fn$;
 -- SCHEMA, TABLE and DETAIL (JSON) carry the facts, for programs.
 CREATE OR REPLACE FUNCTION tenancy.refuse_cross_tenant_write(schema_name text, table_name text, row_tenant uuid) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    verified uuid := (SELECT c.tenant FROM tenancy.context c);
 BEGIN
     RAISE EXCEPTION 'cross-tenant write refused: a row of tenant % cannot be written to %.% in a transaction of tenant %',
-        coalesce(row_tenant::text, 'NULL'), schema_name, table_name, current_setting('app.current_tenant', true)
+        coalesce(row_tenant::text, 'NULL'), schema_name, table_name, verified
         USING ERRCODE = 'TN003',
               SCHEMA = schema_name,
               TABLE = table_name,
-              DETAIL = json_build_object('expected', current_setting('app.current_tenant', true), 'found', row_tenant)::text,
+              DETAIL = pg_catalog.json_build_object('expected', verified, 'found', row_tenant)::text,
               HINT = 'Leave the tenant column out (its default is the transaction''s tenant), or begin a transaction for the row''s tenant.';
 END
 $fn$;
@@ -103,15 +256,37 @@ $fn$;
 -- trigger fires for every role. TG_ARGV[0] is the tenant column.
 CREATE OR REPLACE FUNCTION tenancy.refuse_tenant_move() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
     RAISE EXCEPTION 'cross-tenant write refused: a row of %.% cannot move from tenant % to tenant %',
-        TG_TABLE_SCHEMA, TG_TABLE_NAME, to_jsonb(OLD) ->> TG_ARGV[0], to_jsonb(NEW) ->> TG_ARGV[0]
+        TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.to_jsonb(OLD) ->> TG_ARGV[0], pg_catalog.to_jsonb(NEW) ->> TG_ARGV[0]
         USING ERRCODE = 'TN003',
               SCHEMA = TG_TABLE_SCHEMA,
               TABLE = TG_TABLE_NAME,
-              DETAIL = json_build_object('expected', to_jsonb(OLD) ->> TG_ARGV[0], 'found', to_jsonb(NEW) ->> TG_ARGV[0])::text,
+              DETAIL = pg_catalog.json_build_object('expected', pg_catalog.to_jsonb(OLD) ->> TG_ARGV[0], 'found', pg_catalog.to_jsonb(NEW) ->> TG_ARGV[0])::text,
               HINT = 'Insert a copy for the other tenant and delete the original instead.';
+END
+$fn$;
+
+-- The last statement before COMMIT of a transaction that ran hand-written
+-- SQL: after the library reset the session's settings, cursors, LISTENs
+-- and advisory locks, refuses (and so aborts the transaction, and the
+-- library closes the connection) when SQL-level PREPARE or DEALLOCATE
+-- changed the connection's prepared statements: the next request would
+-- run a statement the attacker wrote under a name the client trusts.
+CREATE OR REPLACE FUNCTION tenancy.leave(expected_statements integer) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF (SELECT pg_catalog.count(*) FILTER (WHERE p.from_sql) <> 0
+               OR pg_catalog.count(*) FILTER (WHERE NOT p.from_sql) <> expected_statements
+          FROM pg_catalog.pg_prepared_statements p) THEN
+        RAISE EXCEPTION 'the connection''s prepared statements were changed by SQL in this transaction'
+            USING ERRCODE = 'TN009',
+                  HINT = 'The connection is closed and the transaction rolled back; do not PREPARE or DEALLOCATE in tenant transactions.';
+    END IF;
 END
 $fn$;
 

@@ -117,6 +117,7 @@ pub struct RawQuery<'tx, 'q, T, M: Mode> {
 
 impl<'tx, 'q, T: Row, M: Mode> RawQuery<'tx, 'q, T, M> {
     pub(crate) fn new(tx: &'tx Tx<M>, sql: &'q str) -> Self {
+        tx.mark_raw();
         Self {
             tx,
             query: sqlx::query_as(sql),

@@ -1,6 +1,7 @@
 //! Pools and transactions: [`Pool`] and [`Tx`], written once for both
 //! [modes](mode) (one tenant's, and the system role's across tenants).
 
+mod context;
 pub mod mode;
 mod pool;
 mod roles;
@@ -8,7 +9,8 @@ mod scope;
 mod session;
 mod transaction;
 
+pub use context::{ContextKey, ContextKeyError, MIN_KEY_LEN};
 pub use mode::{GlobalMode, Mode, SystemMode, TenantMode};
-pub use pool::{Pool, PoolOptions, PoolStatus, SystemPool, TenantPool};
+pub use pool::{CONTEXT_KEY_ENV, Pool, PoolOptions, PoolStatus, SystemPool, TenantPool};
 pub use scope::{SystemScope, TenantScope};
 pub use transaction::{GlobalTx, SystemTx, TenantTx, Tx};

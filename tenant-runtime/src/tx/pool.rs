@@ -9,9 +9,10 @@ use deadpool::managed::{self, PoolError, TimeoutType, Timeouts};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use tracing::Instrument as _;
 
+use super::context::ContextKey;
 use super::mode::{GlobalMode, Mode, SystemMode, TenantMode};
 use super::roles::Expect;
-use super::session::{BoxFuture, Lease, Manager, simple_query};
+use super::session::{BoxFuture, Lease, Manager, Session, simple_query};
 use super::transaction::Tx;
 use crate::error::{Error, Result};
 use crate::model::registry;
@@ -60,6 +61,7 @@ impl<M: Mode> std::fmt::Debug for Pool<M> {
 /// How a [`Pool`] is sized and timed; `TenantPool::options()` starts one.
 #[derive(Debug, Clone)]
 pub struct PoolOptions<M: Mode> {
+    key: Option<ContextKey>,
     max_connections: usize,
     acquire_timeout: Duration,
     connect_timeout: Duration,
@@ -73,6 +75,7 @@ impl<M: Mode> Default for PoolOptions<M> {
     /// connections closed after 10 minutes, every connection after 30.
     fn default() -> Self {
         Self {
+            key: None,
             max_connections: 10,
             acquire_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -130,20 +133,27 @@ impl<M: Mode> PoolOptions<M> {
     /// an unreachable server or a role of the wrong kind fails here, at
     /// start-up, rather than on the first request: a [`TenantPool`]
     /// refuses a superuser or `BYPASSRLS` role
-    /// ([`Error::RoleBypassesRls`]), a [`SystemPool`] a role without
-    /// `BYPASSRLS` ([`Error::SystemRoleLacksBypass`]). A tenant pool also
-    /// checks the registered models (two models for one table, a
-    /// `references` no model maps).
+    /// ([`Error::RoleBypassesRls`]), a role that may create temporary
+    /// tables ([`Error::RoleCanCreateTemp`]) and a context key the database
+    /// does not hold ([`Error::ContextKeyRejected`]); a [`SystemPool`] a
+    /// role without `BYPASSRLS` ([`Error::SystemRoleLacksBypass`]). A
+    /// tenant pool also checks the registered models (two models for one
+    /// table, a `references` no model maps).
     pub async fn connect_with(self, options: PgConnectOptions) -> Result<Pool<M>> {
-        let expect = if M::SYSTEM {
-            Expect::BypassesRls
+        let (expect, key) = if M::SYSTEM {
+            (Expect::BypassesRls, None)
         } else {
             registry::tables()?;
-            Expect::RlsApplies
+            let key = match self.key {
+                Some(key) => key,
+                None => key_from_env()?,
+            };
+            (Expect::RlsApplies, Some(key))
         };
         let manager = Manager {
             options,
             expect,
+            key,
             idle_timeout: self.idle_timeout,
             max_lifetime: self.max_lifetime,
         };
@@ -164,6 +174,24 @@ impl<M: Mode> PoolOptions<M> {
         };
         pool.lease().await?.release();
         Ok(pool)
+    }
+}
+
+/// The environment variable a tenant pool reads its context key from
+/// when [`PoolOptions::context_key`] gave none: `<key id>:<hex key>`.
+pub const CONTEXT_KEY_ENV: &str = "TENANT_CONTEXT_KEY";
+
+fn key_from_env() -> Result<ContextKey> {
+    let spec = std::env::var(CONTEXT_KEY_ENV).map_err(|_| Error::ContextKeyMissing)?;
+    spec.parse().map_err(Error::InvalidContextKey)
+}
+
+impl PoolOptions<TenantMode> {
+    /// The key this pool proves it holds when it opens a connection (see
+    /// [`ContextKey`]); without one, the pool reads [`CONTEXT_KEY_ENV`].
+    pub fn context_key(mut self, key: ContextKey) -> Self {
+        self.key = Some(key);
+        self
     }
 }
 
@@ -238,37 +266,51 @@ impl<M: Mode> Pool<M> {
         }
     }
 
-    /// Begins a transaction with `begin` (one simple-query message). A
-    /// connection that turns out to be dead (the server restarted, or
-    /// terminated it while it sat idle) is replaced once, since nothing has
-    /// run on it yet.
+    /// Begins a transaction with the message `begin` makes for the
+    /// connection (one simple-query message). A connection that turns out
+    /// to be dead (the server restarted, or terminated it while it sat
+    /// idle) or to have lost its tenancy session (SQL dropped it) is closed
+    /// and replaced once, since nothing has run on it yet.
     async fn start<T: Mode>(
         &self,
         context: T::Context,
-        begin: &str,
+        begin: impl Fn(&mut Session) -> Result<String>,
         span: tracing::Span,
     ) -> Result<Tx<T>> {
         let mut retried = false;
         loop {
             let mut lease = self.lease().await?;
-            match simple_query(lease.conn(), begin)
+            let message = begin(lease.session())?;
+            let e = match simple_query(lease.conn(), &message)
                 .instrument(span.clone())
                 .await
             {
                 Ok(_) => return Ok(Tx::new(lease, context, span)),
-                Err(sqlx::Error::Database(db)) => {
-                    // Refused by the server before BEGIN ran: the failed
-                    // statement rolled back its implicit transaction and
-                    // the connection is idle and reusable.
-                    lease.release();
-                    return Err(Error::from(sqlx::Error::Database(db)));
-                }
-                Err(e) if !retried && !lease.is_fresh() => {
-                    tracing::debug!(error = %e, "replacing a dead pooled connection");
-                    retried = true;
-                }
-                Err(e) => return Err(Error::from(e)),
+                Err(e) => e,
+            };
+            let fresh = lease.is_fresh();
+            let e = match e {
+                sqlx::Error::Database(db) => match Error::from(sqlx::Error::Database(db)) {
+                    lost @ (Error::SessionLost | Error::TokenRefused) => lost,
+                    refused => {
+                        // Refused before BEGIN ran (an unknown or deleted
+                        // tenant): the failed statement rolled back its
+                        // implicit transaction, so the connection is idle
+                        // and reusable.
+                        lease.release();
+                        return Err(refused);
+                    }
+                },
+                other if fresh => return Err(Error::from(other)),
+                other => Error::from(other),
+            };
+            // Dropping the lease closes the connection.
+            drop(lease);
+            if retried {
+                return Err(e);
             }
+            tracing::debug!(error = %e, "replacing a pooled connection that cannot begin");
+            retried = true;
         }
     }
 
@@ -296,6 +338,11 @@ impl<M: Mode> Pool<M> {
     }
 }
 
+/// A transaction that enters no tenant.
+fn begin_plain(_: &mut Session) -> Result<String> {
+    Ok("BEGIN".to_owned())
+}
+
 /// Connection counts of a [`Pool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
@@ -310,17 +357,22 @@ pub struct PoolStatus {
 impl Pool<TenantMode> {
     /// Begins a transaction for `tenant`, in one round trip.
     ///
-    /// Sends `CALL tenancy.enter_tenant('<id>'::uuid); BEGIN` as one
-    /// simple-query message. `enter_tenant` checks the tenants table and
-    /// sets the tenant for this transaction only; an unknown or deleted
-    /// tenant fails with [`Error::TenantNotFound`] / [`Error::TenantDeleted`]
-    /// and the connection stays idle, because the failed statement rolls
-    /// back its implicit transaction before `BEGIN` runs.
+    /// Sends `CALL tenancy.enter('<id>'::uuid, <n>::int8, '<token>'::text);
+    /// BEGIN` as one simple-query message. The token is a MAC, under this
+    /// connection's own secret, of the tenant and a counter the server
+    /// spends on first use, so the text (which `pg_stat_activity` shows)
+    /// is worthless to anyone who reads it. `enter` checks the tenants
+    /// table and enters the tenant for this transaction only: SQL run in
+    /// it cannot switch to another tenant, and nothing of it is valid in
+    /// a later transaction. An unknown or deleted tenant fails with
+    /// [`Error::TenantNotFound`] / [`Error::TenantDeleted`] and the
+    /// connection stays idle, because the failed statement rolls back its
+    /// implicit transaction before `BEGIN` runs.
     pub async fn begin(&self, tenant: TenantId) -> Result<Tx<TenantMode>> {
-        // A TenantId renders as hex digits and dashes only: nothing to escape.
-        let begin = format!("CALL tenancy.enter_tenant('{tenant}'::uuid); BEGIN");
         let span = tracing::info_span!("tenant_tx", %tenant);
-        let tx = self.start::<TenantMode>(tenant, &begin, span).await?;
+        let tx = self
+            .start::<TenantMode>(tenant, |session| session.enter(tenant), span)
+            .await?;
         tracing::debug!(parent: tx.span(), "tenant transaction begun");
         Ok(tx)
     }
@@ -354,7 +406,7 @@ impl Pool<TenantMode> {
     /// tables that are not tenant tables. Tenant tables fail closed in it
     /// ([`Error::NoTenantContext`]), and `Model::scoped` does not accept it.
     pub async fn begin_global(&self) -> Result<Tx<GlobalMode>> {
-        self.start::<GlobalMode>((), "BEGIN", tracing::info_span!("global_tx"))
+        self.start::<GlobalMode>((), begin_plain, tracing::info_span!("global_tx"))
             .await
     }
 }
@@ -362,7 +414,7 @@ impl Pool<TenantMode> {
 impl Pool<SystemMode> {
     /// Begins a cross-tenant transaction.
     pub async fn begin(&self) -> Result<Tx<SystemMode>> {
-        self.start::<SystemMode>((), "BEGIN", tracing::info_span!("system_tx"))
+        self.start::<SystemMode>((), begin_plain, tracing::info_span!("system_tx"))
             .await
     }
 

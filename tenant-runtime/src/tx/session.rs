@@ -13,8 +13,10 @@ use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgQueryResult};
 
+use super::context::{ContextKey, SessionSecret};
 use super::roles::{self, Expect};
 use crate::error::{Error, Result};
+use crate::tenant_id::TenantId;
 
 /// A boxed, `Send` future (what sqlx's own executors return).
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -32,6 +34,39 @@ pub(crate) fn simple_query<'c>(
 #[derive(Debug)]
 pub(crate) struct Session {
     conn: PgConnection,
+    /// The tenancy session, on connections of a tenant pool.
+    context: Option<Tokens>,
+}
+
+/// What a connection needs to enter tenants: its secret, and the last
+/// counter it used (the server refuses any that is not larger).
+#[derive(Debug)]
+struct Tokens {
+    secret: SessionSecret,
+    counter: i64,
+}
+
+impl Session {
+    /// The message that begins a transaction of `tenant` on this
+    /// connection, with a token that is good once, here only.
+    pub(crate) fn enter(&mut self, tenant: TenantId) -> Result<String> {
+        let tokens = self.context.as_mut().ok_or(Error::ContextKeyMissing)?;
+        tokens.counter += 1;
+        let mac = hex::encode(tokens.secret.enter_mac(tenant, tokens.counter));
+        // A TenantId renders as hex digits and dashes, the counter as
+        // digits, the MAC as hex: nothing to escape, and no backslash for
+        // standard_conforming_strings to change the meaning of.
+        Ok(format!(
+            "CALL tenancy.enter('{tenant}'::uuid, {}::int8, '{mac}'::text); BEGIN",
+            tokens.counter
+        ))
+    }
+
+    /// How many protocol-level prepared statements the client believes the
+    /// connection has (checked against the server's at a hygiene end).
+    pub(crate) fn prepared_statements(&self) -> usize {
+        self.conn.cached_statements_size()
+    }
 }
 
 /// Opens connections and decides whether an idle one may be reused.
@@ -39,9 +74,15 @@ pub(crate) struct Session {
 pub(crate) struct Manager {
     pub(crate) options: PgConnectOptions,
     pub(crate) expect: Expect,
+    /// Set for tenant pools: every connection opens a tenancy session.
+    pub(crate) key: Option<ContextKey>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_lifetime: Option<Duration>,
 }
+
+/// Opens the tenancy session: the secret and the proof as bind parameters,
+/// never as text.
+const OPEN_SESSION: &str = "SELECT tenancy.open_session($1, $2, $3)";
 
 impl managed::Manager for Manager {
     type Type = Session;
@@ -49,11 +90,13 @@ impl managed::Manager for Manager {
 
     async fn create(&self) -> Result<Session> {
         let mut conn = PgConnection::connect_with(&self.options).await?;
-        if let Err(e) = roles::check(&mut conn, self.expect).await {
-            let _ = conn.close().await;
-            return Err(e);
+        match self.prepare(&mut conn).await {
+            Ok(context) => Ok(Session { conn, context }),
+            Err(e) => {
+                let _ = conn.close().await;
+                Err(e)
+            }
         }
-        Ok(Session { conn })
     }
 
     async fn recycle(&self, _: &mut Session, metrics: &Metrics) -> RecycleResult<Error> {
@@ -67,6 +110,33 @@ impl managed::Manager for Manager {
             return Err(RecycleError::message("idle for too long"));
         }
         Ok(())
+    }
+}
+
+impl Manager {
+    /// Checks the role, and on a tenant pool opens the tenancy session.
+    async fn prepare(&self, conn: &mut PgConnection) -> Result<Option<Tokens>> {
+        roles::check(conn, self.expect).await?;
+        let Some(key) = &self.key else {
+            return Ok(None);
+        };
+        let secret = SessionSecret::generate();
+        sqlx::query(OPEN_SESSION)
+            .bind(key.id())
+            .bind(&secret.bytes()[..])
+            .bind(&key.open_proof(&secret)[..])
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| match Error::from(e) {
+                Error::ContextKeyRejected { .. } => Error::ContextKeyRejected { key_id: key.id() },
+                Error::Database(sqlx::Error::Database(db))
+                    if db.code().as_deref() == Some("42883") =>
+                {
+                    Error::ContextNotInstalled
+                }
+                other => other,
+            })?;
+        Ok(Some(Tokens { secret, counter: 0 }))
     }
 }
 
@@ -88,11 +158,13 @@ impl Lease {
     }
 
     pub(crate) fn conn(&mut self) -> &mut PgConnection {
-        &mut self
-            .0
+        &mut self.session().conn
+    }
+
+    pub(crate) fn session(&mut self) -> &mut Session {
+        self.0
             .as_mut()
             .expect("a lease holds its connection until it is released or dropped")
-            .conn
     }
 
     /// Back to the pool, for the next transaction.
@@ -106,7 +178,7 @@ impl Drop for Lease {
         let Some(object) = self.0.take() else {
             return;
         };
-        let Session { conn } = Object::take(object);
+        let Session { conn, .. } = Object::take(object);
         // A graceful close tells the server at once; without a runtime (or
         // if the task never runs) dropping the socket does the same a
         // little later. Either way the open transaction is rolled back.

@@ -1,6 +1,8 @@
 //! [`Tx`]: a transaction of one [mode](super::mode), made only by its
 //! [`Pool`](super::Pool).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use sqlx::postgres::PgConnection;
 use tokio::sync::{Mutex, MutexGuard};
 use tracing::Instrument as _;
@@ -35,6 +37,26 @@ pub struct Tx<M: Mode> {
     lease: Mutex<Lease>,
     context: M::Context,
     span: tracing::Span,
+    /// Hand-written SQL ran in it: its end resets the session first.
+    raw: AtomicBool,
+    /// A statement of the library failed: PostgreSQL has aborted it.
+    failed: AtomicBool,
+}
+
+/// What resets a connection after hand-written SQL, so that nothing of it
+/// reaches the next transaction on the connection: session settings (a
+/// search_path, a role, a read-only default, `app.*`), cursors `WITH
+/// HOLD`, `LISTEN` registrations, session advisory locks, sequence state.
+/// `tenancy.leave` then refuses if SQL-level `PREPARE` or `DEALLOCATE`
+/// changed the prepared statements the client relies on.
+const RESET: &str = "CLOSE ALL; UNLISTEN *; SELECT pg_catalog.pg_advisory_unlock_all(); \
+                     RESET ALL; RESET ROLE; DISCARD SEQUENCES";
+
+/// How a transaction ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Commit,
+    Rollback,
 }
 
 impl<M: Mode> Tx<M> {
@@ -43,23 +65,51 @@ impl<M: Mode> Tx<M> {
             lease: Mutex::new(lease),
             context,
             span,
+            raw: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
         }
     }
 
     /// Commits. The transaction is consumed, so nothing can use it after.
+    ///
+    /// [`Error::TransactionAborted`] when a statement of it failed (the
+    /// database has rolled it back, and says nothing when asked to commit);
+    /// [`Error::SessionTampered`] when its hand-written SQL changed the
+    /// connection's prepared statements (it is rolled back, and the
+    /// connection closed).
     pub async fn commit(self) -> Result<()> {
-        self.end("COMMIT").await
+        if self.failed.load(Ordering::Relaxed) {
+            self.end(End::Rollback).await?;
+            return Err(Error::TransactionAborted);
+        }
+        self.end(End::Commit).await
     }
 
     /// Rolls back. Dropping the transaction does the same.
     pub async fn rollback(self) -> Result<()> {
-        self.end("ROLLBACK").await
+        self.end(End::Rollback).await
     }
 
-    /// The connection goes back to the pool only when the end succeeded.
-    async fn end(self, statement: &'static str) -> Result<()> {
+    /// One message: the end, with the session reset when hand-written SQL
+    /// ran. The connection goes back to the pool only when it succeeded.
+    async fn end(self, end: End) -> Result<()> {
         let mut lease = self.lease.into_inner();
-        simple_query(lease.conn(), statement)
+        let message = if self.raw.load(Ordering::Relaxed) {
+            let leave = format!(
+                "SELECT tenancy.leave({})",
+                lease.session().prepared_statements()
+            );
+            match end {
+                End::Commit => format!("{RESET}; {leave}; COMMIT"),
+                End::Rollback => format!("ROLLBACK; {RESET}; {leave}"),
+            }
+        } else {
+            match end {
+                End::Commit => "COMMIT".to_owned(),
+                End::Rollback => "ROLLBACK".to_owned(),
+            }
+        };
+        simple_query(lease.conn(), &message)
             .instrument(self.span)
             .await
             .map_err(Error::from)?;
@@ -75,7 +125,13 @@ impl<M: Mode> Tx<M> {
     /// `Model::scoped(&tx)` handle is in use (which would otherwise wait
     /// for the connection forever): the compiler refuses that.
     pub fn conn(&mut self) -> &mut PgConnection {
+        self.raw.store(true, Ordering::Relaxed);
         self.lease.get_mut().conn()
+    }
+
+    /// Records that hand-written SQL runs in this transaction.
+    pub(crate) fn mark_raw(&self) {
+        self.raw.store(true, Ordering::Relaxed);
     }
 
     /// The tracing span every statement of the transaction runs in (with
@@ -90,6 +146,7 @@ impl<M: Mode> Tx<M> {
         TxConn {
             lease: self.lease.lock().await,
             span: &self.span,
+            failed: &self.failed,
         }
     }
 }
@@ -105,6 +162,7 @@ impl Tx<TenantMode> {
 pub(crate) struct TxConn<'tx> {
     lease: MutexGuard<'tx, Lease>,
     span: &'tx tracing::Span,
+    failed: &'tx AtomicBool,
 }
 
 impl TxConn<'_> {
@@ -118,9 +176,15 @@ impl TxConn<'_> {
         statement: impl FnOnce(&'g mut PgConnection) -> BoxFuture<'g, sqlx::Result<R>>,
     ) -> Result<R> {
         let span = self.span.clone();
+        let failed = self.failed;
         statement(self.lease.conn())
             .instrument(span)
             .await
-            .map_err(Error::from)
+            .map_err(|e| {
+                if matches!(e, sqlx::Error::Database(_)) {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                Error::from(e)
+            })
     }
 }

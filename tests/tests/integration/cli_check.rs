@@ -121,7 +121,7 @@ async fn the_example_database_passes_every_check(_: PgPoolOptions, opts: PgConne
     );
     assert_eq!(
         skipped.iter().filter(|id| id.starts_with("probe.")).count(),
-        5
+        6
     );
     db.close().await;
 }
@@ -208,6 +208,7 @@ async fn a_broken_schema_fails_the_checks_it_breaks(_: PgPoolOptions, opts: PgCo
         "policy.using-and-check",
         "policy.no-cast",
         "policy.reads-once",
+        "policy.exact",
         "column.tenant-uuid-not-null",
         "column.tenant-fk",
         "column.tenant-default",
@@ -228,6 +229,7 @@ async fn a_broken_schema_fails_the_checks_it_breaks(_: PgPoolOptions, opts: PgCo
         "probe.no-tenant-error",
         "probe.random-tenant-sees-nothing",
         "probe.cross-tenant-insert-refused",
+        "probe.forged-switch-refused",
     ]);
     assert_eq!(ids_with(&report, "fail"), expected, "{report:#}");
     assert!(ids_with(&report, "skip").is_empty());
@@ -257,7 +259,7 @@ async fn a_broken_schema_fails_the_checks_it_breaks(_: PgPoolOptions, opts: PgCo
     );
     assert_eq!(
         objects("policy.tenant-predicate"),
-        set(&["public.projects"])
+        set(&["public.notes", "public.projects"])
     );
     assert_eq!(
         objects("view.security-invoker"),
@@ -305,7 +307,8 @@ async fn a_broken_schema_fails_the_checks_it_breaks(_: PgPoolOptions, opts: PgCo
     ]));
     let text = text
         .replace(opts.get_database().unwrap(), "[db]")
-        .replace(&format!("owner {owner}"), "owner [owner]");
+        .replace(&format!("owner {owner}"), "owner [owner]")
+        .replace(&format!("runs as {owner},"), "runs as [owner],");
     let text = redact_uuids(&text);
     insta::assert_snapshot!("check_on_a_broken_schema", text);
     db.close().await;
@@ -347,6 +350,8 @@ async fn a_legacy_schema_fails_the_tenants_and_context_checks(
         "context.current-tenant",
         "context.enter-tenant",
         "context.guard-functions",
+        "context.keys-private",
+        "policy.tenant-predicate",
         "policy.using-and-check",
         "policy.reads-once",
         "column.tenant-default",
@@ -386,6 +391,10 @@ async fn a_legacy_schema_fails_the_tenants_and_context_checks(
     assert_eq!(
         skipped,
         set(&[
+            // No tenancy schema, and no tenant the role can read to forge.
+            "context.functions-pinned",
+            "context.no-compat-for-app",
+            "probe.forged-switch-refused",
             "role.system-bypasses-rls",
             "role.system-distinct",
             "role.system-not-superuser"
@@ -634,4 +643,108 @@ fn every_command_has_help() {
     ] {
         assert!(check.contains(flag), "{flag}: {check}");
     }
+}
+
+/// Validation `id` has severity error (so its failure exits 1).
+fn assert_error(report: &serde_json::Value, id: &str) {
+    let check = report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no validation {id}"));
+    assert_eq!(check["severity"], "error", "{id}");
+}
+
+/// The misconfigurations an outside probe found passing `check` with exit
+/// 0, each of which leaks: every one now fails it with an error.
+#[sqlx::test]
+async fn each_leaking_misconfiguration_fails_as_an_error(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts.clone()).await;
+    add_rows(&db).await;
+    let app = role_url(&opts, APP_ROLE);
+    let system = role_url(&opts, SYSTEM_ROLE);
+    let failed = || {
+        let (code, report) = check_json(&["--database-url", &app, "--system-url", &system]);
+        assert_eq!(code, Some(1), "{report:#}");
+        let failed = ids_with(&report, "fail");
+        (failed, report)
+    };
+    let owner = &db.owner;
+    let run = async |sql: &str| {
+        sqlx::raw_sql(sql)
+            .execute(owner)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    };
+
+    // CREATE on the tenancy schema: an overload there would be picked.
+    run(&format!("GRANT CREATE ON SCHEMA tenancy TO {APP_ROLE}")).await;
+    let (ids, report) = failed();
+    assert_eq!(ids, set(&["role.no-create-on-schemas"]));
+    assert_error(&report, "role.no-create-on-schemas");
+    run(&format!("REVOKE CREATE ON SCHEMA tenancy FROM {APP_ROLE}")).await;
+
+    // A policy with the right name, FOR SELECT only, and one TO another role.
+    run("DROP POLICY rls_tenant_projects ON projects; \
+         CREATE POLICY rls_tenant_projects ON projects FOR SELECT \
+             USING (tenant_id = (SELECT c.tenant FROM tenancy.context c)); \
+         CREATE POLICY open_writes ON projects FOR INSERT WITH CHECK (true)")
+    .await;
+    run(&format!(
+        "DROP POLICY rls_tenant_users ON users; \
+         CREATE POLICY rls_tenant_users ON users TO {SYSTEM_ROLE} \
+             USING (tenant_id = (SELECT c.tenant FROM tenancy.context c))"
+    ))
+    .await;
+    let (ids, report) = failed();
+    assert!(ids.contains("policy.exact"), "{ids:?}");
+    assert_error(&report, "policy.exact");
+    let objects: BTreeSet<String> = findings(&report, "policy.exact")
+        .iter()
+        .map(|f| f["object"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(objects, set(&["public.projects", "public.users"]));
+    run(&rls_ddl()).await;
+    run("DROP POLICY open_writes ON projects").await;
+
+    // A SECURITY DEFINER trigger function that hands every tenant's rows to
+    // whoever writes a task (in a notice), owned by a role that skips RLS.
+    run("CREATE FUNCTION public.leak_names() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$ \
+         BEGIN RAISE NOTICE '%', (SELECT string_agg(name, ',') FROM public.projects); RETURN NEW; END $$; \
+         CREATE TRIGGER leak AFTER INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION public.leak_names()")
+    .await;
+    let (ids, report) = failed();
+    assert_eq!(ids, set(&["function.security-definer"]), "{report:#}");
+    assert_error(&report, "function.security-definer");
+    run("DROP TRIGGER leak ON tasks; DROP FUNCTION public.leak_names()").await;
+
+    // CREATEROLE: on PostgreSQL 15 the role can grant itself the system
+    // role. Roles are cluster-wide, so this one is the test's own.
+    let db_name = opts.get_database().unwrap();
+    let creator = format!(
+        "tenant_cli_creator_{}",
+        db_name[db_name.len().saturating_sub(12)..].to_lowercase()
+    );
+    run(&format!(
+        "DROP ROLE IF EXISTS {creator}; CREATE ROLE {creator} LOGIN CREATEROLE; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {creator}"
+    ))
+    .await;
+    let (code, report) = check_json(&[
+        "--database-url",
+        &role_url(&opts, &creator),
+        "--system-url",
+        &system,
+        "--no-probe",
+    ]);
+    run(&format!("DROP OWNED BY {creator}; DROP ROLE {creator}")).await;
+    assert_eq!(code, Some(1));
+    assert!(
+        ids_with(&report, "fail").contains("role.no-createrole"),
+        "{report:#}"
+    );
+
+    // Put right, it passes again.
+    let (code, report) = check_json(&["--database-url", &app, "--system-url", &system]);
+    assert_eq!(code, Some(0), "{report:#}");
+    db.close().await;
 }

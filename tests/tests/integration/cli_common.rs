@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use sqlx::Executor;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use tenant_runtime::tx::ContextKey;
 use tenant_tests::setup;
 
 /// The URL of `role` on the test database (the test server trusts local
@@ -154,6 +155,8 @@ pub(crate) struct Scratch {
     /// The owner's pool (a superuser): setup only.
     pub(crate) owner: PgPool,
     pub(crate) opts: PgConnectOptions,
+    /// The context key installed, when the schema has the tenancy context.
+    pub(crate) key: ContextKey,
 }
 
 impl Scratch {
@@ -163,10 +166,19 @@ impl Scratch {
             .connect_with(opts.clone())
             .await
             .unwrap();
-        setup::install(&owner, sql)
+        setup::ensure_roles(&owner).await.unwrap();
+        owner
+            .execute(sql)
             .await
             .unwrap_or_else(|e| panic!("set-up failed: {e}"));
-        Scratch { owner, opts }
+        setup::grant(&owner).await.unwrap();
+        // A schema without the tenancy context (a broken one, or one
+        // before its migration) gets no key.
+        let key = match setup::install_key(&owner, 1).await {
+            Ok(key) => key,
+            Err(_) => ContextKey::generate(1),
+        };
+        Scratch { owner, opts, key }
     }
 
     /// Runs `sql` as the owner.

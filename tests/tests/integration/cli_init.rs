@@ -368,7 +368,9 @@ async fn init_on_names_that_need_quotes_writes_a_skeleton_and_ddl_that_work(
         system.close();
         vec![a, b]
     };
-    let app = tenant_runtime::TenantPool::connect_with(db.opts.clone().username(APP_ROLE))
+    let app = tenant_runtime::TenantPool::options()
+        .context_key(db.key.clone())
+        .connect_with(db.opts.clone().username(APP_ROLE))
         .await
         .unwrap();
     for (tenant, who) in [(tenants[0], "ada"), (tenants[1], "bob")] {

@@ -11,6 +11,7 @@
 
 use sqlx::Executor;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use tenant_runtime::tx::ContextKey;
 use tenant_runtime::{SystemPool, TenantId, TenantPool, ddl, registry};
 use tenant_tests::setup;
 
@@ -26,6 +27,8 @@ pub(crate) struct TestDb {
     pub(crate) system: SystemPool,
     /// Two tenants, created through the system role.
     pub(crate) tenants: [TenantId; 2],
+    /// The context key installed in the database.
+    pub(crate) key: ContextKey,
     connect: PgConnectOptions,
 }
 
@@ -42,10 +45,11 @@ impl TestDb {
             .connect_with(connect.clone())
             .await
             .unwrap();
-        setup::install(&owner, sql)
+        let key = setup::install(&owner, sql)
             .await
             .unwrap_or_else(|e| panic!("set-up failed: {e}"));
         let app = TenantPool::options()
+            .context_key(key.clone())
             .max_connections(4)
             .connect_with(connect.clone().username(APP_ROLE))
             .await
@@ -67,6 +71,7 @@ impl TestDb {
             app,
             system,
             tenants,
+            key,
             connect,
         }
     }
@@ -81,6 +86,7 @@ impl TestDb {
     /// transaction reuses the same connection).
     pub(crate) async fn tenant_pool(&self, max: usize) -> TenantPool {
         TenantPool::options()
+            .context_key(self.key.clone())
             .max_connections(max)
             .connect_with(self.connect_as(APP_ROLE))
             .await

@@ -3,8 +3,10 @@
 //! assertion runs as a non-superuser role without BYPASSRLS that does not
 //! own the tables.
 
+mod attacks;
 mod cli_check;
 mod cli_common;
+mod cli_context;
 mod cli_init;
 mod cli_roles;
 mod cli_seed;

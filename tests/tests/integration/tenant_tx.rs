@@ -273,7 +273,9 @@ async fn sql_inside_a_tenant_transaction_cannot_escape_it(
 #[sqlx::test]
 async fn pools_refuse_the_wrong_role(_: PgPoolOptions, opts: PgConnectOptions) {
     let db = TestDb::new(opts).await;
-    let err = TenantPool::connect_with(db.connect_as(SYSTEM_ROLE))
+    let err = TenantPool::options()
+        .context_key(db.key.clone())
+        .connect_with(db.connect_as(SYSTEM_ROLE))
         .await
         .unwrap_err();
     assert!(
@@ -307,6 +309,7 @@ async fn a_tenant_transaction_costs_no_extra_round_trip(_: PgPoolOptions, opts: 
         .port(proxy.port())
         .ssl_mode(PgSslMode::Disable);
     let pool = TenantPool::options()
+        .context_key(db.key.clone())
         .max_connections(1)
         .connect_with(through_proxy.clone().username(APP_ROLE))
         .await
