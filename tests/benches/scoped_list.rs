@@ -35,6 +35,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions, Executor};
 use tenant_runtime::{TenantId, TenantPool, ddl, registry};
 use tenant_tests::Project;
+use tenant_tests::bench::{Samples, cpu_time, header, micros, ratio, row};
 use tenant_tests::setup::{self, APP_ROLE, SYSTEM_ROLE};
 use tenant_tests::wire::RoundTripProxy;
 
@@ -171,16 +172,6 @@ struct Pids {
     plain: i32,
 }
 
-/// CPU time (user + system) a process has used, if /proc shows it.
-fn cpu_time(pid: i32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are the
-    // 12th and 13th of them, in clock ticks (100 per second on Linux).
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Variant {
     Scoped,
@@ -201,21 +192,6 @@ const VARIANTS: [Variant; 6] = [
     Variant::TenantBeginOnly,
     Variant::PlainBeginOnly,
 ];
-
-/// Per-round mean wall time, and total server CPU time (the clock ticks
-/// at 10 ms, too coarse for one round), of one variant.
-#[derive(Default)]
-struct Samples {
-    wall: Vec<Duration>,
-    server_cpu: Option<Duration>,
-    requests: u32,
-}
-
-impl Samples {
-    fn server_cpu_per_request(&self) -> Option<Duration> {
-        self.server_cpu.map(|total| total / self.requests.max(1))
-    }
-}
 
 fn page_of(
     sql: &'static str,
@@ -319,16 +295,11 @@ async fn list_requests(
             for &t in &picks {
                 assert_eq!(request(variant, app, plain, t).await?, expected);
             }
-            let n = PER_ROUND as u32;
-            let samples = &mut out[index];
-            samples.wall.push(start.elapsed() / n);
-            samples.requests += n;
-            samples.server_cpu = match (cpu_before, cpu_time(pid)) {
-                (Some(before), Some(after)) => {
-                    Some(samples.server_cpu.unwrap_or_default() + (after - before))
-                }
-                _ => None,
-            };
+            out[index].add_round(
+                start.elapsed(),
+                PER_ROUND as u32,
+                (cpu_before, cpu_time(pid)),
+            );
         }
     }
     Ok(out)
@@ -489,41 +460,6 @@ async fn policy_count(
     Ok((ours, text_cast))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn ratios(num: &[Duration], den: &[Duration]) -> Vec<f64> {
-    num.iter()
-        .zip(den)
-        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
-        .collect()
-}
-
-fn micros(v: &[Duration]) -> f64 {
-    median(v.iter().map(|d| d.as_secs_f64() * 1e6).collect())
-}
-
-/// `1.234x (1.100 to 1.400)`: median ratio and its range across rounds.
-fn ratio(num: &[Duration], den: &[Duration]) -> String {
-    let r = ratios(num, den);
-    if r.is_empty() {
-        return "n/a".to_owned();
-    }
-    let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = r.iter().copied().fold(0.0, f64::max);
-    format!("{:.3}x ({lo:.2} to {hi:.2})", median(r))
-}
-
 fn report(
     list: &[Samples; 6],
     trips: (u64, u64),
@@ -531,31 +467,7 @@ fn report(
     counts: &(Vec<Duration>, Vec<Duration>),
 ) -> String {
     let [scoped, by_hand, in_tx, bare, tenant_begin, plain_begin] = list;
-    let cpu = |s: &Samples| {
-        s.server_cpu_per_request().map_or("n/a".to_owned(), |d| {
-            format!("{:.0} µs", d.as_secs_f64() * 1e6)
-        })
-    };
-    let cpu_ratio =
-        |s: &Samples, b: &Samples| match (s.server_cpu_per_request(), b.server_cpu_per_request()) {
-            (Some(a), Some(b)) => format!("{:.3}x", a.as_secs_f64() / b.as_secs_f64()),
-            _ => "n/a".to_owned(),
-        };
-    let row = |name: &str, s: &Samples, base: Option<&Samples>| {
-        let (wall, cpu_r) = match base {
-            Some(b) => (ratio(&s.wall, &b.wall), cpu_ratio(s, b)),
-            None => ("1.000x".to_owned(), "1.000x".to_owned()),
-        };
-        format!(
-            "| {name} | {:.0} µs | {wall} | {} | {cpu_r} |\n",
-            micros(&s.wall),
-            cpu(s)
-        )
-    };
-    let mut out = String::from(
-        "| list 50 rows of one tenant | wall, median | wall ratio, median (range) | server CPU per request | server CPU ratio |\n\
-         | --- | --- | --- | --- | --- |\n",
-    );
+    let mut out = header("list 50 rows of one tenant");
     out += &row(
         "by hand: `LIMIT 50`, plain transaction, no RLS (baseline)",
         by_hand,
@@ -574,7 +486,7 @@ fn report(
     out += &format!(
         "| scoped vs its own statement by hand in a TenantTx (the library's own cost) | | {} | | {} |\n",
         ratio(&scoped.wall, &in_tx.wall),
-        cpu_ratio(scoped, in_tx)
+        scoped.cpu_ratio(in_tx)
     );
     out += &row(
         "by hand: bare `LIMIT $2 OFFSET $3`, no RLS (replanned every time)",

@@ -118,8 +118,11 @@ BEGIN
         IF pg_catalog.to_regclass('pg_temp.tenancy_session') IS NULL THEN
             CREATE TEMP TABLE tenancy_session (key_id integer NOT NULL, database_id oid NOT NULL, ipad bytea NOT NULL, opad bytea NOT NULL);
             CREATE TEMP SEQUENCE tenancy_counter MINVALUE 0 START 0;
-            CREATE TEMP SEQUENCE tenancy_ctx MINVALUE -9223372036854775808;
-            EXECUTE pg_catalog.format('GRANT SELECT ON SEQUENCE pg_temp.tenancy_ctx TO %I', SESSION_USER);
+            -- The verified tenant (two halves) and the transaction it is for.
+            CREATE TEMP SEQUENCE tenancy_ctx_hi MINVALUE -9223372036854775808;
+            CREATE TEMP SEQUENCE tenancy_ctx_lo MINVALUE -9223372036854775808;
+            CREATE TEMP SEQUENCE tenancy_ctx_xid MINVALUE 0 START 0;
+            EXECUTE pg_catalog.format('GRANT SELECT ON SEQUENCE pg_temp.tenancy_ctx_hi, pg_temp.tenancy_ctx_lo, pg_temp.tenancy_ctx_xid TO %I', SESSION_USER);
         END IF;
         SELECT * INTO v_pads FROM tenancy.hmac_pads(p_secret);
         IF EXISTS (SELECT 1 FROM pg_temp.tenancy_session s WHERE s.ipad = v_pads.ipad) THEN
@@ -129,7 +132,7 @@ BEGIN
         INSERT INTO pg_temp.tenancy_session
             SELECT p_key_id, d.oid, v_pads.ipad, v_pads.opad
               FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database();
-        PERFORM pg_catalog.setval('pg_temp.tenancy_counter', 0), pg_catalog.setval('pg_temp.tenancy_ctx', 0);
+        PERFORM pg_catalog.setval('pg_temp.tenancy_counter', 0), pg_catalog.setval('pg_temp.tenancy_ctx_xid', 0);
     EXCEPTION WHEN OTHERS THEN
         RAISE EXCEPTION 'tenancy session refused: the context key is unknown, retired or wrong'
             USING ERRCODE = 'TN006',
@@ -145,10 +148,10 @@ GRANT EXECUTE ON FUNCTION tenancy.open_session(integer, bytea, bytea) TO PUBLIC;
 -- one simple-query message; the text is visible in pg_stat_activity, so the
 -- token is worth nothing there: it is a MAC under this connection's secret
 -- (another connection has another) of the tenant and a counter that is
--- spent on first use, rollback or not. The verified context is the hint
--- setting app.current_tenant plus a hash of (tenant, this transaction's id)
--- that only this procedure can write: a forged setting, another
--- transaction, or a connection without a session all read as no context.
+-- spent on first use, rollback or not. The verified context is the tenant
+-- and this transaction's id, in sequences only this procedure can write:
+-- another transaction, or a connection without a session, reads as no
+-- context, and the setting app.current_tenant is only a hint.
 CREATE OR REPLACE PROCEDURE tenancy.enter(p_tenant uuid, p_counter bigint, p_mac text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -202,8 +205,9 @@ BEGIN
                   HINT = 'Restore the tenant to use it again; its rows are kept until it is purged.';
     END IF;
     PERFORM pg_catalog.set_config('app.current_tenant', p_tenant::text, true),
-            pg_catalog.setval('pg_temp.tenancy_ctx', pg_catalog.hashtextextended(p_tenant::text,
-                              pg_catalog.pg_current_xact_id()::text::bigint));
+            pg_catalog.setval('pg_temp.tenancy_ctx_hi', ('x' || pg_catalog.left(pg_catalog.encode(pg_catalog.uuid_send(p_tenant), 'hex'), 16))::bit(64)::bigint),
+            pg_catalog.setval('pg_temp.tenancy_ctx_lo', ('x' || pg_catalog.right(pg_catalog.encode(pg_catalog.uuid_send(p_tenant), 'hex'), 16))::bit(64)::bigint),
+            pg_catalog.setval('pg_temp.tenancy_ctx_xid', pg_catalog.pg_current_xact_id()::text::bigint);
 END
 $fn$;
 GRANT EXECUTE ON PROCEDURE tenancy.enter(uuid, bigint, text) TO PUBLIC;
@@ -214,10 +218,10 @@ GRANT EXECUTE ON PROCEDURE tenancy.enter(uuid, bigint, text) TO PUBLIC;
 -- then costs no function call per statement.
 CREATE OR REPLACE VIEW tenancy.context AS
     SELECT CASE
-        WHEN pg_catalog.hashtextextended(pg_catalog.current_setting('app.current_tenant', true),
-                                         pg_catalog.pg_current_xact_id_if_assigned()::text::bigint)
-             = pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx'))
-            THEN pg_catalog.current_setting('app.current_tenant', true)::uuid
+        WHEN pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_xid'))
+             = pg_catalog.pg_current_xact_id_if_assigned()::text::bigint
+            THEN pg_catalog.encode(pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_hi')))
+                                   || pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_lo'))), 'hex')::uuid
         ELSE tenancy.unverified_tenant()
     END AS tenant;
 GRANT SELECT ON tenancy.context TO PUBLIC;

@@ -67,14 +67,17 @@ async fn setting_the_tenant_from_sql_switches_nothing(_: PgPoolOptions, opts: Pg
         format!("SET LOCAL app.current_tenant = '{b}'"),
         format!("SET app.current_tenant = '{b}'"),
     ] {
-        let read = format!("{forge}; SELECT name FROM projects");
-        assert_eq!(refused(&mut tx, &read).await, "TN001", "{forge}");
-        // The column default follows the forged setting; the policy does not.
-        let write = format!("{forge}; INSERT INTO projects (name) VALUES ('planted')");
-        assert_eq!(refused(&mut tx, &write).await, "TN001", "{forge}");
-        let named =
-            format!("{forge}; INSERT INTO projects (tenant_id, name) VALUES ('{b}', 'planted')");
-        assert_eq!(refused(&mut tx, &named).await, "TN001", "{forge}");
+        // The policies never read the setting: still A's rows only.
+        tx.conn().execute(sqlx::raw_sql(&forge)).await.unwrap();
+        assert_eq!(names(&mut tx).await, ["a-secret"], "{forge}");
+        // The column default follows the forged setting; the policy's
+        // WITH CHECK refuses the row it makes.
+        let write = "INSERT INTO projects (name) VALUES ('planted')";
+        assert_eq!(refused(&mut tx, write).await, "TN003", "{forge}");
+        let named = format!("INSERT INTO projects (tenant_id, name) VALUES ('{b}', 'planted')");
+        assert_eq!(refused(&mut tx, &named).await, "TN003", "{forge}");
+        let moved = format!("UPDATE projects SET tenant_id = '{b}'");
+        assert_eq!(refused(&mut tx, &moved).await, "TN003", "{forge}");
     }
     assert_eq!(names(&mut tx).await, ["a-secret"]);
     tx.commit().await.unwrap();
@@ -207,7 +210,8 @@ async fn a_deleted_tenant_cannot_be_entered(_: PgPoolOptions, opts: PgConnectOpt
     let mut tx = db.app.begin(a).await.unwrap();
     let forged =
         format!("SELECT set_config('app.current_tenant', '{b}', true); SELECT name FROM projects");
-    assert_eq!(refused(&mut tx, &forged).await, "TN001");
+    tx.conn().execute(sqlx::raw_sql(&forged)).await.unwrap();
+    assert_eq!(names(&mut tx).await, ["a-secret"]);
     tx.commit().await.unwrap();
     let raw = db.pool_as(APP_ROLE, 1).await;
     let mut conn = raw.acquire().await.unwrap();
@@ -314,8 +318,8 @@ async fn temporary_tables_are_refused_and_a_temp_grant_stops_the_pool(
     let mut tx = db.app.begin(a).await.unwrap();
     for plant in [
         "CREATE TEMP TABLE projects (id bigint, tenant_id uuid, name text)",
-        "CREATE TEMP SEQUENCE tenancy_ctx",
-        "DISCARD TEMP; CREATE TEMP SEQUENCE tenancy_ctx",
+        "CREATE TEMP SEQUENCE tenancy_ctx_xid",
+        "DISCARD TEMP; CREATE TEMP SEQUENCE tenancy_ctx_xid",
     ] {
         assert_eq!(refused(&mut tx, plant).await, "42501", "{plant}");
     }
@@ -385,9 +389,9 @@ async fn an_overload_planted_in_the_tenancy_schema_is_never_called(
         .unwrap();
     assert_eq!(pwned.unwrap_or_default(), "", "the planted code ran");
     assert_eq!(names(&mut tx).await, ["b-secret"]);
-    let forged =
-        format!("SELECT set_config('app.current_tenant', '{a}', true); SELECT name FROM projects");
-    assert_eq!(refused(&mut tx, &forged).await, "TN001");
+    let forged = format!("SELECT set_config('app.current_tenant', '{a}', true)");
+    tx.conn().execute(sqlx::raw_sql(&forged)).await.unwrap();
+    assert_eq!(names(&mut tx).await, ["b-secret"]);
     tx.commit().await.unwrap();
     pool.close();
     db.close().await;
@@ -525,7 +529,8 @@ async fn the_key_and_secrets_never_appear_in_query_text(_: PgPoolOptions, opts: 
         "SELECT * FROM tenancy.context_keys",
         "SELECT * FROM pg_temp.tenancy_session",
         "SELECT last_value FROM pg_temp.tenancy_counter",
-        "SELECT setval('pg_temp.tenancy_ctx', 1)",
+        "SELECT setval('pg_temp.tenancy_ctx_xid', 1)",
+        "SELECT setval('pg_temp.tenancy_ctx_hi', 1)",
         "SELECT setval('pg_temp.tenancy_counter', 0)",
         "SELECT * FROM tenancy.hmac_pads('\\x00'::bytea)",
     ] {

@@ -255,14 +255,13 @@ async fn sql_inside_a_tenant_transaction_cannot_escape_it(
         visible("SET LOCAL app.bypass_rls = 'true'").await.unwrap(),
         ["a1"]
     );
-    // Dropping the tenant fails closed instead of showing everything.
+    // The setting is only a hint: clearing it leaves the verified tenant.
     for reset in [
         "RESET app.current_tenant",
         "RESET ALL",
         "SELECT set_config('app.current_tenant', '', true)",
     ] {
-        let err = visible(reset).await.unwrap_err();
-        assert!(err.contains("no tenant context"), "{reset}: {err}");
+        assert_eq!(visible(reset).await.unwrap(), ["a1"], "{reset}");
     }
     // Turning row security off makes RLS-filtered queries error, not pass.
     let err = visible("SET LOCAL row_security = off").await.unwrap_err();

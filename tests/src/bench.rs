@@ -1,0 +1,124 @@
+//! What the benchmarks share: the server backend's CPU time from /proc,
+//! per-variant samples, and the statistics they report (medians of
+//! per-round ratios, so the machine's speed cancels out).
+
+use std::time::Duration;
+
+/// CPU time (user + system) a process has used, if /proc shows it (the
+/// server must run on this machine).
+pub fn cpu_time(pid: i32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 12th and 13th of them, in clock ticks (100 per second on Linux).
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Per-round mean wall time, and total server CPU time (the clock ticks
+/// at 10 ms, too coarse for one round), of one variant.
+#[derive(Debug, Default)]
+pub struct Samples {
+    /// Mean wall time per request, one entry per round.
+    pub wall: Vec<Duration>,
+    /// Server CPU over every round, when /proc shows the backend.
+    pub server_cpu: Option<Duration>,
+    /// Requests measured.
+    pub requests: u32,
+}
+
+impl Samples {
+    /// Adds one round of `requests` that took `wall` and `cpu` (the
+    /// backend's CPU before and after).
+    pub fn add_round(
+        &mut self,
+        wall: Duration,
+        requests: u32,
+        cpu: (Option<Duration>, Option<Duration>),
+    ) {
+        self.wall.push(wall / requests.max(1));
+        self.requests += requests;
+        self.server_cpu = match cpu {
+            (Some(before), Some(after)) => {
+                Some(self.server_cpu.unwrap_or_default() + (after - before))
+            }
+            _ => None,
+        };
+    }
+
+    /// Server CPU per request.
+    pub fn server_cpu_per_request(&self) -> Option<Duration> {
+        self.server_cpu.map(|total| total / self.requests.max(1))
+    }
+
+    /// `123 µs`, or `n/a`.
+    pub fn cpu(&self) -> String {
+        self.server_cpu_per_request().map_or("n/a".to_owned(), |d| {
+            format!("{:.0} µs", d.as_secs_f64() * 1e6)
+        })
+    }
+
+    /// This variant's server CPU over `base`'s, or `n/a`.
+    pub fn cpu_ratio(&self, base: &Samples) -> String {
+        match (self.server_cpu_per_request(), base.server_cpu_per_request()) {
+            (Some(a), Some(b)) => format!("{:.3}x", a.as_secs_f64() / b.as_secs_f64()),
+            _ => "n/a".to_owned(),
+        }
+    }
+}
+
+/// The median; NaN for none.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The median of `v` in microseconds.
+pub fn micros(v: &[Duration]) -> f64 {
+    median(v.iter().map(|d| d.as_secs_f64() * 1e6).collect())
+}
+
+/// `1.234x (1.10 to 1.40)`: the median of the pairwise ratios and their range.
+pub fn ratio(num: &[Duration], den: &[Duration]) -> String {
+    let r: Vec<f64> = num
+        .iter()
+        .zip(den)
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+        .collect();
+    if r.is_empty() {
+        return "n/a".to_owned();
+    }
+    let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = r.iter().copied().fold(0.0, f64::max);
+    format!("{:.3}x ({lo:.2} to {hi:.2})", median(r))
+}
+
+/// One markdown row: name, median wall, wall ratio, server CPU, CPU ratio
+/// (against `base`; the baseline itself is 1.000x).
+pub fn row(name: &str, s: &Samples, base: Option<&Samples>) -> String {
+    let (wall, cpu) = match base {
+        Some(b) => (ratio(&s.wall, &b.wall), s.cpu_ratio(b)),
+        None => ("1.000x".to_owned(), "1.000x".to_owned()),
+    };
+    format!(
+        "| {name} | {:.0} µs | {wall} | {} | {cpu} |\n",
+        micros(&s.wall),
+        s.cpu()
+    )
+}
+
+/// The header of the table [`row`] writes.
+pub fn header(first: &str) -> String {
+    format!(
+        "| {first} | wall, median | wall ratio, median (range) | server CPU per request | server CPU ratio |\n\
+         | --- | --- | --- | --- | --- |\n"
+    )
+}
