@@ -1,0 +1,3 @@
+//! The GET /projects benchmark (written in the next commit).
+
+fn main() {}
