@@ -29,6 +29,9 @@ pub async fn serve(config: &Config, listener: tokio::net::TcpListener) -> Result
     let app_role = db::options(&config.database_url, config::DATABASE_URL)?;
     let pool = db::tenant_pool(app_role, db::MAX_CONNECTIONS).await?;
     let app = router(pool, &config.jwt_secret)?;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "migrated and connected; listening");
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await

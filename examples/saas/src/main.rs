@@ -74,7 +74,6 @@ async fn run() -> Result<(), StartError> {
             addr: config.listen,
             source,
         })?;
-    tracing::info!(addr = %config.listen, "listening");
     serve(&config, listener).await
 }
 
