@@ -86,6 +86,9 @@ pub enum StartError {
         "the migration owner cannot connect: check OWNER_DATABASE_URL and that the roles exist (saas-tenant roles --apply)"
     )]
     OwnerConnect(#[source] sqlx::Error),
+    /// Creating the roles or their grants failed.
+    #[error("applying the roles failed (connect as a superuser: BYPASSRLS needs one): {0:#}")]
+    Roles(anyhow::Error),
     /// Applying `migrations/` failed.
     #[error(
         "applying the migrations as the owner failed: run saas-tenant roles --apply first, so the owner may create the tables"

@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
-use tenant_cli::{Command, ConnectArgs, Outcome, RolesArgs};
 use tenant_runtime::{SystemPool, Tenant, TenantId, TenantPool};
+use tenant_saas_example::db::RoleNames;
 use tenant_saas_example::{auth, db, router};
 
 pub(crate) const OWNER_ROLE: &str = "saas_test_owner";
@@ -33,42 +33,20 @@ pub(crate) struct Service {
     server: tokio::task::JoinHandle<()>,
 }
 
-/// `saas-tenant roles --apply` for the test roles, on `opts`' database.
-async fn roles(opts: &PgConnectOptions) {
-    let admin_url = format!(
-        "postgres://{}@{}:{}/{}",
-        opts.get_username(),
-        opts.get_host(),
-        opts.get_port(),
-        opts.get_database().expect("sqlx::test names the database")
-    );
-    let command = Command::Roles(RolesArgs {
-        app_role: Some(APP_ROLE.into()),
-        system_role: Some(SYSTEM_ROLE.into()),
-        owner_role: OWNER_ROLE.into(),
-        connect: ConnectArgs {
-            database_url: None,
-            system_url: None,
-        },
-        apply: true,
-        admin_url: Some(admin_url),
-    });
-    // The command runs its own runtime, so it gets a thread of its own.
-    let outcome = tokio::task::spawn_blocking(move || command.run())
-        .await
-        .expect("roles does not panic");
-    assert_eq!(outcome.expect("roles applies"), Outcome::Ok);
-}
-
 impl Service {
     pub(crate) async fn start(opts: PgConnectOptions) -> Service {
         {
             let _one_at_a_time = ROLES.lock().await;
-            roles(&opts).await;
+            let roles = RoleNames {
+                owner: OWNER_ROLE,
+                app: APP_ROLE,
+                system: SYSTEM_ROLE,
+            };
+            db::apply_roles(&opts, roles).await.expect("roles applies");
             db::migrate(opts.clone().username(OWNER_ROLE))
                 .await
                 .expect("the owner applies the migrations");
-            roles(&opts).await;
+            db::apply_roles(&opts, roles).await.expect("roles applies");
         }
         let system = SystemPool::options()
             .max_connections(1)
