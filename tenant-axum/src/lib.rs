@@ -6,6 +6,7 @@ mod config;
 pub mod directory;
 mod error;
 mod extract;
+pub mod job;
 pub mod jwt;
 mod layer;
 pub mod resolve;
@@ -20,10 +21,13 @@ pub use directory::{
 };
 pub use error::{RETRY_AFTER_SECS, TenantError};
 pub use extract::Tenant;
+pub use job::ForTenant;
 #[cfg(feature = "jwks-url")]
 pub use jwt::JwksUrl;
 pub use jwt::{JwtError, JwtKeys, JwtVerifier, VerifiedClaims};
-pub use layer::{REQUEST_ID_HEADER, RequestId, TenantLayer, TenantLayerBuilder, TenantService};
+pub use layer::{
+    InvalidRequestId, REQUEST_ID_HEADER, RequestId, TenantLayer, TenantLayerBuilder, TenantService,
+};
 pub use resolve::{Accept, ResolveError, Resolvers};
 pub use tenant_ref::{InvalidSlug, MAX_SLUG_LEN, Resolved, Slug, Source, TenantRef};
 pub use tx::RequestTx;

@@ -10,6 +10,19 @@ pub(crate) async fn begin(pool: &TenantPool, tenant: TenantId) -> Result<TenantT
     pool.begin(tenant).await
 }
 
+/// Runs `f` in a transaction for `tenant`: commit on `Ok`, roll back on
+/// `Err` or panic.
+pub(crate) async fn with_tenant<R, E>(
+    pool: &TenantPool,
+    tenant: TenantId,
+    f: impl AsyncFnOnce(&mut TenantTx) -> Result<R, E>,
+) -> Result<R, E>
+where
+    E: From<Error>,
+{
+    pool.with_tenant(tenant, f).await
+}
+
 /// Commits a request's transaction.
 pub(crate) async fn commit(tx: TenantTx) -> Result<(), Error> {
     tx.commit().await

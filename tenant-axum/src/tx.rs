@@ -83,36 +83,41 @@ impl RequestTx {
 
     /// Commits or rolls back after the handler answered with `response`.
     pub(crate) async fn finish(self, response: Response) -> Response {
+        let status = response.status();
+        match self
+            .end(status.is_success() || status.is_redirection())
+            .await
+        {
+            Ok(()) => response,
+            Err(e) => e.into_response(),
+        }
+    }
+
+    /// Commits (`commit`) or rolls back the transaction, if it was begun.
+    /// Fails when another clone still holds it (it then rolls back when the
+    /// last one goes), or when the commit fails.
+    pub(crate) async fn end(self, commit: bool) -> Result<(), TenantError> {
         let slot = match Arc::try_unwrap(self.slot) {
             Ok(slot) => slot,
-            Err(shared) => {
-                if !shared.tx.initialized() {
-                    return response; // never begun: nothing to finish
-                }
-                // Still referenced: it rolls back when the last clone goes.
-                return TenantError::TransactionInUse.into_response();
-            }
+            Err(shared) if !shared.tx.initialized() => return Ok(()), // never begun
+            Err(_) => return Err(TenantError::TransactionInUse),
         };
         let Some(tx) = slot.tx.into_inner() else {
-            return response;
+            return Ok(());
         };
-        let status = response.status();
-        if status.is_success() || status.is_redirection() {
-            match runtime::commit(tx).await {
-                Ok(()) => {
-                    tracing::debug!(%status, "request transaction committed");
-                    response
-                }
-                Err(e) => commit_failed(TenantError::from(e)).into_response(),
-            }
+        if commit {
+            runtime::commit(tx)
+                .await
+                .map_err(|e| commit_failed(TenantError::from(e)))?;
+            tracing::debug!("request transaction committed");
         } else {
             if let Err(e) = runtime::rollback(tx).await {
-                // The connection is discarded by sqlx; the response stands.
+                // The connection is discarded; the outcome stands.
                 tracing::warn!(error = %e, "rolling the request transaction back failed");
             }
-            tracing::debug!(%status, "request transaction rolled back");
-            response
+            tracing::debug!("request transaction rolled back");
         }
+        Ok(())
     }
 }
 

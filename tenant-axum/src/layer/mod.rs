@@ -3,7 +3,7 @@
 mod request_id;
 mod service;
 
-pub use request_id::{REQUEST_ID_HEADER, RequestId};
+pub use request_id::{InvalidRequestId, REQUEST_ID_HEADER, RequestId};
 pub use service::TenantService;
 
 use std::sync::Arc;

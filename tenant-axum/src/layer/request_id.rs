@@ -14,8 +14,38 @@ const MAX_LEN: usize = 128;
 /// 1 to 128 characters of ASCII letters, digits and `-_.:`, otherwise a
 /// fresh UUID. Anything else is replaced rather than logged, so a client
 /// cannot write arbitrary text into the logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It serializes as its text, so a queued [`ForTenant`](crate::job::ForTenant)
+/// job can carry it; deserializing applies the same rule (a queue is
+/// input too) and refuses anything else.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct RequestId(String);
+
+/// Text that is not a well-formed request id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid request id: use 1 to {MAX_LEN} ASCII letters, digits and -_.: (got {len} bytes)")]
+pub struct InvalidRequestId {
+    len: usize,
+}
+
+impl TryFrom<String> for RequestId {
+    type Error = InvalidRequestId;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        if well_formed(&text) {
+            Ok(Self(text))
+        } else {
+            Err(InvalidRequestId { len: text.len() })
+        }
+    }
+}
+
+impl From<RequestId> for String {
+    fn from(id: RequestId) -> Self {
+        id.0
+    }
+}
 
 impl RequestId {
     /// The id from `headers`, or a new one.
@@ -77,6 +107,13 @@ mod tests {
             assert!(uuid::Uuid::parse_str(id.as_str()).is_ok(), "{id}");
         }
         let fresh = RequestId::from_headers(&HeaderMap::new());
+        let json = serde_json::to_string(&fresh).unwrap();
+        assert_eq!(serde_json::from_str::<RequestId>(&json).unwrap(), fresh);
+        let refused = serde_json::from_str::<RequestId>("\"a b\"").unwrap_err();
+        assert!(
+            refused.to_string().contains("invalid request id"),
+            "{refused}"
+        );
         assert!(uuid::Uuid::parse_str(fresh.as_str()).is_ok());
         assert_ne!(fresh, RequestId::generate());
     }

@@ -3,6 +3,7 @@
 
 mod common;
 mod hostile;
+mod job;
 mod jwt;
 mod span;
 mod transaction;

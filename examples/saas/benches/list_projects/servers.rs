@@ -1,0 +1,101 @@
+//! The services under test, each on its own ephemeral port: the example's
+//! router (token, resolver, layer, RequestTx, scoped page), the same
+//! handler written by hand with no isolation, and, to split the
+//! difference, the handler on tenant-runtime without the adapter.
+
+use std::net::SocketAddr;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use sqlx::PgPool;
+use tenant_runtime::{TenantId, TenantPool};
+use tenant_saas_example::models::Project;
+use tenant_saas_example::page::{DEFAULT_LIMIT, Page, PageParams};
+
+use crate::BoxError;
+
+/// The secret the benchmark's tokens are signed with.
+pub(crate) const SECRET: &str = "bench-secret-bench-secret-bench-secret";
+
+/// The header the hand-written service takes the tenant from, unchecked.
+pub(crate) const TENANT_HEADER: &str = "x-tenant-id";
+
+/// What an application without this library runs: a plain sqlx pool, as a
+/// role that bypasses row-level security, and the tenant filter by hand.
+const LIST_BY_HAND: &str =
+    "SELECT id, tenant_id, name FROM projects WHERE tenant_id = $1 ORDER BY id LIMIT 50";
+
+/// Serves `router` on an ephemeral port of 127.0.0.1.
+pub(crate) async fn serve(router: Router) -> Result<SocketAddr, BoxError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(addr)
+}
+
+/// The example service, as `serve` builds it.
+pub(crate) fn adapter(pool: TenantPool) -> Result<Router, BoxError> {
+    Ok(tenant_saas_example::router(pool, SECRET)?)
+}
+
+/// `GET /projects` on tenant-runtime without the adapter: the tenant from
+/// a header, unchecked, then `begin`, the scoped page, `commit`. Compared
+/// with [`adapter`], it leaves the adapter's own cost (token, resolvers,
+/// directory, layer, `RequestTx`); compared with [`by_hand`], the
+/// database's (tenant check, policy, transaction).
+pub(crate) fn runtime_by_hand(pool: TenantPool) -> Router {
+    Router::new()
+        .route("/projects", get(list_in_tenant_tx))
+        .with_state(pool)
+}
+
+async fn list_in_tenant_tx(
+    State(pool): State<TenantPool>,
+    headers: HeaderMap,
+) -> Result<Json<Page<Project>>, StatusCode> {
+    let unavailable = |_| StatusCode::SERVICE_UNAVAILABLE;
+    let tx = pool.begin(tenant(&headers)?).await.map_err(unavailable)?;
+    let rows = Project::scoped(&tx)
+        .page(DEFAULT_LIMIT, 0)
+        .await
+        .map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(Json(first_page(rows)))
+}
+
+fn tenant(headers: &HeaderMap) -> Result<TenantId, StatusCode> {
+    headers
+        .get(TENANT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or(StatusCode::BAD_REQUEST)
+}
+
+fn first_page(rows: Vec<Project>) -> Page<Project> {
+    let page = PageParams {
+        limit: DEFAULT_LIMIT,
+        after: None,
+    };
+    Page::new(rows, page, |p| p.id)
+}
+
+/// `GET /projects` by hand: the tenant from a header, no token, no check.
+pub(crate) fn by_hand(pool: PgPool) -> Router {
+    Router::new()
+        .route("/projects", get(list_by_hand))
+        .with_state(pool)
+}
+
+async fn list_by_hand(
+    State(pool): State<PgPool>,
+    headers: HeaderMap,
+) -> Result<Json<Page<Project>>, StatusCode> {
+    let rows: Vec<Project> = sqlx::query_as(LIST_BY_HAND)
+        .bind(tenant(&headers)?)
+        .fetch_all(&pool)
+        .await
+        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+    Ok(Json(first_page(rows)))
+}

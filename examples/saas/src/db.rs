@@ -1,0 +1,91 @@
+//! The database side: the committed migrations, and the one place that
+//! opens the application role's pool.
+
+use std::str::FromStr as _;
+
+use sqlx::Connection as _;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use tenant_cli::{Command, ConnectArgs, RolesArgs};
+use tenant_runtime::TenantPool;
+
+use crate::config::StartError;
+
+/// The three roles of a deployment, by name.
+#[derive(Debug, Clone, Copy)]
+pub struct RoleNames<'a> {
+    /// Owns the tables, runs the migrations.
+    pub owner: &'a str,
+    /// What the service's `TenantPool` logs in as.
+    pub app: &'a str,
+    /// What a `SystemPool` logs in as (BYPASSRLS).
+    pub system: &'a str,
+}
+
+/// What `saas-tenant roles --apply` does, from code (the tests and the
+/// benchmark set their databases up with it): creates the roles if needed
+/// and grants on the database `admin` (a superuser's options) points at.
+/// The command runs its own runtime, so it gets a blocking thread.
+pub async fn apply_roles(admin: &PgConnectOptions, roles: RoleNames<'_>) -> Result<(), StartError> {
+    let admin_url = format!(
+        "postgres://{}@{}:{}/{}",
+        admin.get_username(),
+        admin.get_host(),
+        admin.get_port(),
+        admin.get_database().unwrap_or("postgres")
+    );
+    let command = Command::Roles(RolesArgs {
+        app_role: Some(roles.app.to_owned()),
+        system_role: Some(roles.system.to_owned()),
+        owner_role: roles.owner.to_owned(),
+        connect: ConnectArgs {
+            database_url: None,
+            system_url: None,
+        },
+        apply: true,
+        admin_url: Some(admin_url),
+    });
+    match tokio::task::spawn_blocking(move || command.run()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(StartError::Roles(e)),
+        Err(panicked) => Err(StartError::Roles(anyhow::Error::new(panicked))),
+    }
+}
+
+/// `examples/saas/migrations`: the `emit-rls` output for the models
+/// (`saas-tenant emit-rls -o examples/saas/migrations` adds a file when
+/// they change).
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Connections the service's pool keeps at most.
+pub const MAX_CONNECTIONS: usize = 8;
+
+/// Parses a PostgreSQL URL; `which` names it in the error.
+pub fn options(url: &str, which: &'static str) -> Result<PgConnectOptions, StartError> {
+    PgConnectOptions::from_str(url).map_err(|source| StartError::InvalidUrl { which, source })
+}
+
+/// Applies the migrations as the owner, on one connection that is closed
+/// after.
+pub async fn migrate(owner: PgConnectOptions) -> Result<(), StartError> {
+    let mut conn = PgConnection::connect_with(&owner)
+        .await
+        .map_err(StartError::OwnerConnect)?;
+    MIGRATOR.run(&mut conn).await.map_err(StartError::Migrate)?;
+    // A failed close only means the server already dropped it.
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// The application role's pool: every `TenantPool` of the example, its
+/// tests and its benchmark is opened here.
+pub async fn tenant_pool(
+    app: PgConnectOptions,
+    max_connections: usize,
+) -> Result<TenantPool, StartError> {
+    TenantPool::options()
+        .max_connections(max_connections)
+        .connect_with(app)
+        .await
+        .map_err(StartError::Pool)
+}

@@ -1,0 +1,88 @@
+//! `tenant-saas-example serve` runs the service; `tenant-saas-example
+//! token` mints a development token. The environment is described in
+//! examples/saas/README.md.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tenant_runtime::TenantId;
+use tenant_saas_example::config::{self, Config, StartError};
+use tenant_saas_example::{auth, serve};
+
+/// The example SaaS service.
+#[derive(Debug, Parser)]
+#[command(name = "tenant-saas-example")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply the migrations as the owner, then serve the API
+    /// (DATABASE_URL, OWNER_DATABASE_URL, SAAS_JWT_SECRET, LISTEN).
+    Serve,
+    /// Print a development token for a tenant (SAAS_JWT_SECRET).
+    Token {
+        /// The tenant's id (as `saas-tenant seed` prints it).
+        #[arg(long)]
+        tenant: TenantId,
+        /// The user (`sub`).
+        #[arg(long, default_value = "dev@example.com")]
+        user: String,
+        /// Seconds until it expires; negative for an expired one.
+        #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
+        expires_in: i64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let result = match Cli::parse().command {
+        Command::Serve => run().await,
+        Command::Token {
+            tenant,
+            user,
+            expires_in,
+        } => token(tenant, &user, expires_in),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> Result<(), StartError> {
+    let config = Config::from_env()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    serve(&config, listener).await
+}
+
+fn token(tenant: TenantId, user: &str, expires_in: i64) -> Result<(), StartError> {
+    let secret = std::env::var(config::JWT_SECRET).map_err(|_| StartError::MissingVar {
+        name: config::JWT_SECRET,
+        what: "the HS256 token secret, 32 bytes or more",
+    })?;
+    let token = auth::mint(&secret, tenant, user, expires_in).map_err(StartError::Sign)?;
+    println!("{token}");
+    Ok(())
+}
