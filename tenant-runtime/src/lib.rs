@@ -11,12 +11,6 @@ pub mod query;
 pub mod sqlstate;
 pub mod tx;
 
-/// The workspace README's quick start, compiled as a doctest so it cannot
-/// drift from the API.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
-
 pub use admin::{PurgeOptions, PurgeReport, Tenant, TenantUpdate, Tenants, slug_from_name};
 pub use error::{Error, PurgeRefusal, Result};
 pub use model::{TenantColumn, TenantTable, meta, registry};

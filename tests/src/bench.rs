@@ -4,19 +4,17 @@
 
 use std::time::Duration;
 
-/// CPU time (user + system) a process has used, if /proc shows it (the
-/// server must run on this machine).
+/// Time a process has spent on a CPU, if /proc shows it (the server must
+/// run on this machine): the scheduler's own nanosecond count
+/// (`/proc/<pid>/schedstat`), which unlike the 10 ms ticks of
+/// `/proc/<pid>/stat` is not sampled, so short requests are not mis-charged.
 pub fn cpu_time(pid: i32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are the
-    // 12th and 13th of them, in clock ticks (100 per second on Linux).
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
 }
 
-/// Per-round mean wall time, and total server CPU time (the clock ticks
-/// at 10 ms, too coarse for one round), of one variant.
+/// Per-round mean wall time, and total server CPU time, of one variant.
 #[derive(Debug, Default)]
 pub struct Samples {
     /// Mean wall time per request, one entry per round.

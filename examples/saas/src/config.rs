@@ -3,12 +3,17 @@
 
 use std::net::SocketAddr;
 
+use tenant_runtime::tx::{ContextKey, ContextKeyError};
+
 /// The environment variable with the application role's URL.
 pub const DATABASE_URL: &str = "DATABASE_URL";
 /// The environment variable with the migration owner's URL.
 pub const OWNER_DATABASE_URL: &str = "OWNER_DATABASE_URL";
 /// The environment variable with the HS256 secret tokens are signed with.
 pub const JWT_SECRET: &str = "SAAS_JWT_SECRET";
+/// The environment variable with the context key the application role's
+/// pool proves (`saas-tenant context-key new` prints it).
+pub const CONTEXT_KEY: &str = tenant_runtime::tx::CONTEXT_KEY_ENV;
 /// The environment variable with the address to listen on.
 pub const LISTEN: &str = "LISTEN";
 /// Where the service listens unless `LISTEN` says otherwise.
@@ -23,6 +28,8 @@ pub struct Config {
     pub owner_url: String,
     /// The HS256 secret (at least 32 bytes).
     pub jwt_secret: String,
+    /// The tenant pool's context key.
+    pub context_key: ContextKey,
     /// Where to listen.
     pub listen: SocketAddr,
 }
@@ -36,8 +43,8 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
-    /// Reads `DATABASE_URL`, `OWNER_DATABASE_URL`, `SAAS_JWT_SECRET` and
-    /// `LISTEN` (default 127.0.0.1:3000).
+    /// Reads `DATABASE_URL`, `OWNER_DATABASE_URL`, `SAAS_JWT_SECRET`,
+    /// `TENANT_CONTEXT_KEY` and `LISTEN` (default 127.0.0.1:3000).
     pub fn from_env() -> Result<Self, StartError> {
         let var = |name: &'static str, what: &'static str| {
             std::env::var(name).map_err(|_| StartError::MissingVar { name, what })
@@ -47,6 +54,12 @@ impl Config {
             database_url: var(DATABASE_URL, "the application role's URL")?,
             owner_url: var(OWNER_DATABASE_URL, "the migration owner's URL")?,
             jwt_secret: var(JWT_SECRET, "the HS256 token secret, 32 bytes or more")?,
+            context_key: var(
+                CONTEXT_KEY,
+                "the key `saas-tenant context-key new --admin-url $OWNER_DATABASE_URL` printed",
+            )?
+            .parse()
+            .map_err(StartError::ContextKey)?,
             listen: listen
                 .parse()
                 .map_err(|_| StartError::InvalidListen { value: listen })?,
@@ -66,6 +79,16 @@ pub enum StartError {
         /// What it should hold.
         what: &'static str,
     },
+    /// `TENANT_CONTEXT_KEY` does not parse.
+    #[error(
+        "TENANT_CONTEXT_KEY is not a context key: set it to the `TENANT_CONTEXT_KEY=<id>:<hex>` line saas-tenant context-key new printed"
+    )]
+    ContextKey(#[source] ContextKeyError),
+    /// Installing a context key failed.
+    #[error(
+        "installing a context key as the owner failed: apply the migrations first (they create tenancy.context_keys)"
+    )]
+    InstallKey(#[source] sqlx::Error),
     /// `LISTEN` is not an address.
     #[error("LISTEN={value:?} is not an address: write IP:PORT, e.g. 127.0.0.1:3000")]
     InvalidListen {
@@ -96,7 +119,9 @@ pub enum StartError {
     Migrate(#[source] sqlx::migrate::MigrateError),
     /// The application role's pool could not be opened (an unreachable
     /// server, or a role that bypasses row-level security).
-    #[error("the application role's pool cannot be opened: check DATABASE_URL")]
+    #[error(
+        "the application role's pool cannot be opened: check DATABASE_URL, and that TENANT_CONTEXT_KEY is a key saas-tenant context-key list shows"
+    )]
     Pool(#[source] tenant_runtime::Error),
     /// The tenant layer's configuration is wrong (a short secret, say).
     #[error("the tenant layer cannot be built")]

@@ -6,8 +6,9 @@ use std::str::FromStr as _;
 use sqlx::Connection as _;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use tenant_cli::{Command, ConnectArgs, RolesArgs};
+use tenant_cli::{AdminArgs, Command, ConnectArgs, RolesArgs};
 use tenant_runtime::TenantPool;
+use tenant_runtime::tx::ContextKey;
 
 use crate::config::StartError;
 
@@ -43,7 +44,9 @@ pub async fn apply_roles(admin: &PgConnectOptions, roles: RoleNames<'_>) -> Resu
             system_url: None,
         },
         apply: true,
-        admin_url: Some(admin_url),
+        admin: AdminArgs {
+            admin_url: Some(admin_url),
+        },
     });
     match tokio::task::spawn_blocking(move || command.run()).await {
         Ok(Ok(_)) => Ok(()),
@@ -77,14 +80,42 @@ pub async fn migrate(owner: PgConnectOptions) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Makes a context key and installs it as the owner, under the next free
+/// id: what `saas-tenant context-key new` does, for the tests and the
+/// benchmark, which each need a key of their own database. The key goes
+/// in as a bind parameter, so its bytes are in no query text.
+pub async fn new_context_key(owner: PgConnectOptions) -> Result<ContextKey, StartError> {
+    let mut conn = PgConnection::connect_with(&owner)
+        .await
+        .map_err(StartError::OwnerConnect)?;
+    let id: i32 =
+        sqlx::query_scalar("SELECT coalesce(max(key_id), 0) + 1 FROM tenancy.context_keys")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(StartError::InstallKey)?;
+    let key = ContextKey::generate(id);
+    sqlx::query("INSERT INTO tenancy.context_keys (key_id, key) VALUES ($1, $2)")
+        .bind(key.id())
+        .bind(key.expose_bytes())
+        .execute(&mut conn)
+        .await
+        .map_err(StartError::InstallKey)?;
+    // A failed close only means the server already dropped it.
+    let _ = conn.close().await;
+    Ok(key)
+}
+
 /// The application role's pool: every `TenantPool` of the example, its
-/// tests and its benchmark is opened here.
+/// tests and its benchmark is opened here, with the context key `key`
+/// proves (see SECURITY.md).
 pub async fn tenant_pool(
     app: PgConnectOptions,
     max_connections: usize,
+    key: ContextKey,
 ) -> Result<TenantPool, StartError> {
     TenantPool::options()
         .max_connections(max_connections)
+        .context_key(key)
         .connect_with(app)
         .await
         .map_err(StartError::Pool)

@@ -27,7 +27,7 @@ pub use error::ApiError;
 pub async fn serve(config: &Config, listener: tokio::net::TcpListener) -> Result<(), StartError> {
     db::migrate(db::options(&config.owner_url, config::OWNER_DATABASE_URL)?).await?;
     let app_role = db::options(&config.database_url, config::DATABASE_URL)?;
-    let pool = db::tenant_pool(app_role, db::MAX_CONNECTIONS).await?;
+    let pool = db::tenant_pool(app_role, db::MAX_CONNECTIONS, config.context_key.clone()).await?;
     let app = router(pool, &config.jwt_secret)?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "migrated and connected; listening");

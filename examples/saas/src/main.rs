@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tenant_runtime::TenantId;
 use tenant_saas_example::config::{self, Config, StartError};
-use tenant_saas_example::{auth, serve};
+use tenant_saas_example::{auth, db, serve};
 
 /// The example SaaS service.
 #[derive(Debug, Parser)]
@@ -19,8 +19,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Apply the migrations as the owner and exit (OWNER_DATABASE_URL):
+    /// they create `tenancy.context_keys`, which a key is installed into
+    /// before the first `serve`.
+    Migrate,
     /// Apply the migrations as the owner, then serve the API
-    /// (DATABASE_URL, OWNER_DATABASE_URL, SAAS_JWT_SECRET, LISTEN).
+    /// (DATABASE_URL, OWNER_DATABASE_URL, SAAS_JWT_SECRET,
+    /// TENANT_CONTEXT_KEY, LISTEN).
     Serve,
     /// Print a development token for a tenant (SAAS_JWT_SECRET).
     Token {
@@ -44,6 +49,7 @@ async fn main() -> ExitCode {
         )
         .init();
     let result = match Cli::parse().command {
+        Command::Migrate => migrate().await,
         Command::Serve => run().await,
         Command::Token {
             tenant,
@@ -75,6 +81,16 @@ async fn run() -> Result<(), StartError> {
             source,
         })?;
     serve(&config, listener).await
+}
+
+async fn migrate() -> Result<(), StartError> {
+    let url = std::env::var(config::OWNER_DATABASE_URL).map_err(|_| StartError::MissingVar {
+        name: config::OWNER_DATABASE_URL,
+        what: "the migration owner's URL",
+    })?;
+    db::migrate(db::options(&url, config::OWNER_DATABASE_URL)?).await?;
+    println!("migrations applied");
+    Ok(())
 }
 
 fn token(tenant: TenantId, user: &str, expires_in: i64) -> Result<(), StartError> {

@@ -115,14 +115,26 @@ BEGIN
                   || pg_catalog.sha256(v_pads.ipad || 'tenancy/open/v1'::bytea || p_secret))) THEN
             RAISE EXCEPTION 'rejected';
         END IF;
+        -- Temporary objects of these names that the tenancy schema's
+        -- owner (this function's owner) did not make were planted (a
+        -- DISCARD TEMP, then a window in which the role could create
+        -- temporary tables): refuse rather than use them.
+        IF pg_catalog.to_regclass('pg_temp.tenancy_session') IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n
+                WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_session')
+                  AND n.nspname = 'tenancy' AND c.relowner = n.nspowner) THEN
+            RAISE EXCEPTION 'rejected';
+        END IF;
         IF pg_catalog.to_regclass('pg_temp.tenancy_session') IS NULL THEN
             CREATE TEMP TABLE tenancy_session (key_id integer NOT NULL, database_id oid NOT NULL, ipad bytea NOT NULL, opad bytea NOT NULL);
             CREATE TEMP SEQUENCE tenancy_counter MINVALUE 0 START 0;
-            -- The verified tenant (two halves) and the transaction it is for.
+            -- The verified tenant (two halves) and the transaction it is
+            -- for: its start time in microseconds, which no later
+            -- transaction of this backend has.
             CREATE TEMP SEQUENCE tenancy_ctx_hi MINVALUE -9223372036854775808;
             CREATE TEMP SEQUENCE tenancy_ctx_lo MINVALUE -9223372036854775808;
-            CREATE TEMP SEQUENCE tenancy_ctx_xid MINVALUE 0 START 0;
-            EXECUTE pg_catalog.format('GRANT SELECT ON SEQUENCE pg_temp.tenancy_ctx_hi, pg_temp.tenancy_ctx_lo, pg_temp.tenancy_ctx_xid TO %I', SESSION_USER);
+            CREATE TEMP SEQUENCE tenancy_ctx_at MINVALUE -9223372036854775808;
+            EXECUTE pg_catalog.format('GRANT SELECT ON SEQUENCE pg_temp.tenancy_ctx_hi, pg_temp.tenancy_ctx_lo, pg_temp.tenancy_ctx_at TO %I', SESSION_USER);
         END IF;
         SELECT * INTO v_pads FROM tenancy.hmac_pads(p_secret);
         IF EXISTS (SELECT 1 FROM pg_temp.tenancy_session s WHERE s.ipad = v_pads.ipad) THEN
@@ -132,7 +144,7 @@ BEGIN
         INSERT INTO pg_temp.tenancy_session
             SELECT p_key_id, d.oid, v_pads.ipad, v_pads.opad
               FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database();
-        PERFORM pg_catalog.setval('pg_temp.tenancy_counter', 0), pg_catalog.setval('pg_temp.tenancy_ctx_xid', 0);
+        PERFORM pg_catalog.setval('pg_temp.tenancy_counter', 0), pg_catalog.setval('pg_temp.tenancy_ctx_at', 0);
     EXCEPTION WHEN OTHERS THEN
         RAISE EXCEPTION 'tenancy session refused: the context key is unknown, retired or wrong'
             USING ERRCODE = 'TN006',
@@ -149,9 +161,12 @@ GRANT EXECUTE ON FUNCTION tenancy.open_session(integer, bytea, bytea) TO PUBLIC;
 -- token is worth nothing there: it is a MAC under this connection's secret
 -- (another connection has another) of the tenant and a counter that is
 -- spent on first use, rollback or not. The verified context is the tenant
--- and this transaction's id, in sequences only this procedure can write:
--- another transaction, or a connection without a session, reads as no
--- context, and the setting app.current_tenant is only a hint.
+-- and this transaction's start time, in sequences only this procedure can
+-- write (setval needs no transaction id, so a read-only request costs
+-- none): another transaction, or a connection without a session, reads as
+-- no context, and the setting app.current_tenant is only a hint. Nothing
+-- may follow the BEGIN in the message: a second transaction in the same
+-- message would share the start time.
 CREATE OR REPLACE PROCEDURE tenancy.enter(p_tenant uuid, p_counter bigint, p_mac text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -162,31 +177,35 @@ DECLARE
     v_spent bigint;
     v_key_ok boolean;
     v_temp boolean;
+    v_owned boolean;
     v_tenant smallint;
 BEGIN
     -- One query, scalar sub-selects only: a join over a temporary table
     -- (which has no statistics) is planned as a hash join that costs more
     -- than all the rest.
     SELECT s.ipad, s.opad,
-           (SELECT c.last_value FROM pg_temp.tenancy_counter c),
+           pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_counter')),
            EXISTS (SELECT 1 FROM tenancy.context_keys k WHERE k.key_id = s.key_id AND k.retired_at IS NULL),
            pg_catalog.has_database_privilege(SESSION_USER, s.database_id, 'TEMP'),
+           (SELECT c.relowner = n.nspowner FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n
+             WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_session') AND n.nspname = 'tenancy'),
            (SELECT CASE WHEN t.deleted_at IS NULL THEN 1 ELSE 2 END FROM public.tenants t WHERE t.id = p_tenant)
-      INTO v_ipad, v_opad, v_spent, v_key_ok, v_temp, v_tenant
+      INTO v_ipad, v_opad, v_spent, v_key_ok, v_temp, v_owned, v_tenant
       FROM pg_temp.tenancy_session s;
-    IF NOT FOUND OR NOT v_key_ok OR v_temp THEN
+    -- Not owned by the tenancy schema's owner: planted, with a secret the
+    -- planter knows.
+    IF NOT FOUND OR NOT v_key_ok OR v_temp OR v_owned IS NOT TRUE THEN
         RAISE EXCEPTION 'no tenancy session on this connection'
             USING ERRCODE = 'TN005',
                   HINT = 'Connections of a TenantPool open one; a retired key or temporary tables of the application role close it.';
     END IF;
-    -- A malformed token is refused like a forged one, not with a decoding error.
-    IF p_tenant IS NULL OR p_counter IS NULL OR p_counter <= v_spent
-       OR p_mac IS NULL OR p_mac !~ '^[0-9a-f]{64}$'
-       OR (CASE WHEN p_mac ~ '^[0-9a-f]{64}$' THEN
-               pg_catalog.sha256(pg_catalog.decode(p_mac, 'hex')) <> pg_catalog.sha256(pg_catalog.sha256(v_opad
-                   || pg_catalog.sha256(v_ipad || 'tenancy/enter/v1'::bytea || pg_catalog.uuid_send(p_tenant)
-                                               || pg_catalog.int8send(p_counter))))
-           END) THEN
+    -- The MAC is compared as text (a malformed one simply differs), through
+    -- sha256 of both sides so the comparison's time says nothing of it.
+    IF p_tenant IS NULL OR p_counter IS NULL OR p_counter <= v_spent OR p_mac IS NULL
+       OR pg_catalog.sha256(pg_catalog.convert_to(p_mac, 'UTF8'))
+          <> pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.encode(pg_catalog.sha256(v_opad
+                 || pg_catalog.sha256(v_ipad || 'tenancy/enter/v1'::bytea || pg_catalog.uuid_send(p_tenant)
+                                             || pg_catalog.int8send(p_counter))), 'hex'), 'UTF8')) THEN
         RAISE EXCEPTION 'tenant token refused: forged, or already used'
             USING ERRCODE = 'TN007',
                   HINT = 'Only TenantPool::begin can enter a tenant.';
@@ -207,7 +226,7 @@ BEGIN
     PERFORM pg_catalog.set_config('app.current_tenant', p_tenant::text, true),
             pg_catalog.setval('pg_temp.tenancy_ctx_hi', ('x' || pg_catalog.left(pg_catalog.encode(pg_catalog.uuid_send(p_tenant), 'hex'), 16))::bit(64)::bigint),
             pg_catalog.setval('pg_temp.tenancy_ctx_lo', ('x' || pg_catalog.right(pg_catalog.encode(pg_catalog.uuid_send(p_tenant), 'hex'), 16))::bit(64)::bigint),
-            pg_catalog.setval('pg_temp.tenancy_ctx_xid', pg_catalog.pg_current_xact_id()::text::bigint);
+            pg_catalog.setval('pg_temp.tenancy_ctx_at', (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint);
 END
 $fn$;
 GRANT EXECUTE ON PROCEDURE tenancy.enter(uuid, bigint, text) TO PUBLIC;
@@ -218,8 +237,15 @@ GRANT EXECUTE ON PROCEDURE tenancy.enter(uuid, bigint, text) TO PUBLIC;
 -- then costs no function call per statement.
 CREATE OR REPLACE VIEW tenancy.context AS
     SELECT CASE
-        WHEN pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_xid'))
-             = pg_catalog.pg_current_xact_id_if_assigned()::text::bigint
+        WHEN pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_at'))
+             = (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint
+             -- Made by tenancy.open_session, not planted: only its owner
+             -- can set it, so it matches only when enter ran in this
+             -- transaction. (tenancy_ctx_hi and _lo are made with it and
+             -- cannot be replaced alone: dropping them needs their owner.)
+             AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n
+                          WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_ctx_at')
+                            AND n.nspname = 'tenancy' AND c.relowner = n.nspowner)
             THEN pg_catalog.encode(pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_hi')))
                                    || pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_lo'))), 'hex')::uuid
         ELSE tenancy.unverified_tenant()

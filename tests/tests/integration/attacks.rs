@@ -89,6 +89,25 @@ async fn setting_the_tenant_from_sql_switches_nothing(_: PgPoolOptions, opts: Pg
 }
 
 #[sqlx::test]
+async fn a_transaction_ended_by_sql_leaves_no_tenant_behind(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let (db, a, _) = two_tenants(opts).await;
+    for escape in [
+        "COMMIT; SELECT name FROM projects",
+        "COMMIT; BEGIN; SELECT name FROM projects",
+        "ROLLBACK; SELECT name FROM projects",
+    ] {
+        let mut tx = db.app.begin(a).await.unwrap();
+        let code = code_of(tx.conn().execute(sqlx::raw_sql(escape)).await);
+        assert_eq!(code, "TN001", "{escape}");
+        drop(tx);
+    }
+    db.close().await;
+}
+
+#[sqlx::test]
 async fn calling_enter_with_a_made_up_token_is_refused(_: PgPoolOptions, opts: PgConnectOptions) {
     let (db, a, b) = two_tenants(opts).await;
     let mut tx = db.app.begin(a).await.unwrap();
@@ -318,8 +337,8 @@ async fn temporary_tables_are_refused_and_a_temp_grant_stops_the_pool(
     let mut tx = db.app.begin(a).await.unwrap();
     for plant in [
         "CREATE TEMP TABLE projects (id bigint, tenant_id uuid, name text)",
-        "CREATE TEMP SEQUENCE tenancy_ctx_xid",
-        "DISCARD TEMP; CREATE TEMP SEQUENCE tenancy_ctx_xid",
+        "CREATE TEMP SEQUENCE tenancy_ctx_at",
+        "DISCARD TEMP; CREATE TEMP SEQUENCE tenancy_ctx_at",
     ] {
         assert_eq!(refused(&mut tx, plant).await, "42501", "{plant}");
     }
@@ -353,6 +372,74 @@ async fn temporary_tables_are_refused_and_a_temp_grant_stops_the_pool(
     .unwrap();
     let tx = db.app.begin(a).await.unwrap();
     tx.commit().await.unwrap();
+    db.close().await;
+}
+
+/// The attack a mistaken TEMP grant opens while a connection is in use:
+/// drop the session's temporary objects and plant look-alikes, a context
+/// for tenant B and a session whose secret the attacker chose. Neither is
+/// trusted, because the tenancy schema's owner did not make them.
+#[sqlx::test]
+async fn temporary_objects_planted_during_a_temp_grant_are_never_trusted(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let (db, a, b) = two_tenants(opts).await;
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    let mut tx = db.app.begin(a).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "GRANT TEMP ON DATABASE \"{database}\" TO {APP_ROLE}"
+    ))
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let hex = b.as_uuid().simple().to_string();
+    let (hi, lo) = hex.split_at(16);
+    let plant_context = format!(
+        "DISCARD TEMP;
+         CREATE TEMP SEQUENCE tenancy_ctx_hi MINVALUE -9223372036854775808;
+         CREATE TEMP SEQUENCE tenancy_ctx_lo MINVALUE -9223372036854775808;
+         CREATE TEMP SEQUENCE tenancy_ctx_at MINVALUE -9223372036854775808;
+         SELECT setval('tenancy_ctx_hi', ('x{hi}')::bit(64)::bigint),
+                setval('tenancy_ctx_lo', ('x{lo}')::bit(64)::bigint),
+                setval('tenancy_ctx_at', (EXTRACT(EPOCH FROM transaction_timestamp()) * 1000000)::bigint);"
+    );
+    tx.conn()
+        .execute(sqlx::raw_sql(&plant_context))
+        .await
+        .unwrap();
+    assert_eq!(refused(&mut tx, "SELECT name FROM projects").await, "TN001");
+    let plant_session = "
+        CREATE TEMP TABLE tenancy_session (key_id integer, database_id oid, ipad bytea, opad bytea);
+        INSERT INTO tenancy_session SELECT 1, oid, '\\x00', '\\x00' FROM pg_database WHERE datname = current_database();
+        GRANT ALL ON tenancy_session TO PUBLIC;
+        CREATE TEMP SEQUENCE tenancy_counter MINVALUE 0 START 0;
+        GRANT ALL ON SEQUENCE tenancy_counter TO PUBLIC;";
+    tx.conn()
+        .execute(sqlx::raw_sql(plant_session))
+        .await
+        .unwrap();
+    sqlx::raw_sql(&format!(
+        "REVOKE TEMP ON DATABASE \"{database}\" FROM {APP_ROLE}"
+    ))
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    // TN005 (no session), not TN007 (a wrong MAC): the planted session is
+    // not even read.
+    let enter = format!("CALL tenancy.enter('{b}'::uuid, 1, 'any')");
+    assert_eq!(refused(&mut tx, &enter).await, "TN005");
+    tx.rollback().await.unwrap();
+
+    // The pool never hands out a connection that trusts what was planted.
+    for _ in 0..3 {
+        let mut tx = db.app.begin(a).await.unwrap();
+        assert_eq!(names(&mut tx).await, ["a-secret"]);
+        tx.commit().await.unwrap();
+    }
     db.close().await;
 }
 
@@ -529,7 +616,7 @@ async fn the_key_and_secrets_never_appear_in_query_text(_: PgPoolOptions, opts: 
         "SELECT * FROM tenancy.context_keys",
         "SELECT * FROM pg_temp.tenancy_session",
         "SELECT last_value FROM pg_temp.tenancy_counter",
-        "SELECT setval('pg_temp.tenancy_ctx_xid', 1)",
+        "SELECT setval('pg_temp.tenancy_ctx_at', 1)",
         "SELECT setval('pg_temp.tenancy_ctx_hi', 1)",
         "SELECT setval('pg_temp.tenancy_counter', 0)",
         "SELECT * FROM tenancy.hmac_pads('\\x00'::bytea)",

@@ -107,7 +107,8 @@ async fn targets(
     tenants: &[TenantId],
     pool_size: usize,
 ) -> Result<[Arc<Target>; 3], BoxError> {
-    let app = db::tenant_pool(opts.clone().username(ROLES.app), pool_size).await?;
+    let key = db::new_context_key(opts.clone().username(ROLES.owner)).await?;
+    let app = db::tenant_pool(opts.clone().username(ROLES.app), pool_size, key).await?;
     let plain = PgPoolOptions::new()
         .max_connections(u32::try_from(pool_size)?)
         .connect_with(opts.clone().username(ROLES.system))

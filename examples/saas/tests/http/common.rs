@@ -48,6 +48,9 @@ impl Service {
                 .expect("the owner applies the migrations");
             db::apply_roles(&opts, roles).await.expect("roles applies");
         }
+        let key = db::new_context_key(opts.clone().username(OWNER_ROLE))
+            .await
+            .expect("the owner installs a context key");
         let system = SystemPool::options()
             .max_connections(1)
             .connect_with(opts.clone().username(SYSTEM_ROLE))
@@ -57,7 +60,7 @@ impl Service {
         let a = tx.tenants().create("Acme").await.unwrap();
         let b = tx.tenants().create("Globex").await.unwrap();
         tx.commit().await.unwrap();
-        let app = db::tenant_pool(opts.username(APP_ROLE), 4)
+        let app = db::tenant_pool(opts.username(APP_ROLE), 4, key)
             .await
             .expect("the application role is subject to RLS");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
