@@ -34,7 +34,9 @@ pub struct ConnectArgs {
 pub struct AdminArgs {
     /// Connection URL of a role that owns the tenancy schema or is a
     /// superuser [env: ADMIN_DATABASE_URL].
-    #[arg(long, value_name = "URL")]
+    // Global, so `context-key new --admin-url URL` works as well as
+    // `context-key --admin-url URL new`.
+    #[arg(long, value_name = "URL", global = true)]
     pub admin_url: Option<String>,
 }
 

@@ -42,8 +42,11 @@ CREATE TABLE IF NOT EXISTS tenancy.compat_roles (
 REVOKE ALL ON tenancy.compat_roles FROM PUBLIC;
 GRANT SELECT ON tenancy.compat_roles TO PUBLIC;
 
--- The previous, forgeable way in: anyone could call it to switch tenant.
+-- The previous, forgeable way in: anyone could call it to switch tenant;
+-- and the helper of the previous current_tenant(), which pinned no
+-- search_path.
 DROP PROCEDURE IF EXISTS tenancy.enter_tenant(uuid);
+DROP FUNCTION IF EXISTS tenancy.no_tenant_context(text);
 
 -- HMAC-SHA256 from the built-in sha256 (no extension needed): the inner
 -- and outer padded keys of RFC 2104.

@@ -47,8 +47,11 @@ CREATE TABLE IF NOT EXISTS tenancy.compat_roles (
 REVOKE ALL ON tenancy.compat_roles FROM PUBLIC;
 GRANT SELECT ON tenancy.compat_roles TO PUBLIC;
 
--- The previous, forgeable way in: anyone could call it to switch tenant.
+-- The previous, forgeable way in: anyone could call it to switch tenant;
+-- and the helper of the previous current_tenant(), which pinned no
+-- search_path.
 DROP PROCEDURE IF EXISTS tenancy.enter_tenant(uuid);
+DROP FUNCTION IF EXISTS tenancy.no_tenant_context(text);
 
 -- HMAC-SHA256 from the built-in sha256 (no extension needed): the inner
 -- and outer padded keys of RFC 2104.
@@ -120,9 +123,10 @@ BEGIN
                   || pg_catalog.sha256(v_pads.ipad || 'tenancy/open/v1'::bytea || p_secret))) THEN
             RAISE EXCEPTION 'rejected';
         END IF;
-        -- Temporary objects of these names that the tenancy schema's owner
-        -- (this function's owner) did not make were planted (a DISCARD TEMP, then a window in which the
-        -- role could create temporary tables): refuse rather than use them.
+        -- Temporary objects of these names that the tenancy schema's
+        -- owner (this function's owner) did not make were planted (a
+        -- DISCARD TEMP, then a window in which the role could create
+        -- temporary tables): refuse rather than use them.
         IF pg_catalog.to_regclass('pg_temp.tenancy_session') IS NOT NULL AND NOT EXISTS (
                SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n
                 WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_session')
