@@ -24,14 +24,13 @@
 //! the backend's, from /proc/<pid>/schedstat. Round trips are counted by a
 //! proxy.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgSslMode};
-use sqlx::{ConnectOptions, Connection, Executor};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgSslMode};
+use sqlx::{Connection, Executor};
 use tenant_runtime::{TenantId, TenantPool, TenantTable, ddl, registry};
 use tenant_tests::Project;
-use tenant_tests::bench::{Samples, cpu_time, header, row};
+use tenant_tests::bench::{BoxError, Samples, cpu_time, header, row, with_fresh_database};
 use tenant_tests::setup::{self, APP_ROLE};
 use tenant_tests::wire::RoundTripProxy;
 
@@ -80,31 +79,9 @@ CREATE POLICY rls_tenant_projects_unsigned ON projects_unsigned
     WITH CHECK (tenant_id = (SELECT unsigned.current_tenant()));
 ";
 
-type BoxError = Box<dyn std::error::Error>;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
-    let url = std::env::var("DATABASE_URL")
-        .map_err(|_| "set DATABASE_URL to a role that can create databases and roles")?;
-    let admin_opts = PgConnectOptions::from_str(&url)?.disable_statement_logging();
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(admin_opts.clone())
-        .await?;
-    let drop = format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)");
-    admin.execute(drop.as_str()).await?;
-    admin
-        .execute(format!("CREATE DATABASE {DATABASE}").as_str())
-        .await?;
-    let opts = admin_opts.database(DATABASE);
-    let owner = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(opts.clone())
-        .await?;
-    let result = run(&owner, &opts).await;
-    owner.close().await;
-    admin.execute(drop.as_str()).await?;
-    result
+    with_fresh_database(DATABASE, async |owner, opts| run(&owner, &opts).await).await
 }
 
 /// The statement of each request kind: the scoped API's text, on the

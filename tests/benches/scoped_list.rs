@@ -28,14 +28,15 @@
 //! INSERT trigger, and a policy-only count(*) under this crate's policy
 //! against @usebetterdev/tenant's text-cast one.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use sqlx::Executor;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
-use sqlx::{ConnectOptions, Executor};
 use tenant_runtime::{TenantId, TenantPool, ddl, registry};
 use tenant_tests::Project;
-use tenant_tests::bench::{Samples, cpu_time, header, micros, ratio, row};
+use tenant_tests::bench::{
+    BoxError, Samples, cpu_time, header, micros, ratio, row, with_fresh_database,
+};
 use tenant_tests::setup::{self, APP_ROLE, SYSTEM_ROLE};
 use tenant_tests::wire::RoundTripProxy;
 
@@ -51,34 +52,9 @@ const LIST_SQL: &str =
 const LIST_SQL_BARE_LIMIT: &str =
     "SELECT id, tenant_id, name FROM projects WHERE tenant_id = $1 ORDER BY id LIMIT $2 OFFSET $3";
 
-type BoxError = Box<dyn std::error::Error>;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
-    let url = std::env::var("DATABASE_URL")
-        .map_err(|_| "set DATABASE_URL to a role that can create databases and roles")?;
-    let admin_opts = PgConnectOptions::from_str(&url)?.disable_statement_logging();
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(admin_opts.clone())
-        .await?;
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)").as_str())
-        .await?;
-    admin
-        .execute(format!("CREATE DATABASE {DATABASE}").as_str())
-        .await?;
-    let opts = admin_opts.database(DATABASE);
-    let owner = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(opts.clone())
-        .await?;
-    let result = run(&owner, &opts).await;
-    owner.close().await;
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)").as_str())
-        .await?;
-    result
+    with_fresh_database(DATABASE, async |owner, opts| run(&owner, &opts).await).await
 }
 
 /// The context key installed in the benchmark's database.

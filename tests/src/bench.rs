@@ -2,7 +2,46 @@
 //! per-variant samples, and the statistics they report (medians of
 //! per-round ratios, so the machine's speed cancels out).
 
+use std::str::FromStr as _;
 use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions as _, Executor as _};
+
+/// What a benchmark's steps fail with.
+pub type BoxError = Box<dyn std::error::Error>;
+
+/// Creates the database `name` through `DATABASE_URL` (replacing one an
+/// interrupted run left), runs `body` with a one-connection pool as that
+/// superuser on it and its options, and drops it again, whether `body`
+/// failed or not.
+pub async fn with_fresh_database<F, Fut>(name: &str, body: F) -> Result<(), BoxError>
+where
+    F: FnOnce(PgPool, PgConnectOptions) -> Fut,
+    Fut: Future<Output = Result<(), BoxError>>,
+{
+    let url = std::env::var("DATABASE_URL")
+        .map_err(|_| "set DATABASE_URL to a role that can create databases and roles")?;
+    let admin_opts = PgConnectOptions::from_str(&url)?.disable_statement_logging();
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(admin_opts.clone())
+        .await?;
+    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    admin.execute(drop.as_str()).await?;
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    let opts = admin_opts.database(name);
+    let owner = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts.clone())
+        .await?;
+    let result = body(owner.clone(), opts).await;
+    owner.close().await;
+    admin.execute(drop.as_str()).await?;
+    result
+}
 
 /// Time a process has spent on a CPU, if /proc shows it (the server must
 /// run on this machine): the scheduler's own nanosecond count

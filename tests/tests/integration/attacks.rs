@@ -8,7 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, Row};
 use tenant_runtime::{Error, TenantId, TenantPool, TenantTx};
 
-use crate::common::{APP_ROLE, TestDb};
+use crate::common::{APP_ROLE, TestDb, insert_project};
 
 /// The SQLSTATE of a failed statement (the test fails on success).
 fn code_of<T: std::fmt::Debug>(result: Result<T, sqlx::Error>) -> String {
@@ -29,16 +29,6 @@ async fn refused(tx: &mut TenantTx, sql: &str) -> String {
         .await
         .unwrap();
     code
-}
-
-async fn insert_project(pool: &TenantPool, tenant: TenantId, name: &str) {
-    let mut tx = pool.begin(tenant).await.unwrap();
-    sqlx::query("INSERT INTO projects (name) VALUES ($1)")
-        .bind(name)
-        .execute(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
 }
 
 async fn names(tx: &mut TenantTx) -> Vec<String> {

@@ -10,7 +10,7 @@ use tenant_runtime::{Error, TenantPool};
 use crate::cli_common::{
     assert_error_line, check_json, ids_with, owner_url, role_url, stderr, stdout, tenant,
 };
-use crate::common::{APP_ROLE, TestDb};
+use crate::common::{APP_ROLE, TestDb, insert_project};
 
 #[sqlx::test]
 async fn context_key_new_installs_a_working_key_and_retire_stops_it(
@@ -96,13 +96,7 @@ async fn compat_mode_trusts_set_config_only_for_the_role_allowed(
     let db = TestDb::new(opts.clone()).await;
     let [a, b] = db.tenants;
     for (tenant, name) in [(a, "a-secret"), (b, "b-secret")] {
-        let mut tx = db.app.begin(tenant).await.unwrap();
-        sqlx::query("INSERT INTO projects (name) VALUES ($1)")
-            .bind(name)
-            .execute(tx.conn())
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        insert_project(&db.app, tenant, name).await;
     }
     db.owner
         .execute(

@@ -128,3 +128,15 @@ async fn role_pool(connect: &PgConnectOptions, role: &str, max: u32) -> PgPool {
         .await
         .unwrap_or_else(|e| panic!("connect as {role}: {e}"))
 }
+
+/// Inserts a project named `name` for `tenant` through raw SQL in a
+/// tenant transaction of its own.
+pub(crate) async fn insert_project(pool: &TenantPool, tenant: TenantId, name: &str) {
+    let mut tx = pool.begin(tenant).await.unwrap();
+    sqlx::query("INSERT INTO projects (name) VALUES ($1)")
+        .bind(name)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
