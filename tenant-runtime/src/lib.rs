@@ -4,6 +4,7 @@
 mod admin;
 mod error;
 mod tenant_id;
+mod user_id;
 
 pub mod ddl;
 pub mod model;
@@ -21,6 +22,7 @@ pub use tx::{
     GlobalMode, GlobalTx, Pool, PoolOptions, PoolStatus, SystemMode, SystemPool, SystemScope,
     SystemTx, TenantMode, TenantPool, TenantScope, TenantTx, Tx,
 };
+pub use user_id::UserId;
 
 /// What the generated code names; not part of the API.
 #[doc(hidden)]

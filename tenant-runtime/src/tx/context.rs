@@ -17,10 +17,11 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::tenant_id::TenantId;
+use crate::user_id::UserId;
 
 /// Domain separation: a proof of one kind is never a valid MAC of another.
 const OPEN: &[u8] = b"tenancy/open/v1";
-const ENTER: &[u8] = b"tenancy/enter/v1";
+const ENTER: &[u8] = b"tenancy/enter/v2";
 
 /// The smallest key accepted, in bytes.
 pub const MIN_KEY_LEN: usize = 32;
@@ -132,12 +133,32 @@ impl SessionSecret {
         &self.0
     }
 
-    /// The token that enters `tenant` as the `counter`th transaction of
-    /// the connection.
-    pub(crate) fn enter_mac(&self, tenant: TenantId, counter: i64) -> [u8; 32] {
+    /// The token that enters `tenant` (or none) for `user` (or none) as
+    /// the `counter`th transaction of the connection. Each id is preceded
+    /// by a presence byte, so "no user" is never the same message as some
+    /// user's id.
+    pub(crate) fn enter_mac(
+        &self,
+        tenant: Option<TenantId>,
+        user: Option<UserId>,
+        counter: i64,
+    ) -> [u8; 32] {
+        let tenant = tenant.map(|t| *t.as_uuid().as_bytes());
+        let user = user.map(|u| *u.as_uuid().as_bytes());
+        let field = |id: &Option<[u8; 16]>| -> Vec<u8> {
+            match id {
+                Some(bytes) => [&[1u8][..], bytes].concat(),
+                None => vec![0],
+            }
+        };
         mac(
             &self.0,
-            &[ENTER, tenant.as_uuid().as_bytes(), &counter.to_be_bytes()],
+            &[
+                ENTER,
+                &field(&tenant),
+                &field(&user),
+                &counter.to_be_bytes(),
+            ],
         )
     }
 }
@@ -193,8 +214,18 @@ mod tests {
         );
         let secret = SessionSecret([1; 32]);
         let tenant = TenantId::from_uuid(uuid::Uuid::from_bytes([2; 16]));
-        assert_ne!(secret.enter_mac(tenant, 1), secret.enter_mac(tenant, 2));
+        let t = Some(tenant);
+        assert_ne!(secret.enter_mac(t, None, 1), secret.enter_mac(t, None, 2));
+        // The tenant's bytes as a user, or no user as a nil one, is another
+        // message.
+        let as_user = Some(UserId::new(*tenant.as_uuid()));
+        assert_ne!(
+            secret.enter_mac(t, None, 1),
+            secret.enter_mac(None, as_user, 1)
+        );
+        let nil = Some(UserId::new(uuid::Uuid::nil()));
+        assert_ne!(secret.enter_mac(t, None, 1), secret.enter_mac(t, nil, 1));
         let key = ContextKey::new(1, vec![3; 32]).unwrap();
-        assert_ne!(key.open_proof(&secret), secret.enter_mac(tenant, 1));
+        assert_ne!(key.open_proof(&secret), secret.enter_mac(t, None, 1));
     }
 }

@@ -8,10 +8,12 @@
 use std::fmt;
 
 use crate::tenant_id::TenantId;
+use crate::user_id::UserId;
 
 /// A kind of transaction. Sealed: the two modes are the only ones.
 pub trait Mode: sealed::Sealed + Send + Sync + 'static {
-    /// What a transaction of this mode is begun for: the tenant, or nothing.
+    /// What a transaction of this mode is begun for: the tenant and the
+    /// user, or nothing.
     type Context: Copy + Send + Sync + fmt::Debug + 'static;
 
     /// Whether the mode's role bypasses row-level security.
@@ -38,12 +40,12 @@ pub enum GlobalMode {}
 pub enum SystemMode {}
 
 impl Mode for TenantMode {
-    type Context = TenantId;
+    type Context = (TenantId, Option<UserId>);
     const SYSTEM: bool = false;
 }
 
 impl Mode for GlobalMode {
-    type Context = ();
+    type Context = Option<UserId>;
     const SYSTEM: bool = false;
 }
 

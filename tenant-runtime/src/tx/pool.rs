@@ -17,6 +17,7 @@ use super::transaction::Tx;
 use crate::error::{Error, Result};
 use crate::model::registry;
 use crate::tenant_id::TenantId;
+use crate::user_id::UserId;
 
 /// Connections for tenant transactions, logged in as the application role.
 pub type TenantPool = Pool<TenantMode>;
@@ -357,9 +358,9 @@ pub struct PoolStatus {
 impl Pool<TenantMode> {
     /// Begins a transaction for `tenant`, in one round trip.
     ///
-    /// Sends `CALL tenancy.enter('<id>'::uuid, <n>::int8, '<token>'::text);
-    /// BEGIN` as one simple-query message. The token is a MAC, under this
-    /// connection's own secret, of the tenant and a counter the server
+    /// Sends `CALL tenancy.enter('<id>'::uuid, NULL::uuid, <n>::int8,
+    /// '<token>'::text); BEGIN` as one simple-query message. The token is a
+    /// MAC, under this connection's own secret, of the tenant and a counter the server
     /// spends on first use, so the text (which `pg_stat_activity` shows)
     /// is worthless to anyone who reads it. `enter` checks the tenants
     /// table and enters the tenant for this transaction only: SQL run in
@@ -370,8 +371,32 @@ impl Pool<TenantMode> {
     /// implicit transaction before `BEGIN` runs.
     pub async fn begin(&self, tenant: TenantId) -> Result<Tx<TenantMode>> {
         let span = tracing::info_span!("tenant_tx", %tenant);
+        self.begin_tenant(tenant, None, span).await
+    }
+
+    /// Begins a transaction for `tenant` acting for `user`, in the same
+    /// one round trip as [`begin`](Self::begin): the user is signed into
+    /// the token with the tenant, so SQL in the transaction reads it
+    /// (`tenancy.current_user_id()`) and cannot change it. The library
+    /// does not look the user up: the caller vouches for it (a verified
+    /// token's subject), as it does for the tenant.
+    pub async fn begin_as(&self, tenant: TenantId, user: UserId) -> Result<Tx<TenantMode>> {
+        let span = tracing::info_span!("tenant_tx", %tenant, %user);
+        self.begin_tenant(tenant, Some(user), span).await
+    }
+
+    async fn begin_tenant(
+        &self,
+        tenant: TenantId,
+        user: Option<UserId>,
+        span: tracing::Span,
+    ) -> Result<Tx<TenantMode>> {
         let tx = self
-            .start::<TenantMode>(tenant, |session| session.enter(tenant), span)
+            .start::<TenantMode>(
+                (tenant, user),
+                |session| session.enter(Some(tenant), user),
+                span,
+            )
             .await?;
         tracing::debug!(parent: tx.span(), "tenant transaction begun");
         Ok(tx)
@@ -406,7 +431,18 @@ impl Pool<TenantMode> {
     /// tables that are not tenant tables. Tenant tables fail closed in it
     /// ([`Error::NoTenantContext`]), and `Model::scoped` does not accept it.
     pub async fn begin_global(&self) -> Result<Tx<GlobalMode>> {
-        self.start::<GlobalMode>((), begin_plain, tracing::info_span!("global_tx"))
+        self.start::<GlobalMode>(None, begin_plain, tracing::info_span!("global_tx"))
+            .await
+    }
+
+    /// Begins a transaction with no tenant acting for `user`: tenant
+    /// tables still fail closed, but `tenancy.current_user_id()` is the
+    /// user, signed as in [`begin_as`](Self::begin_as), so SQL that may
+    /// show a user only their own rows (their organisations, say) can
+    /// trust it.
+    pub async fn begin_global_as(&self, user: UserId) -> Result<Tx<GlobalMode>> {
+        let span = tracing::info_span!("global_tx", %user);
+        self.start::<GlobalMode>(Some(user), |session| session.enter(None, Some(user)), span)
             .await
     }
 }

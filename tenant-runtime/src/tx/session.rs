@@ -17,6 +17,7 @@ use super::context::{ContextKey, SessionSecret};
 use super::roles::{self, Expect};
 use crate::error::{Error, Result};
 use crate::tenant_id::TenantId;
+use crate::user_id::UserId;
 
 /// A boxed, `Send` future (what sqlx's own executors return).
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -47,17 +48,25 @@ struct Tokens {
 }
 
 impl Session {
-    /// The message that begins a transaction of `tenant` on this
-    /// connection, with a token that is good once, here only.
-    pub(crate) fn enter(&mut self, tenant: TenantId) -> Result<String> {
+    /// The message that begins a transaction of `tenant` (or none) for
+    /// `user` (or none) on this connection, with a token that is good
+    /// once, here only.
+    pub(crate) fn enter(
+        &mut self,
+        tenant: Option<TenantId>,
+        user: Option<UserId>,
+    ) -> Result<String> {
         let tokens = self.context.as_mut().ok_or(Error::ContextKeyMissing)?;
         tokens.counter += 1;
-        let mac = hex::encode(tokens.secret.enter_mac(tenant, tokens.counter));
-        // A TenantId renders as hex digits and dashes, the counter as
-        // digits, the MAC as hex: nothing to escape, and no backslash for
-        // standard_conforming_strings to change the meaning of.
+        let mac = hex::encode(tokens.secret.enter_mac(tenant, user, tokens.counter));
+        // Ids render as hex digits and dashes, the counter as digits, the
+        // MAC as hex: nothing to escape, and no backslash for
+        // standard_conforming_strings to change the meaning of. Nothing
+        // may follow the BEGIN (SECURITY.md).
+        let tenant = tenant.map_or_else(|| "NULL".to_owned(), |t| format!("'{t}'"));
+        let user = user.map_or_else(|| "NULL".to_owned(), |u| format!("'{u}'"));
         Ok(format!(
-            "CALL tenancy.enter('{tenant}'::uuid, {}::int8, '{mac}'::text); BEGIN",
+            "CALL tenancy.enter({tenant}::uuid, {user}::uuid, {}::int8, '{mac}'::text); BEGIN",
             tokens.counter
         ))
     }

@@ -11,6 +11,7 @@ use super::mode::{GlobalMode, Mode, SystemMode, TenantMode};
 use super::session::{BoxFuture, Lease, simple_query};
 use crate::error::{Error, Result};
 use crate::tenant_id::TenantId;
+use crate::user_id::UserId;
 
 /// A transaction bound to one tenant: the only way to reach tenant tables
 /// through the generated API (`Model::scoped(&tx)`).
@@ -154,6 +155,20 @@ impl<M: Mode> Tx<M> {
 impl Tx<TenantMode> {
     /// The tenant this transaction is bound to.
     pub fn tenant(&self) -> TenantId {
+        self.context.0
+    }
+
+    /// The user it acts for, when it was begun with
+    /// [`TenantPool::begin_as`](super::TenantPool::begin_as).
+    pub fn user(&self) -> Option<UserId> {
+        self.context.1
+    }
+}
+
+impl Tx<GlobalMode> {
+    /// The user it acts for, when it was begun with
+    /// [`TenantPool::begin_global_as`](super::TenantPool::begin_global_as).
+    pub fn user(&self) -> Option<UserId> {
         self.context
     }
 }

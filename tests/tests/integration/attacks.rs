@@ -6,7 +6,7 @@
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, Row};
-use tenant_runtime::{Error, TenantId, TenantPool, TenantTx};
+use tenant_runtime::{Error, TenantId, TenantPool, TenantTx, UserId};
 
 use crate::common::{APP_ROLE, TestDb, insert_project};
 
@@ -103,10 +103,12 @@ async fn calling_enter_with_a_made_up_token_is_refused(_: PgPoolOptions, opts: P
     let mut tx = db.app.begin(a).await.unwrap();
     let zero_mac = "0".repeat(64);
     for call in [
-        format!("CALL tenancy.enter('{b}'::uuid, 1000::int8, '{zero_mac}'::text)"),
-        format!("CALL tenancy.enter('{b}'::uuid, 9223372036854775807::int8, '{zero_mac}'::text)"),
-        format!("CALL tenancy.enter('{b}'::uuid, 5::int8, 'not hex'::text)"),
-        "CALL tenancy.enter(NULL, NULL, NULL)".to_owned(),
+        format!("CALL tenancy.enter('{b}'::uuid, NULL::uuid, 1000::int8, '{zero_mac}'::text)"),
+        format!(
+            "CALL tenancy.enter('{b}'::uuid, NULL::uuid, 9223372036854775807::int8, '{zero_mac}'::text)"
+        ),
+        format!("CALL tenancy.enter('{b}'::uuid, '{b}'::uuid, 5::int8, 'not hex'::text)"),
+        "CALL tenancy.enter(NULL, NULL, NULL, NULL)".to_owned(),
     ] {
         let read = format!("{call}; SELECT name FROM projects");
         assert_eq!(refused(&mut tx, &read).await, "TN007", "{call}");
@@ -200,6 +202,87 @@ async fn a_token_read_from_pg_stat_activity_cannot_be_replayed(
     assert_eq!(names(&mut attacker).await, ["a-secret"]);
     attacker.commit().await.unwrap();
     victim_pool.close();
+    db.close().await;
+}
+
+/// The user a transaction acts for is signed into its token with the
+/// tenant: SQL reads it and cannot change it, and it is valid in that
+/// transaction only.
+#[sqlx::test]
+async fn the_user_is_signed_in_like_the_tenant(_: PgPoolOptions, opts: PgConnectOptions) {
+    let (db, a, _) = two_tenants(opts).await;
+    let (ada, bob) = (
+        UserId::new(uuid::Uuid::new_v4()),
+        UserId::new(uuid::Uuid::new_v4()),
+    );
+    let pool = db.tenant_pool(1).await;
+
+    let mut tx = pool.begin_as(a, ada).await.unwrap();
+    assert_eq!(tx.user(), Some(ada));
+    let read: Option<uuid::Uuid> = sqlx::query_scalar("SELECT tenancy.current_user_id()")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(read, Some(*ada.as_uuid()));
+    let zero_mac = "0".repeat(64);
+    let forge =
+        format!("CALL tenancy.enter('{a}'::uuid, '{bob}'::uuid, 1000::int8, '{zero_mac}'::text)");
+    assert_eq!(refused(&mut tx, &forge).await, "TN007");
+    assert_eq!(
+        refused(
+            &mut tx,
+            &format!("CALL tenancy.enter(NULL, '{bob}'::uuid, 1000, '{zero_mac}')")
+        )
+        .await,
+        "TN007"
+    );
+    tx.commit().await.unwrap();
+
+    // The next transaction on the same connection, begun without a user,
+    // has none; one begun for a user without a tenant has the user and
+    // still no tenant.
+    let mut tx = pool.begin(a).await.unwrap();
+    assert_eq!(tx.user(), None);
+    let read: Option<uuid::Uuid> = sqlx::query_scalar("SELECT tenancy.current_user_id()")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(read, None);
+    tx.commit().await.unwrap();
+    let mut global = pool.begin_global_as(bob).await.unwrap();
+    assert_eq!(global.user(), Some(bob));
+    let read: Option<uuid::Uuid> = sqlx::query_scalar("SELECT tenancy.current_user_id()")
+        .fetch_one(global.conn())
+        .await
+        .unwrap();
+    assert_eq!(read, Some(*bob.as_uuid()));
+    let code = code_of(
+        sqlx::query("SELECT name FROM projects")
+            .fetch_all(global.conn())
+            .await,
+    );
+    assert_eq!(code, "TN001");
+    global.rollback().await.unwrap();
+    let mut global = pool.begin_global().await.unwrap();
+    let read: Option<uuid::Uuid> = sqlx::query_scalar("SELECT tenancy.current_user_id()")
+        .fetch_one(global.conn())
+        .await
+        .unwrap();
+    assert_eq!(read, None);
+    global.rollback().await.unwrap();
+
+    // A transaction that SQL starts has no user.
+    let mut tx = pool.begin_as(a, ada).await.unwrap();
+    let row = tx
+        .conn()
+        .fetch_one(sqlx::raw_sql(
+            "COMMIT; BEGIN; SELECT tenancy.current_user_id()",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(row.get::<Option<uuid::Uuid>, _>(0), None);
+    drop(tx);
+    pool.close();
     db.close().await;
 }
 
@@ -420,7 +503,7 @@ async fn temporary_objects_planted_during_a_temp_grant_are_never_trusted(
     .unwrap();
     // TN005 (no session), not TN007 (a wrong MAC): the planted session is
     // not even read.
-    let enter = format!("CALL tenancy.enter('{b}'::uuid, 1, 'any')");
+    let enter = format!("CALL tenancy.enter('{b}'::uuid, NULL, 1, 'any')");
     assert_eq!(refused(&mut tx, &enter).await, "TN005");
     tx.rollback().await.unwrap();
 
@@ -446,7 +529,7 @@ async fn an_overload_planted_in_the_tenancy_schema_is_never_called(
         .unwrap();
     let raw = db.pool_as(APP_ROLE, 1).await;
     sqlx::raw_sql(
-        "CREATE PROCEDURE tenancy.enter(p_tenant text, p_counter integer, p_mac text) \
+        "CREATE PROCEDURE tenancy.enter(p_tenant text, p_user text, p_counter integer, p_mac text) \
              LANGUAGE sql AS $$ SELECT set_config('app.pwned', p_tenant, false) $$; \
          CREATE FUNCTION tenancy.open_session(integer, text, text) RETURNS void \
              LANGUAGE sql AS $$ SELECT set_config('app.pwned', $2, false) $$; \

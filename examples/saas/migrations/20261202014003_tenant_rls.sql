@@ -51,6 +51,8 @@ GRANT SELECT ON tenancy.compat_roles TO PUBLIC;
 -- and the helper of the previous current_tenant(), which pinned no
 -- search_path.
 DROP PROCEDURE IF EXISTS tenancy.enter_tenant(uuid);
+-- The signature before the user joined the context.
+DROP PROCEDURE IF EXISTS tenancy.enter(uuid, bigint, text);
 DROP FUNCTION IF EXISTS tenancy.no_tenant_context(text);
 
 -- HMAC-SHA256 from the built-in sha256 (no extension needed): the inner
@@ -142,7 +144,12 @@ BEGIN
             CREATE TEMP SEQUENCE tenancy_ctx_hi MINVALUE -9223372036854775808;
             CREATE TEMP SEQUENCE tenancy_ctx_lo MINVALUE -9223372036854775808;
             CREATE TEMP SEQUENCE tenancy_ctx_at MINVALUE -9223372036854775808;
-            EXECUTE pg_catalog.format('GRANT SELECT ON SEQUENCE pg_temp.tenancy_ctx_hi, pg_temp.tenancy_ctx_lo, pg_temp.tenancy_ctx_at TO %I', SESSION_USER);
+            -- The same for the user the transaction acts for.
+            CREATE TEMP SEQUENCE tenancy_user_hi MINVALUE -9223372036854775808;
+            CREATE TEMP SEQUENCE tenancy_user_lo MINVALUE -9223372036854775808;
+            CREATE TEMP SEQUENCE tenancy_user_at MINVALUE -9223372036854775808;
+            EXECUTE pg_catalog.format('GRANT SELECT ON SEQUENCE pg_temp.tenancy_ctx_hi, pg_temp.tenancy_ctx_lo, pg_temp.tenancy_ctx_at, '
+                                      'pg_temp.tenancy_user_hi, pg_temp.tenancy_user_lo, pg_temp.tenancy_user_at TO %I', SESSION_USER);
         END IF;
         SELECT * INTO v_pads FROM tenancy.hmac_pads(p_secret);
         IF EXISTS (SELECT 1 FROM pg_temp.tenancy_session s WHERE s.ipad = v_pads.ipad) THEN
@@ -152,7 +159,8 @@ BEGIN
         INSERT INTO pg_temp.tenancy_session
             SELECT p_key_id, d.oid, v_pads.ipad, v_pads.opad
               FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database();
-        PERFORM pg_catalog.setval('pg_temp.tenancy_counter', 0), pg_catalog.setval('pg_temp.tenancy_ctx_at', 0);
+        PERFORM pg_catalog.setval('pg_temp.tenancy_counter', 0), pg_catalog.setval('pg_temp.tenancy_ctx_at', 0),
+                pg_catalog.setval('pg_temp.tenancy_user_at', 0);
     EXCEPTION WHEN OTHERS THEN
         RAISE EXCEPTION 'tenancy session refused: the context key is unknown, retired or wrong'
             USING ERRCODE = 'TN006',
@@ -163,19 +171,20 @@ END
 $fn$;
 GRANT EXECUTE ON FUNCTION tenancy.open_session(integer, bytea, bytea) TO PUBLIC;
 
--- Enters a tenant for this transaction. TenantPool::begin sends
--- `CALL tenancy.enter('<tenant>'::uuid, <n>::int8, '<mac>'::text); BEGIN` as
--- one simple-query message; the text is visible in pg_stat_activity, so the
+-- Enters a tenant, a user, or both, for this transaction.
+-- TenantPool::begin sends `CALL tenancy.enter('<tenant>'::uuid,
+-- '<user>'::uuid or NULL::uuid, <n>::int8, '<mac>'::text); BEGIN` as one
+-- simple-query message; the text is visible in pg_stat_activity, so the
 -- token is worth nothing there: it is a MAC under this connection's secret
 -- (another connection has another) of the tenant and a counter that is
 -- spent on first use, rollback or not. The verified context is the tenant
--- and this transaction's start time, in sequences only this procedure can
+-- (and, apart, the user) and this transaction's start time, in sequences only this procedure can
 -- write (setval needs no transaction id, so a read-only request costs
 -- none): another transaction, or a connection without a session, reads as
 -- no context, and the setting app.current_tenant is only a hint. Nothing
 -- may follow the BEGIN in the message: a second transaction in the same
 -- message would share the start time.
-CREATE OR REPLACE PROCEDURE tenancy.enter(p_tenant uuid, p_counter bigint, p_mac text)
+CREATE OR REPLACE PROCEDURE tenancy.enter(p_tenant uuid, p_user uuid, p_counter bigint, p_mac text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -209,16 +218,31 @@ BEGIN
     END IF;
     -- The MAC is compared as text (a malformed one simply differs), through
     -- sha256 of both sides so the comparison's time says nothing of it.
-    IF p_tenant IS NULL OR p_counter IS NULL OR p_counter <= v_spent OR p_mac IS NULL
+    -- Each id is preceded by a presence byte, so that no id stands for
+    -- "none".
+    IF (p_tenant IS NULL AND p_user IS NULL) OR p_counter IS NULL OR p_counter <= v_spent OR p_mac IS NULL
        OR pg_catalog.sha256(pg_catalog.convert_to(p_mac, 'UTF8'))
           <> pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.encode(pg_catalog.sha256(v_opad
-                 || pg_catalog.sha256(v_ipad || 'tenancy/enter/v1'::bytea || pg_catalog.uuid_send(p_tenant)
+                 || pg_catalog.sha256(v_ipad || 'tenancy/enter/v2'::bytea
+                                             || coalesce('\x01'::bytea || pg_catalog.uuid_send(p_tenant), '\x00'::bytea)
+                                             || coalesce('\x01'::bytea || pg_catalog.uuid_send(p_user), '\x00'::bytea)
                                              || pg_catalog.int8send(p_counter))), 'hex'), 'UTF8')) THEN
         RAISE EXCEPTION 'tenant token refused: forged, or already used'
             USING ERRCODE = 'TN007',
                   HINT = 'Only TenantPool::begin can enter a tenant.';
     END IF;
     PERFORM pg_catalog.setval('pg_temp.tenancy_counter', p_counter);
+    IF p_user IS NULL THEN
+        PERFORM pg_catalog.setval('pg_temp.tenancy_user_at', 0);
+    ELSE
+        PERFORM pg_catalog.setval('pg_temp.tenancy_user_hi', ('x' || pg_catalog.left(pg_catalog.encode(pg_catalog.uuid_send(p_user), 'hex'), 16))::bit(64)::bigint),
+                pg_catalog.setval('pg_temp.tenancy_user_lo', ('x' || pg_catalog.right(pg_catalog.encode(pg_catalog.uuid_send(p_user), 'hex'), 16))::bit(64)::bigint),
+                pg_catalog.setval('pg_temp.tenancy_user_at', (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint);
+    END IF;
+    IF p_tenant IS NULL THEN
+        -- A user without a tenant: the tenant context stays invalid.
+        RETURN;
+    END IF;
     IF v_tenant IS NULL THEN
         RAISE EXCEPTION 'tenant not found: no tenant has id %', p_tenant
             USING ERRCODE = 'TN002',
@@ -237,7 +261,7 @@ BEGIN
             pg_catalog.setval('pg_temp.tenancy_ctx_at', (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint);
 END
 $fn$;
-GRANT EXECUTE ON PROCEDURE tenancy.enter(uuid, bigint, text) TO PUBLIC;
+GRANT EXECUTE ON PROCEDURE tenancy.enter(uuid, uuid, bigint, text) TO PUBLIC;
 
 -- The verified tenant of this transaction. Every policy reads the tenant
 -- through this one view, so a change of how the context is kept changes
@@ -268,6 +292,24 @@ AS $fn$
 BEGIN
     RETURN (SELECT c.tenant FROM tenancy.context c);
 END
+$fn$;
+
+-- The verified user of this transaction, or NULL (TenantPool::begin_as,
+-- begin_global_as), checked as tenancy.context checks the tenant. Unlike
+-- the tenant, none is not an error: it reads outside a tenant too.
+CREATE OR REPLACE FUNCTION tenancy.current_user_id() RETURNS uuid
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT CASE
+        WHEN pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_user_at'))
+             = (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint
+             AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n
+                          WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_user_at')
+                            AND n.nspname = 'tenancy' AND c.relowner = n.nspowner)
+            THEN pg_catalog.encode(pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_user_hi')))
+                                   || pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_user_lo'))), 'hex')::uuid
+    END
 $fn$;
 
 -- Raised by the policies' WITH CHECK when a row names another tenant, so
