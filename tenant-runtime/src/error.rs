@@ -105,6 +105,26 @@ pub enum Error {
          it was rolled back and the connection closed"
     )]
     SessionTampered,
+    /// A membership change would leave the tenant without an owner
+    /// (tenant-members): the last owner cannot leave or be demoted.
+    #[error(
+        "tenant {tenant} would have no owner left: make another member owner first, then leave or demote this one"
+    )]
+    LastOwner {
+        /// The tenant.
+        tenant: TenantId,
+    },
+    /// The acting user's role may not make this membership change
+    /// (tenant-members): memberships are changed by an admin or owner,
+    /// the owner role only by an owner, and a transaction with no
+    /// verified user (`TenantPool::begin_as`) changes none.
+    #[error(
+        "membership change refused: it needs the {needed} role in this tenant (begin the transaction with begin_as for a user who has it)"
+    )]
+    MembershipChangeRefused {
+        /// The least role that may make it (`admin` or `owner`).
+        needed: String,
+    },
     /// No [`ContextKey`](crate::tx::ContextKey) was given to the tenant
     /// pool, and `TENANT_CONTEXT_KEY` is not set.
     #[error(
@@ -282,6 +302,7 @@ struct Detail {
     expected: Option<String>,
     found: Option<String>,
     key_id: Option<i32>,
+    needed: Option<String>,
 }
 
 fn tenant_of(id: Option<String>) -> Option<TenantId> {
@@ -323,6 +344,12 @@ fn from_database(pg: &PgDatabaseError) -> Option<Error> {
         sqlstate::TOKEN_REFUSED => Error::TokenRefused,
         sqlstate::ROLE_CAN_CREATE_TEMP => Error::RoleCanCreateTemp,
         sqlstate::SESSION_TAMPERED => Error::SessionTampered,
+        sqlstate::LAST_OWNER => Error::LastOwner {
+            tenant: tenant_of(detail().tenant)?,
+        },
+        sqlstate::MEMBERSHIP_CHANGE_REFUSED => Error::MembershipChangeRefused {
+            needed: detail().needed.unwrap_or_default(),
+        },
         "25P02" => Error::TransactionAborted,
         "23505" => Error::UniqueViolation {
             table: table(),

@@ -22,3 +22,8 @@ pub const TOKEN_REFUSED: &str = "TN007";
 pub const ROLE_CAN_CREATE_TEMP: &str = "TN008";
 /// `tenancy.leave` found the connection's prepared statements changed.
 pub const SESSION_TAMPERED: &str = "TN009";
+/// tenant-members: the change would leave a tenant without an owner.
+pub const LAST_OWNER: &str = "TN010";
+/// tenant-members: the acting user's role may not make this membership
+/// change.
+pub const MEMBERSHIP_CHANGE_REFUSED: &str = "TN011";

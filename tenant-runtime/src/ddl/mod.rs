@@ -33,6 +33,10 @@ pub fn emit(tables: &Ordered) -> String {
     for table in tables.tables() {
         out.push('\n');
         table::emit(&mut out, table);
+        for extension in crate::model::registry::extensions_of(table.meta()) {
+            out.push('\n');
+            out.push_str(extension.sql());
+        }
     }
     out
 }

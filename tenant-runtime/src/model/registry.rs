@@ -31,6 +31,42 @@ impl Registration {
 
 inventory::collect!(Registration);
 
+/// SQL a library ships with one of its models, beyond what the derive can
+/// say (a CHECK constraint, a trigger that enforces an invariant):
+/// emit-rls writes it right after that table's DDL, and only when the
+/// table is in the set. It must be idempotent, like the rest of the DDL.
+#[derive(Debug)]
+pub struct Extension {
+    schema: &'static str,
+    table: &'static str,
+    sql: &'static str,
+}
+
+impl Extension {
+    /// SQL for the table `schema.table`, submitted with
+    /// `inventory::submit!` (see tenant-members).
+    pub const fn new(schema: &'static str, table: &'static str, sql: &'static str) -> Self {
+        Self { schema, table, sql }
+    }
+
+    /// The SQL.
+    pub fn sql(&self) -> &'static str {
+        self.sql
+    }
+}
+
+inventory::collect!(Extension);
+
+/// The extensions of `meta`'s table, in a stable order.
+pub fn extensions_of(meta: &TableMeta) -> Vec<&'static Extension> {
+    let mut found: Vec<&'static Extension> = inventory::iter::<Extension>
+        .into_iter()
+        .filter(|e| e.schema == meta.schema && e.table == meta.name)
+        .collect();
+    found.sort_by_key(|e| e.sql);
+    found
+}
+
 /// What is wrong with the set of registered models.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {

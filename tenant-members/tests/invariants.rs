@@ -1,0 +1,277 @@
+//! The membership invariants, as the application role (RLS applies, it
+//! owns nothing) with two tenants and four users, each in a fresh
+//! database (`#[sqlx::test]`).
+
+use std::time::Duration;
+
+use sqlx::Executor as _;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tenant_members::{Membership, Role};
+use tenant_runtime::{Error, SystemPool, TenantId, TenantPool, UserId, ddl, registry};
+use tenant_tests::setup::{self, APP_ROLE, SYSTEM_ROLE};
+use uuid::Uuid;
+
+struct World {
+    app: TenantPool,
+    system: SystemPool,
+    /// Acme and Globex.
+    tenants: [TenantId; 2],
+    /// Acme's owner.
+    ada: UserId,
+    /// Acme's admin.
+    bob: UserId,
+    /// Acme's member.
+    cy: UserId,
+    /// Globex's owner.
+    dan: UserId,
+}
+
+fn user() -> UserId {
+    UserId::new(Uuid::new_v4())
+}
+
+impl World {
+    async fn new(opts: PgConnectOptions) -> World {
+        tenant_members::link();
+        let owner = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await
+            .unwrap();
+        let ddl = ddl::emit(registry::tables().unwrap());
+        assert!(
+            ddl.contains("CREATE TRIGGER tenancy_guard_membership"),
+            "the extension is emitted"
+        );
+        let key = setup::install(&owner, &ddl).await.unwrap();
+        owner.close().await;
+        let app = TenantPool::options()
+            .context_key(key)
+            .max_connections(4)
+            .connect_with(opts.clone().username(APP_ROLE))
+            .await
+            .unwrap();
+        let system = SystemPool::options()
+            .max_connections(1)
+            .connect_with(opts.username(SYSTEM_ROLE))
+            .await
+            .unwrap();
+        let (ada, bob, cy, dan) = (user(), user(), user(), user());
+        let tx = system.begin().await.unwrap();
+        let acme = tx.tenants().create("Acme").await.unwrap().id;
+        let globex = tx.tenants().create("Globex").await.unwrap().id;
+        // Sign-up: the system role makes each tenant's first owner.
+        for (tenant, owner) in [(acme, ada), (globex, dan)] {
+            Membership::system(&tx)
+                .insert(&Membership::new(tenant, *owner.as_uuid(), Role::Owner))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let world = World {
+            app,
+            system,
+            tenants: [acme, globex],
+            ada,
+            bob,
+            cy,
+            dan,
+        };
+        world.add(ada, bob, Role::Admin).await.unwrap();
+        world.add(ada, cy, Role::Member).await.unwrap();
+        world
+    }
+
+    fn acme(&self) -> TenantId {
+        self.tenants[0]
+    }
+
+    /// `actor` adds `user` to Acme with `role`.
+    async fn add(&self, actor: UserId, user: UserId, role: Role) -> Result<Membership, Error> {
+        let tx = self.app.begin_as(self.acme(), actor).await?;
+        let row = Membership::scoped(&tx)
+            .insert(&Membership::new(self.acme(), *user.as_uuid(), role))
+            .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn membership(&self, user: UserId) -> Option<Membership> {
+        let tx = self.system.begin().await.unwrap();
+        let all = Membership::system(&tx).all().await.unwrap();
+        tx.commit().await.unwrap();
+        all.into_iter()
+            .find(|m| m.tenant_id == self.acme() && m.user_id == *user.as_uuid())
+    }
+
+    /// `actor` sets `user`'s role in Acme.
+    async fn set_role(&self, actor: UserId, user: UserId, role: Role) -> Result<(), Error> {
+        let mut row = self.membership(user).await.expect("a member");
+        row.role = role.as_str().to_owned();
+        let tx = self.app.begin_as(self.acme(), actor).await?;
+        Membership::scoped(&tx).update(&row).await?;
+        tx.commit().await
+    }
+
+    /// `actor` removes `user` from Acme.
+    async fn remove(&self, actor: UserId, user: UserId) -> Result<(), Error> {
+        let row = self.membership(user).await.expect("a member");
+        let tx = self.app.begin_as(self.acme(), actor).await?;
+        Membership::scoped(&tx).delete(&row.id).await?;
+        tx.commit().await
+    }
+}
+
+fn needs(result: Result<impl std::fmt::Debug, Error>, role: &str) {
+    match result {
+        Err(Error::MembershipChangeRefused { needed }) => assert_eq!(needed, role),
+        other => panic!("expected a refusal that needs {role}, got {other:?}"),
+    }
+}
+
+#[sqlx::test]
+async fn only_admins_change_memberships_and_only_owners_touch_the_owner_role(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let w = World::new(opts).await;
+    let eve = user();
+    // A member cannot add anyone; an admin can, but not an owner, nor
+    // promote or demote one.
+    needs(w.add(w.cy, eve, Role::Viewer).await, "admin");
+    w.add(w.bob, eve, Role::Viewer).await.unwrap();
+    needs(w.set_role(w.bob, w.cy, Role::Owner).await, "owner");
+    needs(w.add(w.bob, user(), Role::Owner).await, "owner");
+    needs(w.set_role(w.bob, w.ada, Role::Admin).await, "owner");
+    needs(w.remove(w.bob, w.ada).await, "owner");
+    w.set_role(w.bob, eve, Role::Member).await.unwrap();
+    // An owner can grant owner.
+    w.set_role(w.ada, w.cy, Role::Owner).await.unwrap();
+    assert_eq!(
+        w.membership(w.cy).await.unwrap().role().unwrap(),
+        Role::Owner
+    );
+
+    // With no verified user, nothing changes; nor does raw SQL as an admin.
+    let tx = w.app.begin(w.acme()).await.unwrap();
+    needs(
+        Membership::scoped(&tx)
+            .insert(&Membership::new(w.acme(), Uuid::new_v4(), Role::Viewer))
+            .await,
+        "admin",
+    );
+    drop(tx);
+    let mut tx = w.app.begin_as(w.acme(), w.bob).await.unwrap();
+    let raw = format!(
+        "UPDATE memberships SET role = 'owner' WHERE user_id = '{}'",
+        w.bob
+    );
+    let err = tx.conn().execute(raw.as_str()).await.unwrap_err();
+    assert_eq!(
+        err.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("TN011")
+    );
+    drop(tx);
+
+    // Acme's admin is nobody in Globex, and Globex's rows are out of reach.
+    let tx = w.app.begin_as(w.tenants[1], w.bob).await.unwrap();
+    needs(
+        Membership::scoped(&tx)
+            .insert(&Membership::new(w.tenants[1], Uuid::new_v4(), Role::Viewer))
+            .await,
+        "admin",
+    );
+    drop(tx);
+    let mut tx = w.app.begin_as(w.tenants[1], w.dan).await.unwrap();
+    let steal = format!(
+        "UPDATE memberships SET role = 'viewer' WHERE tenant_id = '{}'",
+        w.acme()
+    );
+    let done = tx.conn().execute(steal.as_str()).await.unwrap();
+    assert_eq!(done.rows_affected(), 0);
+    tx.commit().await.unwrap();
+    assert_eq!(
+        w.membership(w.ada).await.unwrap().role().unwrap(),
+        Role::Owner
+    );
+}
+
+#[sqlx::test]
+async fn the_last_owner_cannot_leave_or_be_demoted(_: PgPoolOptions, opts: PgConnectOptions) {
+    let w = World::new(opts).await;
+    let last = |r: Result<(), Error>| match r {
+        Err(Error::LastOwner { tenant }) => assert_eq!(tenant, w.acme()),
+        other => panic!("expected LastOwner, got {other:?}"),
+    };
+    last(w.remove(w.ada, w.ada).await);
+    last(w.set_role(w.ada, w.ada, Role::Admin).await);
+    // Not even the system role.
+    let row = w.membership(w.ada).await.unwrap();
+    let tx = w.system.begin().await.unwrap();
+    match Membership::system(&tx).delete(&row.id).await {
+        Err(Error::LastOwner { .. }) => {}
+        other => panic!("expected LastOwner, got {other:?}"),
+    }
+    drop(tx);
+    // A member may leave; an owner may, once there is another.
+    w.remove(w.cy, w.cy).await.unwrap();
+    assert!(w.membership(w.cy).await.is_none());
+    w.set_role(w.ada, w.bob, Role::Owner).await.unwrap();
+    w.remove(w.ada, w.ada).await.unwrap();
+    assert!(w.membership(w.ada).await.is_none());
+    // A removed member's next request acts for nobody in Acme.
+    needs(w.add(w.ada, user(), Role::Viewer).await, "admin");
+}
+
+#[sqlx::test]
+async fn two_owners_demoting_each_other_at_once_leave_one(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let w = World::new(opts).await;
+    w.set_role(w.ada, w.bob, Role::Owner).await.unwrap();
+    let (ada_row, bob_row) = (
+        w.membership(w.ada).await.unwrap(),
+        w.membership(w.bob).await.unwrap(),
+    );
+
+    // Ada demotes Bob and holds her transaction open; Bob's demotion of
+    // Ada waits for it, then sees that Ada is the only owner left.
+    let first = w.app.begin_as(w.acme(), w.ada).await.unwrap();
+    let demoted = Membership {
+        role: "admin".into(),
+        ..bob_row
+    };
+    Membership::scoped(&first).update(&demoted).await.unwrap();
+    let app = w.app.clone();
+    let acme = w.acme();
+    let bob = w.bob;
+    let second = tokio::spawn(async move {
+        let tx = app.begin_as(acme, bob).await?;
+        let demoted = Membership {
+            role: "admin".into(),
+            ..ada_row
+        };
+        Membership::scoped(&tx).update(&demoted).await?;
+        tx.commit().await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "Bob's change waits for Ada's");
+    first.commit().await.unwrap();
+    let err = second.await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LastOwner { .. } | Error::MembershipChangeRefused { .. }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        w.membership(w.ada).await.unwrap().role().unwrap(),
+        Role::Owner
+    );
+    assert_eq!(
+        w.membership(w.bob).await.unwrap().role().unwrap(),
+        Role::Admin
+    );
+}
