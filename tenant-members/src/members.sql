@@ -20,6 +20,11 @@ DECLARE
     v_rank integer;
 BEGIN
     IF NOT (SELECT r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
+        -- A row of another tenant: row-level security refuses it right
+        -- after this trigger, with its own error (TN003).
+        IF v_tenant IS DISTINCT FROM (SELECT c.tenant FROM tenancy.context c) THEN
+            RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+        END IF;
         SELECT CASE m.role WHEN 'owner' THEN 4 WHEN 'admin' THEN 3 WHEN 'member' THEN 2 WHEN 'viewer' THEN 1 END
           INTO v_rank
           FROM public.memberships m

@@ -12,6 +12,8 @@ use tenant_tests::setup::{self, APP_ROLE, SYSTEM_ROLE};
 use uuid::Uuid;
 
 struct World {
+    /// The database, for the command line.
+    opts: PgConnectOptions,
     app: TenantPool,
     system: SystemPool,
     /// Acme and Globex.
@@ -38,6 +40,7 @@ impl World {
             .connect_with(opts.clone())
             .await
             .unwrap();
+        let opts_for_cli = opts.clone();
         let ddl = ddl::emit(registry::tables().unwrap());
         assert!(
             ddl.contains("CREATE TRIGGER tenancy_guard_membership"),
@@ -69,6 +72,7 @@ impl World {
         }
         tx.commit().await.unwrap();
         let world = World {
+            opts: opts_for_cli,
             app,
             system,
             tenants: [acme, globex],
@@ -274,4 +278,37 @@ async fn two_owners_demoting_each_other_at_once_leave_one(
         w.membership(w.bob).await.unwrap().role().unwrap(),
         Role::Admin
     );
+}
+
+/// `tenant check` passes on a database with the memberships table, its
+/// constraint and its trigger, as the application role.
+#[sqlx::test]
+async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions) {
+    let w = World::new(opts).await;
+    let url = |role: &str| {
+        format!(
+            "postgres://{role}@{}:{}/{}",
+            w.opts.get_host(),
+            w.opts.get_port(),
+            w.opts.get_database().unwrap()
+        )
+    };
+    let command = tenant_cli::Command::Check(tenant_cli::CheckArgs {
+        connect: tenant_cli::ConnectArgs {
+            database_url: Some(url(APP_ROLE)),
+            system_url: Some(url(SYSTEM_ROLE)),
+        },
+        tenant_column: "tenant_id".into(),
+        json: false,
+        strict: true,
+        no_probe: false,
+        skip: Vec::new(),
+        list: false,
+    });
+    // The command runs its own runtime.
+    let outcome = tokio::task::spawn_blocking(move || command.run())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(outcome, tenant_cli::Outcome::Ok), "check found problems (printed above)");
 }
