@@ -22,7 +22,7 @@ pub const RETRY_AFTER_SECS: u32 = 2;
 /// | --- | --- |
 /// | 400 | `missing_tenant`, `malformed_tenant`, `tenant_conflict`, `tenant_rejected` |
 /// | 401 | `missing_token`, `token_*` (one per [`JwtError`]), `token_tenant_claim` |
-/// | 403 | `not_a_member` |
+/// | 403 | `not_a_member`, `role_required` |
 /// | 404 | `tenant_not_found`, `tenant_deleted` |
 /// | 500 | `directory_failed`, `commit_failed`, `transaction_in_use`, `layer_missing`, `internal` |
 /// | 503 | `database_unavailable`, `keys_unavailable` (with `Retry-After`) |
@@ -46,6 +46,14 @@ pub enum TenantError {
         tenant: TenantId,
         /// The user (`sub`).
         user: String,
+    },
+    /// The member's role is below what the route needs.
+    #[error("this needs the {needed} role in the organisation; yours is {role}")]
+    RoleRequired {
+        /// The least role the route takes.
+        needed: &'static str,
+        /// The member's.
+        role: &'static str,
     },
     /// No tenant has this id or slug.
     #[error("no tenant has {tenant}")]
@@ -109,7 +117,9 @@ impl TenantError {
             },
             TenantError::Token(JwtError::KeysUnavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             TenantError::Token(_) => StatusCode::UNAUTHORIZED,
-            TenantError::MembershipRefused { .. } => StatusCode::FORBIDDEN,
+            TenantError::MembershipRefused { .. } | TenantError::RoleRequired { .. } => {
+                StatusCode::FORBIDDEN
+            }
             TenantError::TenantNotFound { .. } | TenantError::TenantDeleted { .. } => {
                 StatusCode::NOT_FOUND
             }
@@ -136,6 +146,7 @@ impl TenantError {
             },
             TenantError::Token(e) => e.code(),
             TenantError::MembershipRefused { .. } => "not_a_member",
+            TenantError::RoleRequired { .. } => "role_required",
             TenantError::TenantNotFound { .. } => "tenant_not_found",
             TenantError::TenantDeleted { .. } => "tenant_deleted",
             TenantError::DatabaseUnavailable { .. } => "database_unavailable",

@@ -179,7 +179,7 @@ impl<T> ForTenant<T> {
         E: From<TenantError> + Send + 'static,
     {
         let span = self.span();
-        let tx = RequestTx::new(pool, self.tenant);
+        let tx = RequestTx::new(pool, self.tenant, None);
         let work = f(tx.clone(), self.payload);
         tokio::spawn(
             async move {

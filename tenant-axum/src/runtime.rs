@@ -3,11 +3,19 @@
 
 use tenant_runtime::Error;
 
-pub(crate) use tenant_runtime::{ParseTenantIdError, TenantId, TenantPool, TenantTx};
+pub(crate) use tenant_runtime::{ParseTenantIdError, TenantId, TenantPool, TenantTx, UserId};
 
-/// Begins the request's tenant transaction (one round trip).
-pub(crate) async fn begin(pool: &TenantPool, tenant: TenantId) -> Result<TenantTx, Error> {
-    pool.begin(tenant).await
+/// Begins the request's tenant transaction (one round trip), acting for
+/// `user` when the request has one.
+pub(crate) async fn begin(
+    pool: &TenantPool,
+    tenant: TenantId,
+    user: Option<UserId>,
+) -> Result<TenantTx, Error> {
+    match user {
+        Some(user) => pool.begin_as(tenant, user).await,
+        None => pool.begin(tenant).await,
+    }
 }
 
 /// Runs `f` in a transaction for `tenant`: commit on `Ok`, roll back on

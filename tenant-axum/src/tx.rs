@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::OnceCell;
 
 use crate::error::TenantError;
-use crate::runtime::{self, TenantId, TenantPool, TenantTx};
+use crate::runtime::{self, TenantId, TenantPool, TenantTx, UserId};
 
 /// The request's tenant transaction, as an extractor.
 ///
@@ -45,6 +45,7 @@ pub struct RequestTx {
 pub(crate) struct TxSlot {
     pool: TenantPool,
     tenant: TenantId,
+    user: Option<UserId>,
     tx: OnceCell<TenantTx>,
 }
 
@@ -54,7 +55,7 @@ impl RequestTx {
         let slot = &*self.slot;
         slot.tx
             .get_or_try_init(|| async {
-                let tx = runtime::begin(&slot.pool, slot.tenant).await?;
+                let tx = runtime::begin(&slot.pool, slot.tenant, slot.user).await?;
                 tracing::debug!("request transaction begun");
                 Ok::<_, TenantError>(tx)
             })
@@ -66,16 +67,24 @@ impl RequestTx {
         self.slot.tenant
     }
 
+    /// The user it acts for: the verified token's `sub` when that is a
+    /// UUID (the database then knows it as `tenancy.current_user_id()`,
+    /// signed like the tenant), else none.
+    pub fn user(&self) -> Option<UserId> {
+        self.slot.user
+    }
+
     /// Whether [`get`](Self::get) has begun it.
     pub fn is_begun(&self) -> bool {
         self.slot.tx.initialized()
     }
 
-    pub(crate) fn new(pool: TenantPool, tenant: TenantId) -> Self {
+    pub(crate) fn new(pool: TenantPool, tenant: TenantId, user: Option<UserId>) -> Self {
         Self {
             slot: Arc::new(TxSlot {
                 pool,
                 tenant,
+                user,
                 tx: OnceCell::new(),
             }),
         }

@@ -1,8 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "axum")]
+mod extract;
 mod role;
 
+#[cfg(feature = "axum")]
+pub use extract::{Member, RequireRole, min};
 pub use role::{ParseRoleError, Role};
 
 use tenant_runtime::{TenantId, TenantScoped};

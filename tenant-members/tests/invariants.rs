@@ -4,127 +4,16 @@
 
 use std::time::Duration;
 
+mod common;
+
+use common::{World, user};
+
 use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_members::{Membership, Role};
-use tenant_runtime::{Error, SystemPool, TenantId, TenantPool, UserId, ddl, registry};
-use tenant_tests::setup::{self, APP_ROLE, SYSTEM_ROLE};
+use tenant_runtime::Error;
+use tenant_tests::setup::{APP_ROLE, SYSTEM_ROLE};
 use uuid::Uuid;
-
-struct World {
-    /// The database, for the command line.
-    opts: PgConnectOptions,
-    app: TenantPool,
-    system: SystemPool,
-    /// Acme and Globex.
-    tenants: [TenantId; 2],
-    /// Acme's owner.
-    ada: UserId,
-    /// Acme's admin.
-    bob: UserId,
-    /// Acme's member.
-    cy: UserId,
-    /// Globex's owner.
-    dan: UserId,
-}
-
-fn user() -> UserId {
-    UserId::new(Uuid::new_v4())
-}
-
-impl World {
-    async fn new(opts: PgConnectOptions) -> World {
-        tenant_members::link();
-        let owner = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts.clone())
-            .await
-            .unwrap();
-        let opts_for_cli = opts.clone();
-        let ddl = ddl::emit(registry::tables().unwrap());
-        assert!(
-            ddl.contains("CREATE TRIGGER tenancy_guard_membership"),
-            "the extension is emitted"
-        );
-        let key = setup::install(&owner, &ddl).await.unwrap();
-        owner.close().await;
-        let app = TenantPool::options()
-            .context_key(key)
-            .max_connections(4)
-            .connect_with(opts.clone().username(APP_ROLE))
-            .await
-            .unwrap();
-        let system = SystemPool::options()
-            .max_connections(1)
-            .connect_with(opts.username(SYSTEM_ROLE))
-            .await
-            .unwrap();
-        let (ada, bob, cy, dan) = (user(), user(), user(), user());
-        let tx = system.begin().await.unwrap();
-        let acme = tx.tenants().create("Acme").await.unwrap().id;
-        let globex = tx.tenants().create("Globex").await.unwrap().id;
-        // Sign-up: the system role makes each tenant's first owner.
-        for (tenant, owner) in [(acme, ada), (globex, dan)] {
-            Membership::system(&tx)
-                .insert(&Membership::new(tenant, *owner.as_uuid(), Role::Owner))
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
-        let world = World {
-            opts: opts_for_cli,
-            app,
-            system,
-            tenants: [acme, globex],
-            ada,
-            bob,
-            cy,
-            dan,
-        };
-        world.add(ada, bob, Role::Admin).await.unwrap();
-        world.add(ada, cy, Role::Member).await.unwrap();
-        world
-    }
-
-    fn acme(&self) -> TenantId {
-        self.tenants[0]
-    }
-
-    /// `actor` adds `user` to Acme with `role`.
-    async fn add(&self, actor: UserId, user: UserId, role: Role) -> Result<Membership, Error> {
-        let tx = self.app.begin_as(self.acme(), actor).await?;
-        let row = Membership::scoped(&tx)
-            .insert(&Membership::new(self.acme(), *user.as_uuid(), role))
-            .await?;
-        tx.commit().await?;
-        Ok(row)
-    }
-
-    async fn membership(&self, user: UserId) -> Option<Membership> {
-        let tx = self.system.begin().await.unwrap();
-        let all = Membership::system(&tx).all().await.unwrap();
-        tx.commit().await.unwrap();
-        all.into_iter()
-            .find(|m| m.tenant_id == self.acme() && m.user_id == *user.as_uuid())
-    }
-
-    /// `actor` sets `user`'s role in Acme.
-    async fn set_role(&self, actor: UserId, user: UserId, role: Role) -> Result<(), Error> {
-        let mut row = self.membership(user).await.expect("a member");
-        row.role = role.as_str().to_owned();
-        let tx = self.app.begin_as(self.acme(), actor).await?;
-        Membership::scoped(&tx).update(&row).await?;
-        tx.commit().await
-    }
-
-    /// `actor` removes `user` from Acme.
-    async fn remove(&self, actor: UserId, user: UserId) -> Result<(), Error> {
-        let row = self.membership(user).await.expect("a member");
-        let tx = self.app.begin_as(self.acme(), actor).await?;
-        Membership::scoped(&tx).delete(&row.id).await?;
-        tx.commit().await
-    }
-}
 
 fn needs(result: Result<impl std::fmt::Debug, Error>, role: &str) {
     match result {
@@ -310,5 +199,8 @@ async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions)
         .await
         .unwrap()
         .unwrap();
-    assert!(matches!(outcome, tenant_cli::Outcome::Ok), "check found problems (printed above)");
+    assert!(
+        matches!(outcome, tenant_cli::Outcome::Ok),
+        "check found problems (printed above)"
+    );
 }

@@ -105,6 +105,13 @@ pub enum Error {
          it was rolled back and the connection closed"
     )]
     SessionTampered,
+    /// [`Tx::static_select`](crate::tx::Tx::static_select) was given
+    /// something other than one `SELECT`.
+    #[error("static_select takes one SELECT statement, not {sql:?}: use raw(..) for anything else")]
+    NotAStaticSelect {
+        /// The statement.
+        sql: &'static str,
+    },
     /// A membership change would leave the tenant without an owner
     /// (tenant-members): the last owner cannot leave or be demoted.
     #[error(

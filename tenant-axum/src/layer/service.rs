@@ -108,6 +108,11 @@ async fn prepare(shared: &Shared, parts: &mut Parts) -> Result<Option<RequestTx>
         let head = RequestHead::new(parts, claims.as_ref());
         shared.resolvers.resolve(&head).await?
     };
+    // A verified `sub` that is a UUID is the user the transaction acts for.
+    let user = claims
+        .as_ref()
+        .and_then(|c| c.sub())
+        .and_then(|sub| sub.parse::<crate::runtime::UserId>().ok());
     if let Some(claims) = claims {
         parts.extensions.insert(claims);
     }
@@ -120,7 +125,7 @@ async fn prepare(shared: &Shared, parts: &mut Parts) -> Result<Option<RequestTx>
     let span = tracing::Span::current();
     span.record("tenant", tracing::field::display(tenant.id));
     span.record("tenant_source", tracing::field::display(tenant.source));
-    let tx = RequestTx::new(shared.pool.clone(), tenant.id);
+    let tx = RequestTx::new(shared.pool.clone(), tenant.id, user);
     parts.extensions.insert(tenant);
     parts.extensions.insert(tx.clone());
     Ok(Some(tx))

@@ -105,6 +105,29 @@ impl<M: Mode> Tx<M> {
     pub fn raw<'q, T: Row>(&self, sql: &'q str) -> RawQuery<'_, 'q, T, M> {
         RawQuery::new(self, sql)
     }
+
+    /// A read written at compile time, for libraries built on this one
+    /// (tenant-members' membership lookup): like [`raw`](Self::raw), but
+    /// it does not make the transaction end with the session reset, so it
+    /// costs no more than a generated statement. The text is a `&'static
+    /// str`, so no request input can be in it (bind values go as
+    /// parameters); it must be one `SELECT` that changes no session state
+    /// (no `set_config`, no cursor), which is why anything but a single
+    /// statement starting with `SELECT` is refused with
+    /// [`Error::NotAStaticSelect`](crate::Error::NotAStaticSelect).
+    pub fn static_select<T: Row>(&self, sql: &'static str) -> Result<RawQuery<'_, 'static, T, M>> {
+        let text = sql.trim_start();
+        let is_select = text
+            .get(..7)
+            .is_some_and(|head| head.eq_ignore_ascii_case("SELECT "));
+        if !is_select || sql.trim_end().trim_end_matches(';').contains(';') {
+            return Err(crate::Error::NotAStaticSelect { sql });
+        }
+        Ok(RawQuery {
+            tx: self,
+            query: sqlx::query_as(sql),
+        })
+    }
 }
 
 /// A hand-written statement that still runs inside the transaction, so
