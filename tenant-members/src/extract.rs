@@ -12,8 +12,8 @@ use crate::Role;
 
 /// The authenticated user's membership of the request's tenant, read in
 /// the request's own transaction with one statement (`SELECT role FROM
-/// memberships WHERE user_id = tenancy.current_user_id()`, under the
-/// tenant's row-level security): no extra transaction, no reset.
+/// memberships WHERE user_id = $1`, the transaction's signed user, under
+/// the tenant's row-level security): no extra transaction, no reset.
 ///
 /// The user is the verified token's `sub` (a UUID), which the layer signs
 /// into the transaction. No user, or no membership: 403 `not_a_member`. A
@@ -29,9 +29,6 @@ pub struct Member {
     pub role: Role,
 }
 
-const ROLE_OF_CURRENT_USER: &str =
-    "SELECT role FROM memberships WHERE user_id = tenancy.current_user_id()";
-
 impl<S: Send + Sync> FromRequestParts<S> for Member {
     type Rejection = TenantError;
 
@@ -46,18 +43,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Member {
             .user()
             .ok_or_else(|| refused("(none: the token's sub is not a user id)".into()))?;
         let tx = request_tx.get().await?;
-        let row: Option<(String,)> = tx
-            .static_select(ROLE_OF_CURRENT_USER)?
-            .fetch_optional()
-            .await?;
-        let Some((role,)) = row else {
-            return Err(refused(user.to_string()));
-        };
-        let role = role
-            .parse()
-            .map_err(|e: crate::ParseRoleError| TenantError::Internal {
-                reason: e.to_string(),
-            })?;
+        let role = crate::role_of_current_user(tx)
+            .await?
+            .ok_or_else(|| refused(user.to_string()))?;
         let member = Member { tenant, user, role };
         parts.extensions.insert(member);
         Ok(member)

@@ -52,6 +52,27 @@ impl Membership {
     }
 }
 
+/// The role in the transaction's tenant of the user it acts for
+/// (`TenantPool::begin_as`), or `None` when they are no member (or it
+/// acts for nobody). One statement, under the tenant's row-level
+/// security, that does not force the session reset at commit.
+pub async fn role_of_current_user(
+    tx: &tenant_runtime::TenantTx,
+) -> Result<Option<Role>, tenant_runtime::Error> {
+    let Some(user) = tx.user() else {
+        return Ok(None);
+    };
+    // The user as a parameter, not tenancy.current_user_id(): it is the
+    // same signed value, and a plain parameter lets the (tenant_id,
+    // user_id) index answer without a function call per row.
+    let row: Option<(String,)> = tx
+        .static_select("SELECT role FROM memberships WHERE user_id = $1")?
+        .bind(*user.as_uuid())
+        .fetch_optional()
+        .await?;
+    Ok(row.and_then(|(role,)| role.parse().ok()))
+}
+
 inventory::submit! {
     tenant_runtime::registry::Extension::new("public", "memberships", include_str!("members.sql"))
 }

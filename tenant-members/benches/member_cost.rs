@@ -1,0 +1,163 @@
+//! What the membership check costs a request: a 50-row list through
+//! `begin_as` with and without the `Member` extractor's statement, and
+//! with plain `begin` (no user), interleaved request by request on one
+//! connection, as the application role.
+//!
+//! ```sh
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p tenant-members --bench member_cost
+//! ```
+
+use std::time::{Duration, Instant};
+
+use sqlx::Executor as _;
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use tenant_runtime::{TenantId, TenantPool, UserId, ddl, registry};
+use tenant_tests::Project;
+use tenant_tests::bench::{BoxError, Samples, cpu_time, header, row, with_fresh_database};
+use tenant_tests::setup::{self, APP_ROLE};
+
+const DATABASE: &str = "tenant_bench_members";
+const TENANTS: i64 = 100;
+const ROWS_PER_TENANT: i64 = 1000;
+const ROUNDS: usize = 30;
+const PER_ROUND: usize = 100;
+
+#[derive(Clone, Copy)]
+enum Variant {
+    /// `begin`, `page(50, 0)`, commit: no user.
+    Plain,
+    /// `begin_as`, `page(50, 0)`, commit.
+    AsUser,
+    /// `begin_as`, the membership statement, `page(50, 0)`, commit.
+    Member,
+}
+
+const VARIANTS: [Variant; 3] = [Variant::Plain, Variant::AsUser, Variant::Member];
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), BoxError> {
+    with_fresh_database(DATABASE, async |owner, opts| run(&owner, &opts).await).await
+}
+
+async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
+    tenant_members::link();
+    tenant_tests::link();
+    setup::ensure_roles(owner).await?;
+    owner
+        .execute(ddl::emit(registry::tables()?).as_str())
+        .await?;
+    setup::grant(owner).await?;
+    let key = setup::install_key(owner, 1).await?;
+    owner
+        .execute(
+            format!(
+                "INSERT INTO tenants (name, slug) SELECT 'Tenant ' || g, 'tenant-' || g FROM generate_series(1, {TENANTS}) g;
+                 INSERT INTO projects (tenant_id, name) SELECT t.id, 'project ' || g FROM tenants t, generate_series(1, {ROWS_PER_TENANT}) g;
+                 INSERT INTO memberships (tenant_id, user_id, role) SELECT t.id, gen_random_uuid(), 'member' FROM tenants t"
+            )
+            .as_str(),
+        )
+        .await?;
+    for table in ["tenants", "projects", "memberships"] {
+        owner
+            .execute(format!("VACUUM ANALYZE {table}").as_str())
+            .await?;
+    }
+    let members: Vec<(TenantId, uuid::Uuid)> =
+        sqlx::query_as("SELECT tenant_id, user_id FROM memberships ORDER BY tenant_id")
+            .fetch_all(owner)
+            .await?;
+    let pool = TenantPool::options()
+        .context_key(key)
+        .max_connections(1)
+        .connect_with(opts.clone().username(APP_ROLE))
+        .await?;
+    let mut global = pool.begin_global().await?;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(global.conn())
+        .await?;
+    global.commit().await?;
+
+    let mut samples: [Samples; VARIANTS.len()] = Default::default();
+    let mut next = 0usize;
+    let mut pick = || {
+        next = (next + 37) % members.len();
+        let (tenant, user) = members[next];
+        (tenant, UserId::new(user))
+    };
+    for _ in 0..PER_ROUND {
+        let target = pick();
+        for v in VARIANTS {
+            request(&pool, v, target).await?;
+        }
+    }
+    for round in 0..ROUNDS {
+        let mut wall = [Duration::ZERO; VARIANTS.len()];
+        let mut cpu = [Some(Duration::ZERO); VARIANTS.len()];
+        for _ in 0..PER_ROUND {
+            let target = pick();
+            for i in 0..VARIANTS.len() {
+                let index = (i + round) % VARIANTS.len();
+                let before = cpu_time(pid);
+                let start = Instant::now();
+                assert_eq!(request(&pool, VARIANTS[index], target).await?, 50);
+                wall[index] += start.elapsed();
+                cpu[index] = match (cpu[index], before, cpu_time(pid)) {
+                    (Some(sum), Some(b), Some(a)) => Some(sum + (a - b)),
+                    _ => None,
+                };
+            }
+        }
+        for (index, s) in samples.iter_mut().enumerate() {
+            s.add_round(
+                wall[index],
+                PER_ROUND as u32,
+                (Some(Duration::ZERO), cpu[index]),
+            );
+        }
+    }
+    pool.close();
+    let [plain, as_user, member] = &samples;
+    let mut out = header("50-row list request as the application role");
+    out.push_str(&row(
+        "`begin`, `page(50, 0)`, commit (no user)",
+        plain,
+        None,
+    ));
+    out.push_str(&row(
+        "`begin_as`, `page(50, 0)`, commit",
+        as_user,
+        Some(plain),
+    ));
+    out.push_str(&row(
+        "`begin_as`, the `Member` statement, `page(50, 0)`, commit",
+        member,
+        Some(plain),
+    ));
+    out.push_str(&row(
+        "the `Member` statement's share (vs `begin_as` without it)",
+        member,
+        Some(as_user),
+    ));
+    println!("{out}");
+    Ok(())
+}
+
+/// One request; the rows it listed.
+async fn request(
+    pool: &TenantPool,
+    v: Variant,
+    (tenant, user): (TenantId, UserId),
+) -> Result<usize, BoxError> {
+    let tx = match v {
+        Variant::Plain => pool.begin(tenant).await?,
+        Variant::AsUser | Variant::Member => pool.begin_as(tenant, user).await?,
+    };
+    if let Variant::Member = v {
+        let role = tenant_members::role_of_current_user(&tx).await?;
+        assert!(role.is_some(), "the user is a member");
+    }
+    let rows = Project::scoped(&tx).page(50, 0).await?.len();
+    tx.commit().await?;
+    Ok(rows)
+}
