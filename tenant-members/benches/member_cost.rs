@@ -7,13 +7,11 @@
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p tenant-members --bench member_cost
 //! ```
 
-use std::time::{Duration, Instant};
-
 use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use tenant_runtime::{TenantId, TenantPool, UserId, ddl, registry};
 use tenant_tests::Project;
-use tenant_tests::bench::{BoxError, Samples, cpu_time, header, row, with_fresh_database};
+use tenant_tests::bench::{BoxError, Round, Samples, header, row, with_fresh_database};
 use tenant_tests::setup::{self, APP_ROLE};
 
 const DATABASE: &str = "tenant_bench_members";
@@ -92,29 +90,18 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
         }
     }
     for round in 0..ROUNDS {
-        let mut wall = [Duration::ZERO; VARIANTS.len()];
-        let mut cpu = [Some(Duration::ZERO); VARIANTS.len()];
+        let mut timed = Round::default();
         for _ in 0..PER_ROUND {
             let target = pick();
             for i in 0..VARIANTS.len() {
                 let index = (i + round) % VARIANTS.len();
-                let before = cpu_time(pid);
-                let start = Instant::now();
-                assert_eq!(request(&pool, VARIANTS[index], target).await?, 50);
-                wall[index] += start.elapsed();
-                cpu[index] = match (cpu[index], before, cpu_time(pid)) {
-                    (Some(sum), Some(b), Some(a)) => Some(sum + (a - b)),
-                    _ => None,
-                };
+                let rows = timed
+                    .time(index, pid, request(&pool, VARIANTS[index], target))
+                    .await?;
+                assert_eq!(rows, 50);
             }
         }
-        for (index, s) in samples.iter_mut().enumerate() {
-            s.add_round(
-                wall[index],
-                PER_ROUND as u32,
-                (Some(Duration::ZERO), cpu[index]),
-            );
-        }
+        timed.finish(&mut samples, PER_ROUND as u32);
     }
     pool.close();
     let [plain, as_user, member] = &samples;

@@ -24,13 +24,13 @@
 //! the backend's, from /proc/<pid>/schedstat. Round trips are counted by a
 //! proxy.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgSslMode};
 use sqlx::{Connection, Executor};
 use tenant_runtime::{TenantId, TenantPool, TenantTable, ddl, registry};
 use tenant_tests::Project;
-use tenant_tests::bench::{BoxError, Samples, cpu_time, header, row, with_fresh_database};
+use tenant_tests::bench::{BoxError, Round, Samples, header, row, with_fresh_database};
 use tenant_tests::setup::{self, APP_ROLE};
 use tenant_tests::wire::RoundTripProxy;
 
@@ -264,8 +264,7 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
     // other sleeps, which on a shared VM moves server CPU by 2-3x.
     for round in 0..ROUNDS {
         let picks: Vec<(TenantId, i64)> = (0..PER_ROUND).map(|_| pick()).collect();
-        let mut wall = [Duration::ZERO; VARIANTS.len()];
-        let mut cpu = [Some(Duration::ZERO); VARIANTS.len()];
+        let mut timed = Round::default();
         for &target in &picks {
             for i in 0..VARIANTS.len() {
                 let index = (i + round) % VARIANTS.len();
@@ -280,23 +279,13 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
                     Statement::Point => 1,
                     Statement::List => 50,
                 };
-                let before = cpu_time(pid);
-                let start = Instant::now();
-                assert_eq!(request(&mut clients, variant, target).await?, expected);
-                wall[index] += start.elapsed();
-                cpu[index] = match (cpu[index], before, cpu_time(pid)) {
-                    (Some(sum), Some(b), Some(a)) => Some(sum + (a - b)),
-                    _ => None,
-                };
+                let rows = timed
+                    .time(index, pid, request(&mut clients, variant, target))
+                    .await?;
+                assert_eq!(rows, expected);
             }
         }
-        for (index, samples) in samples.iter_mut().enumerate() {
-            samples.add_round(
-                wall[index],
-                PER_ROUND as u32,
-                (Some(Duration::ZERO), cpu[index]),
-            );
-        }
+        timed.finish(&mut samples, PER_ROUND as u32);
     }
     clients.signed.close();
     clients.unsigned.close().await?;

@@ -104,6 +104,50 @@ impl Samples {
     }
 }
 
+/// One round of interleaved variants: wall and server CPU per variant,
+/// added request by request, then folded into the variants' [`Samples`].
+#[derive(Debug)]
+pub struct Round<const N: usize> {
+    wall: [Duration; N],
+    cpu: [Option<Duration>; N],
+}
+
+impl<const N: usize> Default for Round<N> {
+    fn default() -> Self {
+        Self {
+            wall: [Duration::ZERO; N],
+            cpu: [Some(Duration::ZERO); N],
+        }
+    }
+}
+
+impl<const N: usize> Round<N> {
+    /// Runs one request of variant `index`, charging its wall time and the
+    /// CPU backend `pid` spent meanwhile.
+    pub async fn time<T>(&mut self, index: usize, pid: i32, request: impl Future<Output = T>) -> T {
+        let before = cpu_time(pid);
+        let start = std::time::Instant::now();
+        let out = request.await;
+        self.wall[index] += start.elapsed();
+        self.cpu[index] = match (self.cpu[index], before, cpu_time(pid)) {
+            (Some(sum), Some(b), Some(a)) => Some(sum + (a - b)),
+            _ => None,
+        };
+        out
+    }
+
+    /// Adds the round, of `requests` per variant, to `samples`.
+    pub fn finish(self, samples: &mut [Samples; N], requests: u32) {
+        for (index, s) in samples.iter_mut().enumerate() {
+            s.add_round(
+                self.wall[index],
+                requests,
+                (Some(Duration::ZERO), self.cpu[index]),
+            );
+        }
+    }
+}
+
 /// The median; NaN for none.
 pub fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
