@@ -431,3 +431,35 @@ async fn a_tenant_transaction_logs_in_a_span_with_its_tenant(
     }
     db.close().await;
 }
+
+#[sqlx::test]
+async fn static_select_takes_one_select_and_reads_under_the_policy(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let db = TestDb::new(opts).await;
+    let [a, b] = db.tenants;
+    crate::common::insert_project(&db.app, a, "a-only").await;
+    crate::common::insert_project(&db.app, b, "b-only").await;
+    let tx = db.app.begin(b).await.unwrap();
+    for bad in [
+        "UPDATE projects SET name = 'x'",
+        "SELECT 1; SELECT 2",
+        "  WITH x AS (DELETE FROM projects RETURNING id) SELECT 1",
+    ] {
+        match tx.static_select::<(i64,)>(bad) {
+            Err(Error::NotAStaticSelect { sql }) => assert_eq!(sql, bad),
+            Err(other) => panic!("{bad}: {other:?}"),
+            Ok(_) => panic!("{bad}: accepted"),
+        }
+    }
+    let names: Vec<(String,)> = tx
+        .static_select("SELECT name FROM projects ORDER BY name")
+        .unwrap()
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(names, [("b-only".to_owned(),)]);
+    tx.commit().await.unwrap();
+    db.close().await;
+}
