@@ -73,6 +73,32 @@ pub async fn role_of_current_user(
     Ok(row.and_then(|(role,)| role.parse().ok()))
 }
 
+/// One of a user's organisations, as [`my_tenants`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct MyTenant {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Its slug.
+    pub slug: String,
+    /// Its name.
+    pub name: String,
+    /// The user's role there.
+    pub role: String,
+}
+
+/// The live organisations of the user a transaction with no tenant acts
+/// for (`TenantPool::begin_global_as(user)`): for an organisation switcher,
+/// with no tenant context and without the system role. It reads only the
+/// signed user's own memberships (`tenancy.my_tenants()`), so SQL in the
+/// transaction learns nothing of anyone else's; with no user it is empty.
+pub async fn my_tenants(
+    tx: &tenant_runtime::tx::GlobalTx,
+) -> Result<Vec<MyTenant>, tenant_runtime::Error> {
+    tx.static_select("SELECT tenant_id, slug, name, role FROM tenancy.my_tenants()")?
+        .fetch_all()
+        .await
+}
+
 inventory::submit! {
     tenant_runtime::registry::Extension::new("public", "memberships", include_str!("members.sql"))
 }

@@ -69,3 +69,53 @@ DROP TRIGGER IF EXISTS tenancy_guard_membership ON public.memberships;
 CREATE TRIGGER tenancy_guard_membership
     BEFORE INSERT OR UPDATE OR DELETE ON public.memberships
     FOR EACH ROW EXECUTE FUNCTION tenancy.guard_membership();
+
+-- A user's organisations, for tenancy.my_tenants() alone. Memberships are
+-- under FORCE row-level security, which binds their owner too, so no
+-- function can read them across tenants; this mirror, kept by the trigger
+-- below, has no grant at all (its column is `tenant`, not `tenant_id`: it
+-- is not a tenant table, nothing but these two functions reads it).
+CREATE TABLE IF NOT EXISTS tenancy.member_tenants (
+    user_id uuid NOT NULL,
+    tenant uuid NOT NULL,
+    role text NOT NULL,
+    PRIMARY KEY (user_id, tenant)
+);
+REVOKE ALL ON tenancy.member_tenants FROM PUBLIC;
+
+-- Copies each membership change, after the guard and row-level security
+-- let it through: the mirror says exactly what memberships say.
+CREATE OR REPLACE FUNCTION tenancy.mirror_membership() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        DELETE FROM tenancy.member_tenants m WHERE m.user_id = OLD.user_id AND m.tenant = OLD.tenant_id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO tenancy.member_tenants (user_id, tenant, role) VALUES (NEW.user_id, NEW.tenant_id, NEW.role);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION tenancy.mirror_membership() FROM PUBLIC;
+
+DROP TRIGGER IF EXISTS tenancy_mirror_membership ON public.memberships;
+CREATE TRIGGER tenancy_mirror_membership
+    AFTER INSERT OR UPDATE OR DELETE ON public.memberships
+    FOR EACH ROW EXECUTE FUNCTION tenancy.mirror_membership();
+
+-- The organisations of the transaction's verified user (begin_global_as),
+-- live ones only: the narrow path that lists them with no tenant context
+-- and without the system role. No user, no rows.
+CREATE OR REPLACE FUNCTION tenancy.my_tenants() RETURNS TABLE (tenant_id uuid, slug text, name text, role text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT m.tenant, t.slug, t.name, m.role
+      FROM tenancy.member_tenants m JOIN public.tenants t ON t.id = m.tenant
+     WHERE m.user_id = tenancy.current_user_id() AND t.deleted_at IS NULL
+     ORDER BY t.name, m.tenant
+$fn$;
+GRANT EXECUTE ON FUNCTION tenancy.my_tenants() TO PUBLIC;

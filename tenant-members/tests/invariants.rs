@@ -182,25 +182,111 @@ async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions)
             w.opts.get_database().unwrap()
         )
     };
-    let command = tenant_cli::Command::Check(tenant_cli::CheckArgs {
-        connect: tenant_cli::ConnectArgs {
-            database_url: Some(url(APP_ROLE)),
-            system_url: Some(url(SYSTEM_ROLE)),
-        },
-        tenant_column: "tenant_id".into(),
-        json: false,
-        strict: true,
-        no_probe: false,
-        skip: Vec::new(),
-        list: false,
-    });
+    let check = || {
+        tenant_cli::Command::Check(tenant_cli::CheckArgs {
+            connect: tenant_cli::ConnectArgs {
+                database_url: Some(url(APP_ROLE)),
+                system_url: Some(url(SYSTEM_ROLE)),
+            },
+            tenant_column: "tenant_id".into(),
+            json: false,
+            strict: true,
+            no_probe: false,
+            skip: Vec::new(),
+            list: false,
+        })
+    };
     // The command runs its own runtime.
-    let outcome = tokio::task::spawn_blocking(move || command.run())
-        .await
-        .unwrap()
-        .unwrap();
+    let run = |command: tenant_cli::Command| async move {
+        tokio::task::spawn_blocking(move || command.run())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let outcome = run(check()).await;
     assert!(
         matches!(outcome, tenant_cli::Outcome::Ok),
         "check found problems (printed above)"
     );
+
+    // A definer function whose body is no longer the one the crate ships
+    // is reported again.
+    let owner = sqlx::PgPool::connect_with(w.opts.clone()).await.unwrap();
+    owner
+        .execute(
+            "CREATE OR REPLACE FUNCTION tenancy.my_tenants() \
+             RETURNS TABLE (tenant_id uuid, slug text, name text, role text) \
+             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp \
+             AS $fn$ SELECT m.tenant, t.slug, t.name, m.role \
+             FROM tenancy.member_tenants m JOIN public.tenants t ON t.id = m.tenant $fn$",
+        )
+        .await
+        .unwrap();
+    owner.close().await;
+    let outcome = run(check()).await;
+    assert!(
+        matches!(outcome, tenant_cli::Outcome::Findings),
+        "a changed definer is flagged"
+    );
+}
+
+/// A user lists their own organisations, with no tenant and without the
+/// system role, and nobody else's; the mirror behind it is unreadable.
+#[sqlx::test]
+async fn a_user_lists_their_own_organisations_only(_: PgPoolOptions, opts: PgConnectOptions) {
+    let w = World::new(opts).await;
+    let (acme, globex) = (w.tenants[0], w.tenants[1]);
+    // Dan (Globex's owner) makes Ada a viewer there.
+    let tx = w.app.begin_as(globex, w.dan).await.unwrap();
+    Membership::scoped(&tx)
+        .insert(&Membership::new(globex, *w.ada.as_uuid(), Role::Viewer))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let list = |user: Option<tenant_runtime::UserId>| {
+        let app = w.app.clone();
+        async move {
+            let tx = match user {
+                Some(user) => app.begin_global_as(user).await.unwrap(),
+                None => app.begin_global().await.unwrap(),
+            };
+            let mine = tenant_members::my_tenants(&tx).await.unwrap();
+            tx.commit().await.unwrap();
+            mine.into_iter()
+                .map(|t| (t.tenant_id, t.role))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(Some(w.ada)).await,
+        [(acme, "owner".to_owned()), (globex, "viewer".to_owned())]
+    );
+    assert_eq!(list(Some(w.cy)).await, [(acme, "member".to_owned())]);
+    assert_eq!(list(Some(user())).await, []);
+    assert_eq!(list(None).await, []);
+
+    // The mirror follows changes, and a deleted tenant drops out.
+    w.remove(w.bob, w.cy).await.unwrap();
+    assert_eq!(list(Some(w.cy)).await, []);
+    let tx = w.system.begin().await.unwrap();
+    tx.tenants().delete(globex).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(list(Some(w.ada)).await, [(acme, "owner".to_owned())]);
+
+    // Raw SQL as the application role cannot read or write the mirror.
+    let mut tx = w.app.begin_global_as(w.ada).await.unwrap();
+    for sql in [
+        "SELECT * FROM tenancy.member_tenants",
+        "INSERT INTO tenancy.member_tenants VALUES (gen_random_uuid(), gen_random_uuid(), 'owner')",
+    ] {
+        let err = tx.conn().execute(sql).await.unwrap_err();
+        assert_eq!(
+            err.as_database_error().and_then(|e| e.code()).as_deref(),
+            Some("42501"),
+            "{sql}"
+        );
+        tx.conn().execute("ROLLBACK; BEGIN").await.ok();
+    }
+    drop(tx);
 }

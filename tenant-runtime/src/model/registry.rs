@@ -57,6 +57,13 @@ impl Extension {
 
 inventory::collect!(Extension);
 
+/// Every linked extension, in a stable order.
+pub fn extensions() -> Vec<&'static Extension> {
+    let mut all: Vec<&'static Extension> = inventory::iter::<Extension>.into_iter().collect();
+    all.sort_by_key(|e| (e.schema, e.table, e.sql));
+    all
+}
+
 /// The extensions of `meta`'s table, in a stable order.
 pub fn extensions_of(meta: &TableMeta) -> Vec<&'static Extension> {
     let mut found: Vec<&'static Extension> = inventory::iter::<Extension>
