@@ -8,8 +8,8 @@ ALTER TABLE public.memberships ADD CONSTRAINT memberships_role_known
 -- security lets the caller see: the tenant of the row being changed.
 -- The acting user is the verified one of the transaction
 -- (tenancy.current_user_id(), which SQL cannot forge). The system role
--- (BYPASSRLS: sign-up, support, purges) may change any membership, but
--- not leave a live tenant without an owner either.
+-- (BYPASSRLS, or a superuser: sign-up, support, purges) may change any
+-- membership, but not leave a live tenant without an owner either.
 CREATE OR REPLACE FUNCTION tenancy.guard_membership() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -19,7 +19,7 @@ DECLARE
     v_actor uuid := tenancy.current_user_id();
     v_rank integer;
 BEGIN
-    IF NOT (SELECT r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
+    IF NOT (SELECT r.rolbypassrls OR r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
         -- A row of another tenant: row-level security refuses it right
         -- after this trigger, with its own error (TN003).
         IF v_tenant IS DISTINCT FROM (SELECT c.tenant FROM tenancy.context c) THEN
