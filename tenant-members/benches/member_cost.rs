@@ -40,12 +40,7 @@ async fn main() -> Result<(), BoxError> {
 async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
     tenant_members::link();
     tenant_tests::link();
-    setup::ensure_roles(owner).await?;
-    owner
-        .execute(ddl::emit(registry::tables()?).as_str())
-        .await?;
-    setup::grant(owner).await?;
-    let key = setup::install_key(owner, 1).await?;
+    let key = setup::install(owner, &ddl::emit(registry::tables()?)).await?;
     owner
         .execute(
             format!(

@@ -195,13 +195,8 @@ async fn request(
 async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
     tenant_tests::link();
     let started = Instant::now();
-    setup::ensure_roles(owner).await?;
-    owner
-        .execute(ddl::emit(registry::tables()?).as_str())
-        .await?;
-    owner.execute(UNSIGNED).await?;
-    setup::grant(owner).await?;
-    let key = setup::install_key(owner, 1).await?;
+    let ddl = format!("{}\n{UNSIGNED}", ddl::emit(registry::tables()?));
+    let key = setup::install(owner, &ddl).await?;
     owner
         .execute(
             format!(
