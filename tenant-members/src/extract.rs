@@ -52,6 +52,29 @@ impl<S: Send + Sync> FromRequestParts<S> for Member {
     }
 }
 
+impl Member {
+    /// Refuses with 403 `role_required` unless this member's role may do
+    /// `permission` under `permissions` (the application's map):
+    /// `member.require(&permissions, "invoices.refund")?`.
+    pub fn require(
+        &self,
+        permissions: &crate::Permissions,
+        permission: &str,
+    ) -> Result<(), TenantError> {
+        if permissions.allows(self.role, permission) {
+            return Ok(());
+        }
+        Err(TenantError::RoleRequired {
+            // Granted to no role: nobody may, which reads as owner-only.
+            needed: permissions
+                .least_role_for(permission)
+                .unwrap_or(Role::Owner)
+                .as_str(),
+            role: self.role.as_str(),
+        })
+    }
+}
+
 /// The least role a route takes, as a type: `RequireRole<min::Admin>`.
 pub mod min {
     use crate::Role;

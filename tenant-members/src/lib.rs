@@ -3,10 +3,12 @@
 
 #[cfg(feature = "axum")]
 mod extract;
+pub mod permissions;
 mod role;
 
 #[cfg(feature = "axum")]
 pub use extract::{Member, RequireRole, min};
+pub use permissions::Permissions;
 pub use role::{ParseRoleError, Role};
 
 use tenant_runtime::{TenantId, TenantScoped};

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_axum::resolve::{ClaimResolver, Resolvers};
 use tenant_axum::{JwtKeys, JwtVerifier, TenantLayer};
-use tenant_members::{Member, RequireRole, min};
+use tenant_members::{Member, Permissions, RequireRole, Role, min};
 use tower::ServiceExt as _;
 
 use common::{World, user};
@@ -28,6 +28,14 @@ fn app(w: &World) -> Router {
         .unwrap();
     Router::new()
         .route("/me", get(async |m: Member| Json(json!({"role": m.role}))))
+        .route(
+            "/refund",
+            get(async |m: Member| {
+                let permissions = Permissions::standard().grant(Role::Admin, "invoices.refund");
+                m.require(&permissions, "invoices.refund")
+                    .map(|()| Json(json!({"refunded": true})))
+            }),
+        )
         .route(
             "/admin",
             get(async |a: RequireRole<min::Admin>| Json(json!({"role": a.member.role}))),
@@ -88,6 +96,21 @@ async fn members_pass_by_role_and_everyone_else_gets_403(_: PgPoolOptions, opts:
     assert_eq!(
         code(&call(&app, "/admin", &cy).await),
         (StatusCode::FORBIDDEN, "role_required")
+    );
+    // The application's own permission, granted from admin up.
+    assert_eq!(
+        call(&app, "/refund", &ada).await,
+        (StatusCode::OK, json!({"refunded": true}))
+    );
+    let refused = call(&app, "/refund", &cy).await;
+    assert_eq!(code(&refused), (StatusCode::FORBIDDEN, "role_required"));
+    assert!(
+        refused.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("admin"),
+        "{}",
+        refused.1
     );
 
     // Not a member, a member of the other tenant only, no user id.
