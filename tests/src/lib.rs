@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod generated;
 pub mod setup;
 pub mod wire;
 

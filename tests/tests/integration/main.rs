@@ -12,6 +12,7 @@ mod cli_roles;
 mod cli_seed;
 mod common;
 mod ddl_catalog;
+mod ddl_generated;
 mod emit_cli;
 mod rls_behaviour;
 mod scoped_api;
