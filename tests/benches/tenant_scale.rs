@@ -1,0 +1,123 @@
+//! Per-request cost as the number of tenants grows: a point lookup
+//! (`begin`, `Project::scoped(&tx).find`, commit) in three databases of
+//! 10, 1,000 and 100,000 tenants (10 projects each), interleaved request
+//! by request, as the application role.
+//!
+//! ```sh
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p tenant-tests --bench tenant_scale
+//! ```
+
+use sqlx::Executor as _;
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use tenant_runtime::{TenantId, TenantPool, ddl, registry};
+use tenant_tests::Project;
+use tenant_tests::bench::{BoxError, Round, Samples, header, row, with_fresh_database};
+use tenant_tests::setup::{self, APP_ROLE};
+
+const SIZES: [i64; 3] = [10, 1_000, 100_000];
+const ROWS_PER_TENANT: i64 = 10;
+const ROUNDS: usize = 30;
+const PER_ROUND: usize = 100;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), BoxError> {
+    with_fresh_database("tenant_bench_scale_a", async |a, a_opts| {
+        with_fresh_database("tenant_bench_scale_b", async |b, b_opts| {
+            with_fresh_database("tenant_bench_scale_c", async |c, c_opts| {
+                run([(a, a_opts), (b, b_opts), (c, c_opts)]).await
+            })
+            .await
+        })
+        .await
+    })
+    .await
+}
+
+/// One database's pool, backend and targets.
+struct Side {
+    pool: TenantPool,
+    pid: i32,
+    targets: Vec<(TenantId, i64)>,
+}
+
+async fn prepare(owner: &PgPool, opts: &PgConnectOptions, tenants: i64) -> Result<Side, BoxError> {
+    let key = setup::install(owner, &ddl::emit(registry::tables()?)).await?;
+    owner
+        .execute(
+            format!(
+                "INSERT INTO tenants (name, slug) SELECT 'Tenant ' || g, 'tenant-' || g FROM generate_series(1, {tenants}) g;
+                 INSERT INTO projects (tenant_id, name) SELECT t.id, 'project ' || g FROM tenants t, generate_series(1, {ROWS_PER_TENANT}) g;"
+            )
+            .as_str(),
+        )
+        .await?;
+    for table in ["tenants", "projects"] {
+        owner
+            .execute(format!("VACUUM ANALYZE {table}").as_str())
+            .await?;
+    }
+    let targets: Vec<(TenantId, i64)> = sqlx::query_as(
+        "SELECT DISTINCT ON (tenant_id) tenant_id, id FROM projects ORDER BY tenant_id, id DESC",
+    )
+    .fetch_all(owner)
+    .await?;
+    let pool = TenantPool::options()
+        .context_key(key)
+        .max_connections(1)
+        .connect_with(opts.clone().username(APP_ROLE))
+        .await?;
+    let mut global = pool.begin_global().await?;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(global.conn())
+        .await?;
+    global.commit().await?;
+    Ok(Side { pool, pid, targets })
+}
+
+async fn request(side: &Side, (tenant, id): (TenantId, i64)) -> Result<bool, BoxError> {
+    let tx = side.pool.begin(tenant).await?;
+    let found = Project::scoped(&tx).find(&id).await?.is_some();
+    tx.commit().await?;
+    Ok(found)
+}
+
+async fn run(dbs: [(PgPool, PgConnectOptions); 3]) -> Result<(), BoxError> {
+    tenant_tests::link();
+    let mut sides = Vec::new();
+    for ((owner, opts), tenants) in dbs.iter().zip(SIZES) {
+        sides.push(prepare(owner, opts, tenants).await?);
+    }
+    let mut samples: [Samples; 3] = Default::default();
+    let mut next = 0usize;
+    let mut pick = |side: &Side| {
+        next = next.wrapping_add(7919);
+        side.targets[next % side.targets.len()]
+    };
+    for _ in 0..PER_ROUND {
+        for side in &sides {
+            request(side, pick(side)).await?;
+        }
+    }
+    for round in 0..ROUNDS {
+        let mut timed = Round::default();
+        for _ in 0..PER_ROUND {
+            for i in 0..sides.len() {
+                let index = (i + round) % sides.len();
+                let side = &sides[index];
+                let target = pick(side);
+                assert!(timed.time(index, side.pid, request(side, target)).await?);
+            }
+        }
+        timed.finish(&mut samples, PER_ROUND as u32);
+    }
+    for side in &sides {
+        side.pool.close();
+    }
+    let mut out = header("point lookup request, by number of tenants");
+    for (i, tenants) in SIZES.iter().enumerate() {
+        let base = if i == 0 { None } else { Some(&samples[0]) };
+        out.push_str(&row(&format!("{tenants} tenants"), &samples[i], base));
+    }
+    println!("{out}");
+    Ok(())
+}
