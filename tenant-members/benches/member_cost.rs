@@ -4,15 +4,17 @@
 //! connection, as the application role.
 //!
 //! ```sh
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p tenant-members --bench member_cost
+//! DATABASE_URL=<a role that can create databases and roles> cargo bench -p tenant-members --bench member_cost
 //! ```
 
 use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use tenant_runtime::{TenantId, TenantPool, UserId, ddl, registry};
 use tenant_tests::Project;
-use tenant_tests::bench::{BoxError, Round, Samples, header, row, with_fresh_database};
-use tenant_tests::setup::{self, APP_ROLE};
+use tenant_tests::bench::{
+    BoxError, Round, Samples, header, one_connection_tenant_pool, row, with_fresh_database,
+};
+use tenant_tests::setup;
 
 const DATABASE: &str = "tenant_bench_members";
 const TENANTS: i64 = 100;
@@ -60,16 +62,7 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
         sqlx::query_as("SELECT tenant_id, user_id FROM memberships ORDER BY tenant_id")
             .fetch_all(owner)
             .await?;
-    let pool = TenantPool::options()
-        .context_key(key)
-        .max_connections(1)
-        .connect_with(opts.clone().username(APP_ROLE))
-        .await?;
-    let mut global = pool.begin_global().await?;
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(global.conn())
-        .await?;
-    global.commit().await?;
+    let (pool, pid) = one_connection_tenant_pool(opts, key).await?;
 
     let mut samples: [Samples; VARIANTS.len()] = Default::default();
     let mut next = 0usize;

@@ -6,7 +6,7 @@
 //! alternate, each insert rolled back so both tables stay the same size.
 //!
 //! ```sh
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p tenant-tests --bench bulk_insert
+//! DATABASE_URL=<a role that can create databases and roles> cargo bench -p tenant-tests --bench bulk_insert
 //! ```
 
 use std::time::{Duration, Instant};

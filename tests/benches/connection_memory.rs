@@ -5,15 +5,15 @@
 //! `/proc/<pid>/smaps_rollup` (the server must run on this machine).
 //!
 //! ```sh
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p tenant-tests --bench connection_memory
+//! DATABASE_URL=<a role that can create databases and roles> cargo bench -p tenant-tests --bench connection_memory
 //! ```
 
 use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use tenant_runtime::{TenantId, TenantPool, ddl, registry};
+use tenant_runtime::{TenantId, ddl, registry};
 use tenant_tests::Project;
-use tenant_tests::bench::{BoxError, with_fresh_database};
-use tenant_tests::setup::{self, APP_ROLE, SYSTEM_ROLE};
+use tenant_tests::bench::{BoxError, one_connection_tenant_pool, with_fresh_database};
+use tenant_tests::setup::{self, SYSTEM_ROLE};
 
 const REQUESTS: usize = 200;
 
@@ -51,20 +51,11 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
     )
     .fetch_all(owner)
     .await?;
-    let tenant_pool = TenantPool::options()
-        .context_key(key)
-        .max_connections(1)
-        .connect_with(opts.clone().username(APP_ROLE))
-        .await?;
+    let (tenant_pool, tenant_pid) = one_connection_tenant_pool(opts, key).await?;
     let plain = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(opts.clone().username(SYSTEM_ROLE))
         .await?;
-    let mut global = tenant_pool.begin_global().await?;
-    let tenant_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(global.conn())
-        .await?;
-    global.commit().await?;
     let plain_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&plain)
         .await?;

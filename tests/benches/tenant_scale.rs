@@ -4,15 +4,17 @@
 //! by request, as the application role.
 //!
 //! ```sh
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p tenant-tests --bench tenant_scale
+//! DATABASE_URL=<a role that can create databases and roles> cargo bench -p tenant-tests --bench tenant_scale
 //! ```
 
 use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use tenant_runtime::{TenantId, TenantPool, ddl, registry};
 use tenant_tests::Project;
-use tenant_tests::bench::{BoxError, Round, Samples, header, row, with_fresh_database};
-use tenant_tests::setup::{self, APP_ROLE};
+use tenant_tests::bench::{
+    BoxError, Round, Samples, header, one_connection_tenant_pool, row, with_fresh_database,
+};
+use tenant_tests::setup;
 
 const SIZES: [i64; 3] = [10, 1_000, 100_000];
 const ROWS_PER_TENANT: i64 = 10;
@@ -61,16 +63,7 @@ async fn prepare(owner: &PgPool, opts: &PgConnectOptions, tenants: i64) -> Resul
     )
     .fetch_all(owner)
     .await?;
-    let pool = TenantPool::options()
-        .context_key(key)
-        .max_connections(1)
-        .connect_with(opts.clone().username(APP_ROLE))
-        .await?;
-    let mut global = pool.begin_global().await?;
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(global.conn())
-        .await?;
-    global.commit().await?;
+    let (pool, pid) = one_connection_tenant_pool(opts, key).await?;
     Ok(Side { pool, pid, targets })
 }
 

@@ -43,6 +43,26 @@ where
     result
 }
 
+/// A tenant pool of one connection as the application role, with `key`,
+/// and the server backend that connection is (for [`cpu_time`] and
+/// /proc): every measured request of a benchmark runs through it.
+pub async fn one_connection_tenant_pool(
+    opts: &PgConnectOptions,
+    key: tenant_runtime::tx::ContextKey,
+) -> Result<(tenant_runtime::TenantPool, i32), BoxError> {
+    let pool = tenant_runtime::TenantPool::options()
+        .context_key(key)
+        .max_connections(1)
+        .connect_with(opts.clone().username(crate::setup::APP_ROLE))
+        .await?;
+    let mut global = pool.begin_global().await?;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(global.conn())
+        .await?;
+    global.commit().await?;
+    Ok((pool, pid))
+}
+
 /// Time a process has spent on a CPU, if /proc shows it (the server must
 /// run on this machine): the scheduler's own nanosecond count
 /// (`/proc/<pid>/schedstat`), which unlike the 10 ms ticks of

@@ -3,7 +3,7 @@
 //! measured in one run.
 //!
 //! ```sh
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p tenant-saas-example --bench list_projects
+//! DATABASE_URL=<a role that can create databases and roles> cargo bench -p tenant-saas-example --bench list_projects
 //! ```
 //!
 //! It creates a database (`tenant_saas_bench`) set up like the example's
