@@ -9,12 +9,21 @@
 
 use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgPool};
-use tenant_runtime::{TenantId, TenantPool, UserId, ddl, registry};
-use tenant_tests::Project;
-use tenant_tests::bench::{
+use tenant_runtime::{TenantId, TenantPool, TenantScoped, UserId, ddl, registry};
+use tenant_test_support::bench::{
     BoxError, Round, Samples, header, one_connection_tenant_pool, row, with_fresh_database,
 };
-use tenant_tests::setup;
+use tenant_test_support::setup;
+
+/// The listed table (the benchmark links no other crate's models).
+#[derive(Debug, sqlx::FromRow, TenantScoped)]
+#[tenant_table(name = "projects", unique(tenant_id, name))]
+struct Project {
+    #[tenant(primary_key, generated)]
+    id: i64,
+    tenant_id: TenantId,
+    name: String,
+}
 
 const DATABASE: &str = "tenant_bench_members";
 const TENANTS: i64 = 100;
@@ -41,7 +50,6 @@ async fn main() -> Result<(), BoxError> {
 
 async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
     tenant_members::link();
-    tenant_tests::link();
     let key = setup::install(owner, &ddl::emit(registry::tables()?)).await?;
     owner
         .execute(

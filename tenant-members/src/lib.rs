@@ -3,13 +3,17 @@
 
 #[cfg(feature = "axum")]
 mod extract;
+mod invitation;
 pub mod permissions;
 mod role;
+pub mod users;
 
 #[cfg(feature = "axum")]
 pub use extract::{Member, RequireRole, min};
+pub use invitation::{Invitation, InvitationToken, accept_invitation};
 pub use permissions::Permissions;
 pub use role::{ParseRoleError, Role};
+pub use users::User;
 
 use tenant_runtime::{TenantId, TenantScoped};
 use uuid::Uuid;
@@ -103,6 +107,10 @@ pub async fn my_tenants(
 
 inventory::submit! {
     tenant_runtime::registry::Extension::new("public", "memberships", include_str!("members.sql"))
+}
+
+inventory::submit! {
+    tenant_runtime::registry::Extension::new("public", "invitations", include_str!("invitations.sql"))
 }
 
 /// Keeps this crate's model and its SQL in a binary that links no other

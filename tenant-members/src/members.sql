@@ -4,12 +4,35 @@ ALTER TABLE public.memberships DROP CONSTRAINT IF EXISTS memberships_role_known;
 ALTER TABLE public.memberships ADD CONSTRAINT memberships_role_known
     CHECK (role IN ('owner', 'admin', 'member', 'viewer'));
 
--- Runs as the caller (not SECURITY DEFINER), so it sees what row-level
--- security lets the caller see: the tenant of the row being changed.
+-- The rank (owner 4, admin 3, member 2, viewer 1, none 0) of a user in a
+-- tenant. Runs as the caller, so it sees what row-level security lets the
+-- caller see: in a tenant transaction, that tenant's memberships only.
+CREATE OR REPLACE FUNCTION tenancy.member_rank(p_tenant uuid, p_user uuid) RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT coalesce((SELECT CASE m.role WHEN 'owner' THEN 4 WHEN 'admin' THEN 3 WHEN 'member' THEN 2 WHEN 'viewer' THEN 1 END
+                       FROM public.memberships m
+                      WHERE m.tenant_id = p_tenant AND m.user_id = p_user), 0)
+$fn$;
+
+-- Whether the acting role is trusted with memberships as a whole: the
+-- system role (BYPASSRLS, or a superuser: sign-up, support, purges), or
+-- the tables' owner, which is who runs the migrations and whose SECURITY
+-- DEFINER functions (tenancy.accept_invitation) act in its name. The
+-- application role is neither (tenant check fails if it could become one).
+CREATE OR REPLACE FUNCTION tenancy.trusted_actor() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT (SELECT r.rolbypassrls OR r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER)
+        OR CURRENT_USER = (SELECT n.nspowner::regrole::name FROM pg_catalog.pg_namespace n WHERE n.nspname = 'tenancy')
+$fn$;
+
 -- The acting user is the verified one of the transaction
--- (tenancy.current_user_id(), which SQL cannot forge). The system role
--- (BYPASSRLS, or a superuser: sign-up, support, purges) may change any
--- membership, but not leave a live tenant without an owner either.
+-- (tenancy.current_user_id(), which SQL cannot forge). A trusted actor
+-- may change any membership, but not leave a live tenant without an owner
+-- either.
 CREATE OR REPLACE FUNCTION tenancy.guard_membership() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -19,20 +42,17 @@ DECLARE
     v_actor uuid := tenancy.current_user_id();
     v_rank integer;
 BEGIN
-    IF NOT (SELECT r.rolbypassrls OR r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
+    IF NOT tenancy.trusted_actor() THEN
         -- A row of another tenant: row-level security refuses it right
         -- after this trigger, with its own error (TN003).
         IF v_tenant IS DISTINCT FROM (SELECT c.tenant FROM tenancy.context c) THEN
             RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
         END IF;
-        SELECT CASE m.role WHEN 'owner' THEN 4 WHEN 'admin' THEN 3 WHEN 'member' THEN 2 WHEN 'viewer' THEN 1 END
-          INTO v_rank
-          FROM public.memberships m
-         WHERE m.tenant_id = v_tenant AND m.user_id = v_actor;
+        v_rank := tenancy.member_rank(v_tenant, v_actor);
         -- Anyone may leave; every other change needs an admin, and
         -- touching the owner role an owner.
         IF NOT (TG_OP = 'DELETE' AND OLD.user_id = v_actor) THEN
-            IF coalesce(v_rank, 0) < 3 THEN
+            IF v_rank < 3 THEN
                 RAISE EXCEPTION 'membership change refused: only an admin or owner of the tenant changes its memberships'
                     USING ERRCODE = 'TN011',
                           DETAIL = pg_catalog.json_build_object('needed', 'admin')::text,
@@ -119,3 +139,37 @@ AS $fn$
      ORDER BY t.name, m.tenant
 $fn$;
 GRANT EXECUTE ON FUNCTION tenancy.my_tenants() TO PUBLIC;
+
+-- Users: global (one row per person, across tenants), written by the
+-- system role alone (sign-up, where the email was verified, and profile
+-- changes), so an email here is one the application vouched for:
+-- invitations are accepted by the user whose email it is. The
+-- application role reads its own row, and in a tenant transaction the
+-- rows of that tenant's members; nothing else, and never writes.
+DO $do$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                WHERE a.attrelid = pg_catalog.to_regclass('public.users')
+                  AND a.attname = 'tenant_id' AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'public.users is a tenant table here, but tenant-members ships the global users table under that name'
+            USING HINT = 'Rename the model (#[tenant_table(name = "..")]), or see tenant-members'' README on keeping your own users table.';
+    END IF;
+END
+$do$;
+CREATE TABLE IF NOT EXISTS public.users (
+    id uuid PRIMARY KEY,
+    email text NOT NULL,
+    name text NOT NULL DEFAULT '',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT users_email_shape CHECK (email ~ '^[^@[:space:]]+@[^@[:space:]]+$' AND length(email) <= 320)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON public.users (lower(email));
+ALTER TABLE public.users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.users FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS users_visible ON public.users;
+-- CASE, not AND: the membership test runs only inside a tenant, where
+-- reading memberships is allowed (outside one it would raise TN001).
+CREATE POLICY users_visible ON public.users FOR SELECT
+    USING (id = tenancy.current_user_id()
+           OR CASE WHEN tenancy.entered_tenant() IS NULL THEN false
+                   ELSE id IN (SELECT m.user_id FROM public.memberships m) END);

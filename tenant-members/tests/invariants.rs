@@ -12,7 +12,7 @@ use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_members::{Membership, Role};
 use tenant_runtime::Error;
-use tenant_tests::setup::{APP_ROLE, SYSTEM_ROLE};
+use tenant_test_support::setup::{APP_ROLE, SYSTEM_ROLE};
 use uuid::Uuid;
 
 fn needs(result: Result<impl std::fmt::Debug, Error>, role: &str) {

@@ -6,6 +6,7 @@
 //! in its own message and leaves the cause to `source()`, so an error
 //! reporter that prints the chain prints each part once.
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -131,6 +132,13 @@ pub enum Error {
     MembershipChangeRefused {
         /// The least role that may make it (`admin` or `owner`).
         needed: String,
+    },
+    /// An invitation could not be accepted, created or changed
+    /// (tenant-members), for `reason`.
+    #[error("invitation refused: {reason}")]
+    InvitationRefused {
+        /// Why.
+        reason: InvitationRefusal,
     },
     /// No [`ContextKey`](crate::tx::ContextKey) was given to the tenant
     /// pool, and `TENANT_CONTEXT_KEY` is not set.
@@ -302,6 +310,74 @@ impl From<sqlx::Error> for Error {
 /// What the emitted functions put in `DETAIL`, as JSON. Each id is read
 /// on its own, so one that is not a tenant id (a forged setting, say) does
 /// not hide the others.
+/// Why tenant-members refused an invitation (`Error::InvitationRefused`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvitationRefusal {
+    /// No invitation of this tenant has that token.
+    Unknown,
+    /// It was accepted already: an invitation is single use.
+    Used,
+    /// Its expiry has passed (or, creating one, is not in the future).
+    Expired,
+    /// It was sent to another email than the accepting user's.
+    NotYours,
+    /// The user is a member of the tenant already.
+    AlreadyMember,
+    /// The transaction acts for no verified user (begin it with `begin_as`).
+    NoUser,
+    /// SQL tried to change an invitation; only accepting changes one.
+    Changed,
+    /// A reason this version does not know.
+    Other,
+}
+
+impl InvitationRefusal {
+    fn from_code(code: &str) -> Self {
+        match code {
+            "unknown" => Self::Unknown,
+            "used" => Self::Used,
+            "expired" => Self::Expired,
+            "not_yours" => Self::NotYours,
+            "already_member" => Self::AlreadyMember,
+            "no_user" => Self::NoUser,
+            "changed" => Self::Changed,
+            _ => Self::Other,
+        }
+    }
+
+    /// A stable snake_case name (`used`, `not_yours`, ..).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Used => "used",
+            Self::Expired => "expired",
+            Self::NotYours => "not_yours",
+            Self::AlreadyMember => "already_member",
+            Self::NoUser => "no_user",
+            Self::Changed => "changed",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for InvitationRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Unknown => "this organisation has no invitation with that token",
+            Self::Used => "the invitation was accepted already; ask for a new one",
+            Self::Expired => "the invitation has expired; ask for a new one",
+            Self::NotYours => "the invitation was sent to another email than yours",
+            Self::AlreadyMember => "you are a member of this organisation already",
+            Self::NoUser => "no signed-in user: begin the transaction with begin_as",
+            Self::Changed => {
+                "an invitation is changed only by accepting it; delete it and invite again"
+            }
+            Self::Other => "refused by the database",
+        })
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Detail {
@@ -310,6 +386,7 @@ struct Detail {
     found: Option<String>,
     key_id: Option<i32>,
     needed: Option<String>,
+    reason: Option<String>,
 }
 
 fn tenant_of(id: Option<String>) -> Option<TenantId> {
@@ -356,6 +433,9 @@ fn from_database(pg: &PgDatabaseError) -> Option<Error> {
         },
         sqlstate::MEMBERSHIP_CHANGE_REFUSED => Error::MembershipChangeRefused {
             needed: detail().needed.unwrap_or_default(),
+        },
+        sqlstate::INVITATION_REFUSED => Error::InvitationRefused {
+            reason: InvitationRefusal::from_code(detail().reason.as_deref().unwrap_or_default()),
         },
         "25P02" => Error::TransactionAborted,
         "23505" => Error::UniqueViolation {

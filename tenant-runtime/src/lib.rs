@@ -13,7 +13,7 @@ pub mod sqlstate;
 pub mod tx;
 
 pub use admin::{PurgeOptions, PurgeReport, Tenant, TenantUpdate, Tenants, slug_from_name};
-pub use error::{Error, PurgeRefusal, Result};
+pub use error::{Error, InvitationRefusal, PurgeRefusal, Result};
 pub use model::{TenantColumn, TenantTable, meta, registry};
 pub use query::{RawQuery, Row, Scoped, System, TenantScoped};
 pub use tenant_id::{ParseTenantIdError, TenantId};

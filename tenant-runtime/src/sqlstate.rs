@@ -27,3 +27,5 @@ pub const LAST_OWNER: &str = "TN010";
 /// tenant-members: the acting user's role may not make this membership
 /// change.
 pub const MEMBERSHIP_CHANGE_REFUSED: &str = "TN011";
+/// tenant-members: an invitation was refused (DETAIL's `reason`).
+pub const INVITATION_REFUSED: &str = "TN012";

@@ -3,10 +3,9 @@
 
 #![forbid(unsafe_code)]
 
-pub mod bench;
 pub mod generated;
-pub mod setup;
-pub mod wire;
+
+pub use tenant_test_support::{bench, setup, wire};
 
 use tenant_runtime::{TenantId, TenantScoped};
 use time::OffsetDateTime;

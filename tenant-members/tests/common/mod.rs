@@ -6,7 +6,7 @@
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_members::{Membership, Role};
 use tenant_runtime::{Error, SystemPool, TenantId, TenantPool, UserId, ddl, registry};
-use tenant_tests::setup::{self, APP_ROLE, SYSTEM_ROLE};
+use tenant_test_support::setup::{self, APP_ROLE, SYSTEM_ROLE};
 use uuid::Uuid;
 
 pub(crate) struct World {
@@ -39,7 +39,16 @@ impl World {
             .await
             .unwrap();
         let opts_for_cli = opts.clone();
-        let ddl = ddl::emit(registry::tables().unwrap());
+        // This crate's tables only: tenant-tests (linked for its set-up)
+        // registers example models, one a tenant table named `users`.
+        let ours = registry::Ordered::new(
+            registry::tables()
+                .unwrap()
+                .iter()
+                .filter(|t| ["memberships", "invitations"].contains(&t.name)),
+        )
+        .unwrap();
+        let ddl = ddl::emit(&ours);
         assert!(
             ddl.contains("CREATE TRIGGER tenancy_guard_membership"),
             "the extension is emitted"
@@ -61,7 +70,14 @@ impl World {
         let tx = system.begin().await.unwrap();
         let acme = tx.tenants().create("Acme").await.unwrap().id;
         let globex = tx.tenants().create("Globex").await.unwrap().id;
-        // Sign-up: the system role makes each tenant's first owner.
+        // Sign-up: the system role records each user (their email
+        // verified) and makes each tenant's first owner.
+        for (who, email) in [(ada, "ada"), (bob, "bob"), (cy, "cy"), (dan, "dan")] {
+            let email = format!("{email}@example.com");
+            tenant_members::users::create_user(&tx, *who.as_uuid(), &email, "")
+                .await
+                .unwrap();
+        }
         for (tenant, owner) in [(acme, ada), (globex, dan)] {
             Membership::system(&tx)
                 .insert(&Membership::new(tenant, *owner.as_uuid(), Role::Owner))
@@ -82,6 +98,17 @@ impl World {
         world.add(ada, bob, Role::Admin).await.unwrap();
         world.add(ada, cy, Role::Member).await.unwrap();
         world
+    }
+
+    /// A new user with a row in `users`, member of nothing.
+    pub(crate) async fn sign_up(&self, email: &str) -> UserId {
+        let id = user();
+        let tx = self.system.begin().await.unwrap();
+        tenant_members::users::create_user(&tx, *id.as_uuid(), email, "")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        id
     }
 
     pub(crate) fn acme(&self) -> TenantId {

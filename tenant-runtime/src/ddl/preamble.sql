@@ -307,6 +307,24 @@ AS $fn$
     END
 $fn$;
 
+-- The verified tenant of this transaction, or NULL where tenancy.context
+-- would raise TN001: for policies of tables that are readable outside a
+-- tenant too (tenant-members' users), which must not fail there.
+CREATE OR REPLACE FUNCTION tenancy.entered_tenant() RETURNS uuid
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT CASE
+        WHEN pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_at'))
+             = (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint
+             AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n
+                          WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_ctx_at')
+                            AND n.nspname = 'tenancy' AND c.relowner = n.nspowner)
+            THEN pg_catalog.encode(pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_hi')))
+                                   || pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_lo'))), 'hex')::uuid
+    END
+$fn$;
+
 -- Raised by the policies' WITH CHECK when a row names another tenant, so
 -- the caller gets a cross-tenant error instead of a generic RLS violation.
 -- SCHEMA, TABLE and DETAIL (JSON) carry the facts, for programs.
