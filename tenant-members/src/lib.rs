@@ -79,6 +79,46 @@ pub async fn role_of_current_user(
     Ok(row.and_then(|(role,)| role.parse().ok()))
 }
 
+/// The membership of `user` in the transaction's tenant, if any (one
+/// statement, no reset).
+pub async fn membership_of(
+    tx: &tenant_runtime::TenantTx,
+    user: Uuid,
+) -> Result<Option<Membership>, tenant_runtime::Error> {
+    tx.static_select("SELECT id, tenant_id, user_id, role FROM memberships WHERE user_id = $1")?
+        .bind(user)
+        .fetch_optional()
+        .await
+}
+
+/// Sets `user`'s role in the transaction's tenant; `None` when they are no
+/// member. The database decides whether the acting user may
+/// (`Error::MembershipChangeRefused`, `Error::LastOwner`).
+pub async fn set_role(
+    tx: &tenant_runtime::TenantTx,
+    user: Uuid,
+    role: Role,
+) -> Result<Option<Membership>, tenant_runtime::Error> {
+    let Some(mut row) = membership_of(tx, user).await? else {
+        return Ok(None);
+    };
+    row.role = role.as_str().to_owned();
+    Membership::scoped(tx).update(&row).await.map(Some)
+}
+
+/// Removes `user` from the transaction's tenant (leaving, when it is the
+/// acting user); `false` when they were no member. The database decides
+/// whether the acting user may, as for [`set_role`].
+pub async fn remove_member(
+    tx: &tenant_runtime::TenantTx,
+    user: Uuid,
+) -> Result<bool, tenant_runtime::Error> {
+    match membership_of(tx, user).await? {
+        Some(row) => Membership::scoped(tx).delete(&row.id).await,
+        None => Ok(false),
+    }
+}
+
 /// One of a user's organisations, as [`my_tenants`] lists them.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct MyTenant {

@@ -160,12 +160,8 @@ async fn an_invitation_is_accepted_once_by_its_emails_user_before_it_expires(
         InvitationRefusal::Unknown,
     );
     refused(
-        w.accept(
-            w.acme(),
-            eve,
-            InvitationToken::generate().expose(),
-        )
-        .await,
+        w.accept(w.acme(), eve, InvitationToken::generate().expose())
+            .await,
         InvitationRefusal::Unknown,
     );
     assert_eq!(w.membership(frank).await, None);

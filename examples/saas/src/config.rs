@@ -7,6 +7,9 @@ use tenant_runtime::tx::{ContextKey, ContextKeyError};
 
 /// The environment variable with the application role's URL.
 pub const DATABASE_URL: &str = "DATABASE_URL";
+/// The environment variable with the system role's URL (BYPASSRLS: sign-up
+/// only).
+pub const SYSTEM_DATABASE_URL: &str = "SYSTEM_DATABASE_URL";
 /// The environment variable with the migration owner's URL.
 pub const OWNER_DATABASE_URL: &str = "OWNER_DATABASE_URL";
 /// The environment variable with the HS256 secret tokens are signed with.
@@ -24,6 +27,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 pub struct Config {
     /// The application role (not superuser, no BYPASSRLS, owns nothing).
     pub database_url: String,
+    /// The system role (BYPASSRLS), for sign-up: a new user, their
+    /// organisation and its first owner.
+    pub system_url: String,
     /// The migration owner, which applies `migrations/` at start-up.
     pub owner_url: String,
     /// The HS256 secret (at least 32 bytes).
@@ -43,7 +49,7 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
-    /// Reads `DATABASE_URL`, `OWNER_DATABASE_URL`, `SAAS_JWT_SECRET`,
+    /// Reads `DATABASE_URL`, `SYSTEM_DATABASE_URL`, `OWNER_DATABASE_URL`, `SAAS_JWT_SECRET`,
     /// `TENANT_CONTEXT_KEY` and `LISTEN` (default 127.0.0.1:3000).
     pub fn from_env() -> Result<Self, StartError> {
         let var = |name: &'static str, what: &'static str| {
@@ -52,6 +58,7 @@ impl Config {
         let listen = std::env::var(LISTEN).unwrap_or_else(|_| DEFAULT_LISTEN.to_owned());
         Ok(Self {
             database_url: var(DATABASE_URL, "the application role's URL")?,
+            system_url: var(SYSTEM_DATABASE_URL, "the system role's URL")?,
             owner_url: var(OWNER_DATABASE_URL, "the migration owner's URL")?,
             jwt_secret: var(JWT_SECRET, "the HS256 token secret, 32 bytes or more")?,
             context_key: var(
@@ -123,6 +130,11 @@ pub enum StartError {
         "the application role's pool cannot be opened: check DATABASE_URL, and that TENANT_CONTEXT_KEY is a key saas-tenant context-key list shows"
     )]
     Pool(#[source] tenant_runtime::Error),
+    /// The system role's pool could not be opened.
+    #[error(
+        "the system role's pool cannot be opened: check SYSTEM_DATABASE_URL (a role with BYPASSRLS, saas-tenant roles --apply makes one)"
+    )]
+    SystemPool(#[source] tenant_runtime::Error),
     /// The tenant layer's configuration is wrong (a short secret, say).
     #[error("the tenant layer cannot be built")]
     Layer(#[source] tenant_axum::ConfigError),

@@ -7,8 +7,8 @@ use sqlx::Connection as _;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use tenant_cli::{AdminArgs, Command, ConnectArgs, RolesArgs};
-use tenant_runtime::TenantPool;
 use tenant_runtime::tx::ContextKey;
+use tenant_runtime::{SystemPool, TenantPool};
 
 use crate::config::StartError;
 
@@ -119,4 +119,14 @@ pub async fn tenant_pool(
         .connect_with(app)
         .await
         .map_err(StartError::Pool)
+}
+
+/// The system role's pool (BYPASSRLS), for sign-up: two connections, as
+/// it is used for nothing else.
+pub async fn system_pool(system: PgConnectOptions) -> Result<SystemPool, StartError> {
+    SystemPool::options()
+        .max_connections(2)
+        .connect_with(system)
+        .await
+        .map_err(StartError::SystemPool)
 }

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tenant_axum::TenantError;
+use tenant_runtime::InvitationRefusal;
 
 /// Why a request failed. Tenant, token and database failures are
 /// tenant-axum's [`TenantError`] (400, 401, 403, 404, 503); the rest are
@@ -48,6 +49,33 @@ pub enum ApiError {
         /// The id asked for.
         id: i64,
     },
+    /// The organisation has no member with this user id.
+    #[error("user {user} is not a member of this organisation")]
+    NoSuchMember {
+        /// The id asked for.
+        user: uuid::Uuid,
+    },
+    /// The token names no user (its `sub` is not a user id).
+    #[error("this needs a signed-in user: a token whose sub is your user id")]
+    UserRequired,
+    /// `/switch` to an organisation the user is no member of.
+    #[error("you are not a member of {tenant}: GET /me/organisations lists yours")]
+    NotYourOrganisation {
+        /// What the request named.
+        tenant: String,
+    },
+    /// The change would leave the organisation without an owner.
+    #[error("the organisation would have no owner left: make another member owner first")]
+    LastOwner,
+    /// The acting member's role may not make this membership change.
+    #[error("this change needs the {needed} role in the organisation")]
+    ChangeRefused {
+        /// The least role that may.
+        needed: String,
+    },
+    /// The invitation cannot be accepted (or made).
+    #[error("{0}")]
+    Invitation(tenant_runtime::InvitationRefusal),
     /// The name is taken within the tenant.
     #[error("{what} already exists in this organisation: choose another")]
     Taken {
@@ -65,8 +93,22 @@ impl ApiError {
             | ApiError::InvalidBody { .. }
             | ApiError::InvalidPath { .. }
             | ApiError::InvalidText { .. } => StatusCode::BAD_REQUEST,
-            ApiError::ProjectNotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Taken { .. } => StatusCode::CONFLICT,
+            ApiError::ProjectNotFound { .. } | ApiError::NoSuchMember { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::Taken { .. } | ApiError::LastOwner => StatusCode::CONFLICT,
+            ApiError::UserRequired => StatusCode::UNAUTHORIZED,
+            ApiError::NotYourOrganisation { .. } | ApiError::ChangeRefused { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::Invitation(reason) => match reason {
+                InvitationRefusal::Unknown => StatusCode::NOT_FOUND,
+                InvitationRefusal::Used | InvitationRefusal::AlreadyMember => StatusCode::CONFLICT,
+                InvitationRefusal::Expired => StatusCode::GONE,
+                InvitationRefusal::NotYours => StatusCode::FORBIDDEN,
+                InvitationRefusal::NoUser => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::BAD_REQUEST,
+            },
         }
     }
 
@@ -80,6 +122,20 @@ impl ApiError {
             ApiError::InvalidText { .. } => "invalid_text",
             ApiError::ProjectNotFound { .. } => "project_not_found",
             ApiError::Taken { .. } => "taken",
+            ApiError::NoSuchMember { .. } => "no_such_member",
+            ApiError::UserRequired => "user_required",
+            ApiError::NotYourOrganisation { .. } => "not_a_member",
+            ApiError::LastOwner => "last_owner",
+            ApiError::ChangeRefused { .. } => "role_required",
+            ApiError::Invitation(reason) => match reason {
+                InvitationRefusal::Unknown => "invitation_unknown",
+                InvitationRefusal::Used => "invitation_used",
+                InvitationRefusal::Expired => "invitation_expired",
+                InvitationRefusal::NotYours => "invitation_not_yours",
+                InvitationRefusal::AlreadyMember => "already_member",
+                InvitationRefusal::NoUser => "user_required",
+                _ => "invitation_refused",
+            },
         }
     }
 
@@ -96,19 +152,23 @@ impl ApiError {
     }
 }
 
-/// Unique violations are the client's (409); every other runtime error is
-/// sorted by tenant-axum (404 unknown tenant, 503 database down, else 500
-/// with the detail logged).
+/// Unique violations and the membership rules are the client's (409,
+/// 403, ..); every other runtime error is sorted by tenant-axum (404
+/// unknown tenant, 503 database down, else 500 with the detail logged).
 impl From<tenant_runtime::Error> for ApiError {
     fn from(e: tenant_runtime::Error) -> Self {
+        use tenant_runtime::Error;
         match e {
-            tenant_runtime::Error::UniqueViolation { ref table, .. } => ApiError::Taken {
-                what: if table.ends_with("members") {
-                    "a member with this email"
+            Error::UniqueViolation { ref table, .. } => ApiError::Taken {
+                what: if table.ends_with("users") {
+                    "a user with this email"
                 } else {
                     "a project with this name"
                 },
             },
+            Error::LastOwner { .. } => ApiError::LastOwner,
+            Error::MembershipChangeRefused { needed } => ApiError::ChangeRefused { needed },
+            Error::InvitationRefused { reason } => ApiError::Invitation(reason),
             other => ApiError::Tenant(TenantError::from(other)),
         }
     }

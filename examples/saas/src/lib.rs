@@ -1,7 +1,8 @@
-//! A small SaaS service on tenant-runtime and tenant-axum: projects, tasks
-//! and members of organisations (tenants), each request's tenant taken
-//! from a verified JWT (and, on `/t/{tenant}/..`, checked against the
-//! path), every request one tenant transaction.
+//! A small SaaS service on tenant-runtime, tenant-axum and tenant-members:
+//! sign-up, organisations (tenants) with members, roles and invitations,
+//! projects and tasks; each request's tenant taken from a verified JWT or
+//! the `/t/{tenant}/..` path, the user's membership there checked in the
+//! request's own tenant transaction.
 //!
 //! See the README for the walk-through; [`serve`] is what `cargo run -p
 //! tenant-saas-example -- serve` runs, and the tests start the same thing
@@ -28,7 +29,12 @@ pub async fn serve(config: &Config, listener: tokio::net::TcpListener) -> Result
     db::migrate(db::options(&config.owner_url, config::OWNER_DATABASE_URL)?).await?;
     let app_role = db::options(&config.database_url, config::DATABASE_URL)?;
     let pool = db::tenant_pool(app_role, db::MAX_CONNECTIONS, config.context_key.clone()).await?;
-    let app = router(pool, &config.jwt_secret)?;
+    let system = db::system_pool(db::options(
+        &config.system_url,
+        config::SYSTEM_DATABASE_URL,
+    )?)
+    .await?;
+    let app = router(pool, system, &config.jwt_secret)?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "migrated and connected; listening");
     }

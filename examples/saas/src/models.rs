@@ -1,6 +1,7 @@
-//! The service's tables, one model each: every one is a tenant table, so
-//! the only way to reach it is `Model::scoped(&tenant_tx)` and the
-//! database filters it by the transaction's tenant as well.
+//! The service's own tables, one model each: every one is a tenant table,
+//! so the only way to reach it is `Model::scoped(&tenant_tx)` and the
+//! database filters it by the transaction's tenant as well. Users,
+//! memberships and invitations are tenant-members'.
 
 use serde::Serialize;
 use tenant_runtime::{TenantId, TenantScoped};
@@ -37,29 +38,13 @@ pub struct Task {
     pub done: bool,
 }
 
-/// A member of a tenant. A plain tenant table for now; users that belong
-/// to several tenants with a role each come with the library's own
-/// users/memberships tables.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, TenantScoped)]
-#[tenant_table(name = "members", unique(tenant_id, email))]
-pub struct Member {
-    /// Numbered by the database.
-    #[tenant(primary_key, generated)]
-    pub id: i64,
-    /// Owner.
-    pub tenant_id: TenantId,
-    /// Unique within the tenant.
-    pub email: String,
-    /// Display name.
-    pub name: String,
-}
-
 /// Names the models so a binary that calls it links their registrations
 /// (the registry only sees models linked into the running binary).
 pub fn link() {
     let _ = (
         <Project as tenant_runtime::TenantTable>::META,
         <Task as tenant_runtime::TenantTable>::META,
-        <Member as tenant_runtime::TenantTable>::META,
     );
+    // Users, memberships and invitations.
+    tenant_members::link();
 }

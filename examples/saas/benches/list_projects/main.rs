@@ -115,7 +115,8 @@ async fn targets(
         .await?;
     let [adapter, hand, runtime] = report::NAMES;
     let runtime_addr = servers::serve(servers::runtime_by_hand(app.clone())).await?;
-    let adapter_addr = servers::serve(servers::adapter(app)?).await?;
+    let system = db::system_pool(opts.clone().username(ROLES.system)).await?;
+    let adapter_addr = servers::serve(servers::adapter(app, system)?).await?;
     let hand_addr = servers::serve(servers::by_hand(plain)).await?;
     Ok([
         Arc::new(Target::new(adapter, adapter_addr, bearer_headers(tenants)?)),
@@ -128,7 +129,8 @@ fn bearer_headers(tenants: &[TenantId]) -> Result<Vec<(HeaderName, HeaderValue)>
     tenants
         .iter()
         .map(|&t| {
-            let token = auth::mint(servers::SECRET, t, "bench@example.com", 24 * 3600)?;
+            // The tenant's member (setup gives it the tenant's id).
+            let token = auth::mint(servers::SECRET, t, &t.to_string(), 24 * 3600)?;
             Ok((header::AUTHORIZATION, format!("Bearer {token}").parse()?))
         })
         .collect()

@@ -36,8 +36,11 @@ pub(crate) async fn serve(router: Router) -> Result<SocketAddr, BoxError> {
 }
 
 /// The example service, as `serve` builds it.
-pub(crate) fn adapter(pool: TenantPool) -> Result<Router, BoxError> {
-    Ok(tenant_saas_example::router(pool, SECRET)?)
+pub(crate) fn adapter(
+    pool: TenantPool,
+    system: tenant_runtime::SystemPool,
+) -> Result<Router, BoxError> {
+    Ok(tenant_saas_example::router(pool, system, SECRET)?)
 }
 
 /// `GET /projects` on tenant-runtime without the adapter: the tenant from

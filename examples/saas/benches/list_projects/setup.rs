@@ -64,13 +64,16 @@ pub(crate) async fn prepare(opts: &PgConnectOptions) -> Result<Vec<TenantId>, Bo
         .execute(
             format!(
                 "INSERT INTO tenants (name, slug) SELECT 'Tenant ' || g, 'tenant-' || g FROM generate_series(1, {TENANTS}) g;
-                 INSERT INTO projects (tenant_id, name) SELECT t.id, 'project ' || g FROM tenants t, generate_series(1, {ROWS_PER_TENANT}) g;"
+                 INSERT INTO projects (tenant_id, name) SELECT t.id, 'project ' || g FROM tenants t, generate_series(1, {ROWS_PER_TENANT}) g;
+                 -- Each tenant's member, the user the adapter's tokens name: its id is the tenant's.
+                 INSERT INTO memberships (tenant_id, user_id, role) SELECT t.id, t.id, 'owner' FROM tenants t;"
             )
             .as_str(),
         )
         .await?;
     superuser.execute("VACUUM ANALYZE tenants").await?;
     superuser.execute("VACUUM ANALYZE projects").await?;
+    superuser.execute("VACUUM ANALYZE memberships").await?;
     let ids = sqlx::query_scalar("SELECT id FROM tenants ORDER BY slug")
         .fetch_all(&superuser)
         .await?;

@@ -3,15 +3,17 @@
 //! way the README does it: the roles from `saas-tenant roles --apply`
 //! (under test names), the committed migrations applied by the owner at
 //! start-up, the roles again for the tables the migration made; then two
-//! tenants, and the service on an ephemeral port of 127.0.0.1, connected
-//! as the application role.
+//! tenants with an owner each (Ada of Acme, Dan of Globex), and the
+//! service on an ephemeral port of 127.0.0.1, connected as the
+//! application role (and the system role, for sign-up).
 
 use std::net::SocketAddr;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
-use tenant_runtime::{SystemPool, Tenant, TenantId, TenantPool};
+use tenant_members::{Membership, Role};
+use tenant_runtime::{SystemPool, Tenant, TenantId, TenantPool, UserId};
 use tenant_saas_example::db::RoleNames;
 use tenant_saas_example::{auth, db, router};
 
@@ -29,6 +31,8 @@ pub(crate) struct Service {
     pub(crate) system: SystemPool,
     /// Acme (`acme`) and Globex (`globex`).
     pub(crate) tenants: [Tenant; 2],
+    /// Their owners: Ada (ada@example.com) and Dan (dan@example.com).
+    pub(crate) owners: [UserId; 2],
     client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
 }
@@ -59,13 +63,25 @@ impl Service {
         let tx = system.begin().await.unwrap();
         let a = tx.tenants().create("Acme").await.unwrap();
         let b = tx.tenants().create("Globex").await.unwrap();
+        let mut owners = Vec::new();
+        for (tenant, email) in [(&a, "ada@example.com"), (&b, "dan@example.com")] {
+            let user = UserId::new(uuid::Uuid::new_v4());
+            tenant_members::users::create_user(&tx, *user.as_uuid(), email, "")
+                .await
+                .unwrap();
+            Membership::system(&tx)
+                .insert(&Membership::new(tenant.id, *user.as_uuid(), Role::Owner))
+                .await
+                .unwrap();
+            owners.push(user);
+        }
         tx.commit().await.unwrap();
         let app = db::tenant_pool(opts.username(APP_ROLE), 4, key)
             .await
             .expect("the application role is subject to RLS");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let routes = router(app.clone(), SECRET).expect("valid layer");
+        let routes = router(app.clone(), system.clone(), SECRET).expect("valid layer");
         // The listener is bound, so requests queue until serve accepts them.
         let server = tokio::spawn(async move {
             axum::serve(listener, routes).await.expect("serves");
@@ -75,6 +91,7 @@ impl Service {
             app,
             system,
             tenants: [a, b],
+            owners: [owners[0], owners[1]],
             client: reqwest::Client::new(),
             server,
         }
@@ -88,9 +105,14 @@ impl Service {
         &self.tenants[n].slug
     }
 
-    /// A valid token for tenant `n`.
+    /// A valid token for tenant `n`'s owner there.
     pub(crate) fn token(&self, n: usize) -> String {
-        auth::mint(SECRET, self.id(n), "dev@example.com", 600).unwrap()
+        self.token_as(n, self.owners[n])
+    }
+
+    /// A valid token for `user` in tenant `n`.
+    pub(crate) fn token_as(&self, n: usize, user: UserId) -> String {
+        auth::mint(SECRET, self.id(n), &user.to_string(), 600).unwrap()
     }
 
     /// `method path` with `token` as bearer and `body` as JSON.
@@ -130,6 +152,15 @@ impl Service {
 
     pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
         self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub(crate) async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub(crate) async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::DELETE, path, Some(token), None).await
     }
 
     /// Every row of `table` (any tenant), read as the system role.

@@ -2,6 +2,7 @@
 //! tenants.
 
 mod common;
+mod members;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -146,34 +147,12 @@ async fn a_failed_request_leaves_none_of_its_writes(_: PgPoolOptions, opts: PgCo
 }
 
 #[sqlx::test(migrations = false)]
-async fn members_are_listed_per_tenant(_: PgPoolOptions, opts: PgConnectOptions) {
-    let s = Service::start(opts).await;
-    let (a, b) = (s.token(0), s.token(1));
-    let ada = json!({"email": "ada@example.com", "name": "Ada"});
-    assert_eq!(
-        s.post("/members", &a, ada.clone()).await.status,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        s.post("/members", &b, ada.clone()).await.status,
-        StatusCode::CREATED
-    );
-    assert_eq!(s.post("/members", &a, ada).await.refusal(), (409, "taken"));
-    let listed = s.get("/members", &a).await;
-    let items = listed.json["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1);
-    assert_eq!(items[0]["tenant_id"], s.id(0).to_string());
-    let bad = s.post("/members", &a, json!({"email": "x"})).await;
-    assert_eq!(bad.refusal(), (400, "invalid_body"));
-    s.stop().await;
-}
-
-#[sqlx::test(migrations = false)]
 async fn each_refusal_has_its_status_and_code(_: PgPoolOptions, opts: PgConnectOptions) {
     let s = Service::start(opts).await;
     let a = s.token(0);
     let stranger = auth::mint(SECRET, uuid::Uuid::new_v4().into(), "x", 600).unwrap();
-    let expired = auth::mint(SECRET, s.id(0), "x", -3600).unwrap();
+    let expired = auth::mint(SECRET, s.id(0), &s.owners[0].to_string(), -3600).unwrap();
+    let not_a_user = auth::mint(SECRET, s.id(0), "dev@example.com", 600).unwrap();
     let forged = auth::mint("another-secret-another-secret-123", s.id(0), "x", 600).unwrap();
     let bad_claim = auth::mint_claim(SECRET, "Not A Tenant!", "x", 600).unwrap();
     let cases = [
@@ -210,6 +189,21 @@ async fn each_refusal_has_its_status_and_code(_: PgPoolOptions, opts: PgConnectO
             Some(a.as_str()),
             404,
             "project_not_found",
+        ),
+        // A valid token whose sub is no user id acts for nobody.
+        ("/projects", Some(not_a_user.as_str()), 403, "not_a_member"),
+        ("/me/organisations", None, 401, "missing_token"),
+        (
+            "/me/organisations",
+            Some("not-a-token"),
+            401,
+            "token_malformed",
+        ),
+        (
+            "/me/organisations",
+            Some(not_a_user.as_str()),
+            401,
+            "token_invalid_claim",
         ),
     ];
     for (path, token, status, code) in cases {
