@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tenant_runtime::TenantId;
+use tenant_runtime::{TenantId, UserId};
 use tenant_saas_example::config::{self, Config, StartError};
 use tenant_saas_example::{auth, db, serve};
 
@@ -24,17 +24,19 @@ enum Command {
     /// before the first `serve`.
     Migrate,
     /// Apply the migrations as the owner, then serve the API
-    /// (DATABASE_URL, OWNER_DATABASE_URL, SAAS_JWT_SECRET,
+    /// (DATABASE_URL, SYSTEM_DATABASE_URL, OWNER_DATABASE_URL, SAAS_JWT_SECRET,
     /// TENANT_CONTEXT_KEY, LISTEN).
     Serve,
-    /// Print a development token for a tenant (SAAS_JWT_SECRET).
+    /// Print a development token for a user, in a tenant or in none
+    /// (SAAS_JWT_SECRET).
     Token {
-        /// The tenant's id (as `saas-tenant seed` prints it).
+        /// The tenant's id; without it the token names no tenant (for
+        /// /me/organisations, /switch and /t/{tenant}/.. paths).
         #[arg(long)]
-        tenant: TenantId,
-        /// The user (`sub`).
-        #[arg(long, default_value = "dev@example.com")]
-        user: String,
+        tenant: Option<TenantId>,
+        /// The user's id (`sub`), as /signup answers it.
+        #[arg(long)]
+        user: UserId,
         /// Seconds until it expires; negative for an expired one.
         #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
         expires_in: i64,
@@ -55,7 +57,7 @@ async fn main() -> ExitCode {
             tenant,
             user,
             expires_in,
-        } => token(tenant, &user, expires_in),
+        } => token(tenant, user, expires_in),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,12 +95,16 @@ async fn migrate() -> Result<(), StartError> {
     Ok(())
 }
 
-fn token(tenant: TenantId, user: &str, expires_in: i64) -> Result<(), StartError> {
+fn token(tenant: Option<TenantId>, user: UserId, expires_in: i64) -> Result<(), StartError> {
     let secret = std::env::var(config::JWT_SECRET).map_err(|_| StartError::MissingVar {
         name: config::JWT_SECRET,
         what: "the HS256 token secret, 32 bytes or more",
     })?;
-    let token = auth::mint(&secret, tenant, user, expires_in).map_err(StartError::Sign)?;
+    let token = match tenant {
+        Some(tenant) => auth::mint(&secret, tenant, &user.to_string(), expires_in),
+        None => auth::mint_user(&secret, user, expires_in),
+    }
+    .map_err(StartError::Sign)?;
     println!("{token}");
     Ok(())
 }
