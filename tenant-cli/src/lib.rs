@@ -156,6 +156,18 @@ struct EmitRls {
     args: EmitArgs,
 }
 
+/// `check` against `models` instead of the models linked into the binary:
+/// for tools and tests that build model metadata at run time (the
+/// registry is fixed when the binary is linked). It prints its report
+/// like the command; it starts a runtime of its own, so call it from
+/// outside one (`tokio::task::spawn_blocking`).
+pub fn check_models(
+    args: &CheckArgs,
+    models: &[&'static tenant_runtime::meta::TableMeta],
+) -> anyhow::Result<Outcome> {
+    check::run_with_models(args, models)
+}
+
 /// Entry point of the full command line (`tenant <command>`): parses the
 /// process arguments, reads `.env`, runs the command.
 pub fn main() -> ExitCode {

@@ -248,6 +248,15 @@ pub(crate) fn evaluate(ctx: &Ctx<'_>, skip: &BTreeSet<&str>) -> Vec<(&'static Ch
 }
 
 pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
+    let models: Vec<&'static TableMeta> = registry::tables()?.iter().collect();
+    run_with_models(args, &models)
+}
+
+/// [`run`] against `models` instead of the linked registry.
+pub(crate) fn run_with_models(
+    args: &CheckArgs,
+    models: &[&'static TableMeta],
+) -> anyhow::Result<Outcome> {
     if args.list {
         report::print_list(checks(), args.json);
         return Ok(Outcome::Ok);
@@ -260,7 +269,6 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let url = args
         .connect
         .require_app("check validates the database as that role")?;
-    let models: Vec<&'static TableMeta> = registry::tables()?.iter().collect();
     db::block_on(async {
         let mut conn = url.connect().await?;
         let catalog = Catalog::read(&mut conn).await?;
@@ -268,7 +276,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
             Some(url) => Some(system_role(&url).await?),
             None => None,
         };
-        let tenant_tables = tenant_tables(&catalog, &models, &args.tenant_column);
+        let tenant_tables = tenant_tables(&catalog, models, &args.tenant_column);
         let probe = if args.no_probe {
             None
         } else {
@@ -278,7 +286,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         let ctx = Ctx {
             catalog: &catalog,
             tenant_tables,
-            models: &models,
+            models,
             system: system.as_ref(),
             probe: probe.as_ref(),
         };

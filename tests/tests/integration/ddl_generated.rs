@@ -1,19 +1,43 @@
 //! emit-rls on model sets made at run time, their shapes drawn by
 //! proptest: the DDL applies to PostgreSQL, applies a second time without
-//! changing the catalog, and isolates two tenants on every table, as the
-//! application role.
+//! changing the catalog, isolates two tenants on every table, as the
+//! application role, and `check` passes on the result.
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree as _;
 use proptest::test_runner::TestRunner;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Executor, Row};
+use tenant_cli::{CheckArgs, ConnectArgs, Outcome};
 use tenant_runtime::ddl;
-use tenant_runtime::registry::Ordered;
+use tenant_runtime::meta::TableMeta;
+use tenant_runtime::registry::{self, Ordered};
 use tenant_tests::generated::{self, Shape};
 use tenant_tests::setup;
 
-use crate::common::TestDb;
+use crate::cli_common::role_url;
+use crate::common::{APP_ROLE, SYSTEM_ROLE, TestDb};
+
+/// `tenant check` of the test database against `models`, as the
+/// application role (the system role given too).
+async fn check(opts: &PgConnectOptions, models: Vec<&'static TableMeta>) -> Outcome {
+    let args = CheckArgs {
+        connect: ConnectArgs {
+            database_url: Some(role_url(opts, APP_ROLE)),
+            system_url: Some(role_url(opts, SYSTEM_ROLE)),
+        },
+        tenant_column: "tenant_id".to_owned(),
+        json: true,
+        strict: true,
+        no_probe: false,
+        skip: Vec::new(),
+        list: false,
+    };
+    tokio::task::spawn_blocking(move || tenant_cli::check_models(&args, &models))
+        .await
+        .unwrap()
+        .expect("check runs")
+}
 
 const SETS: usize = 6;
 
@@ -56,8 +80,10 @@ async fn generated_model_sets_apply_twice_unchanged_and_isolate_tenants(
     _: PgPoolOptions,
     opts: PgConnectOptions,
 ) {
-    let db = TestDb::new(opts).await;
+    let db = TestDb::new(opts.clone()).await;
     let [a, b] = db.tenants;
+    let example: Vec<&'static TableMeta> = registry::tables().unwrap().iter().collect();
+    let mut applied = example.clone();
     let strategy = prop::collection::vec(any::<(bool, bool, bool, bool)>(), 1..6);
     let mut runner = TestRunner::deterministic();
     for set in 0..SETS {
@@ -76,6 +102,7 @@ async fn generated_model_sets_apply_twice_unchanged_and_isolate_tenants(
         let prefix = format!("gen{set}");
         let metas = generated::tables(&prefix, &shapes);
         let sql = ddl::emit(&Ordered::new(metas.iter().copied()).unwrap());
+        applied.extend(metas.iter().copied());
         apply(&db.owner, &sql).await;
         setup::grant(&db.owner).await.unwrap();
         let first = fingerprint(&db.owner, &prefix).await;
@@ -105,5 +132,9 @@ async fn generated_model_sets_apply_twice_unchanged_and_isolate_tenants(
             }
         }
     }
+    // check, strict, passes with every set's models, and fails without
+    // them: their tables are then tenant tables no model declares.
+    assert_eq!(check(&opts, applied).await, Outcome::Ok);
+    assert_eq!(check(&opts, example).await, Outcome::Findings);
     db.close().await;
 }
