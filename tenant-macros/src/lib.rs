@@ -14,6 +14,8 @@
 mod ast;
 mod expand;
 mod model;
+#[cfg(test)]
+mod props;
 mod sql_type;
 mod validate;
 
