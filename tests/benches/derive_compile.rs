@@ -30,7 +30,9 @@ fn model_source(derive: bool) -> String {
         let (derives, table) = if derive {
             (
                 "sqlx::FromRow, TenantScoped",
-                format!("#[tenant_table(name = \"table_{i}\", unique(tenant_id, name), index(tenant_id, done))]\n"),
+                format!(
+                    "#[tenant_table(name = \"table_{i}\", unique(tenant_id, name), index(tenant_id, done))]\n"
+                ),
             )
         } else {
             ("sqlx::FromRow", String::new())
@@ -47,7 +49,12 @@ fn model_source(derive: bool) -> String {
     out
 }
 
-fn write_crate(dir: &Path, name: &str, derive: bool, workspace: &Path) -> Result<PathBuf, BoxError> {
+fn write_crate(
+    dir: &Path,
+    name: &str,
+    derive: bool,
+    workspace: &Path,
+) -> Result<PathBuf, BoxError> {
     let root = dir.join(name);
     std::fs::create_dir_all(root.join("src"))?;
     let runtime = workspace.join("tenant-runtime");
@@ -86,7 +93,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() -> Result<(), BoxError> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace")?;
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no workspace")?;
     let dir = std::env::temp_dir().join(format!("tenant-derive-compile-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let result = (|| -> Result<(), BoxError> {

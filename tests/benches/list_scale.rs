@@ -108,7 +108,7 @@ async fn by_hand(side: &Side, tenant: TenantId) -> Result<usize, BoxError> {
 async fn request(sides: &[Side], v: usize, tenant_n: usize) -> Result<usize, BoxError> {
     let side = &sides[v / 2];
     let tenant = side.tenants[tenant_n % side.tenants.len()];
-    if v % 2 == 0 {
+    if v.is_multiple_of(2) {
         scoped(side, tenant).await
     } else {
         by_hand(side, tenant).await
@@ -123,7 +123,11 @@ async fn run(dbs: [(PgPool, PgConnectOptions); 2]) -> Result<(), BoxError> {
     }
     let pid = |v: usize| {
         let side = &sides[v / 2];
-        if v % 2 == 0 { side.pool_pid } else { side.hand_pid }
+        if v.is_multiple_of(2) {
+            side.pool_pid
+        } else {
+            side.hand_pid
+        }
     };
     // Warm both sides' caches over every tenant.
     for n in 0..(2 * TENANTS as usize) {
@@ -150,9 +154,17 @@ async fn run(dbs: [(PgPool, PgConnectOptions); 2]) -> Result<(), BoxError> {
     }
     let mut out = header("50-row list request, by table size");
     out.push_str(&row("1M rows, by hand", &samples[1], None));
-    out.push_str(&row("1M rows, tenant-runtime", &samples[0], Some(&samples[1])));
+    out.push_str(&row(
+        "1M rows, tenant-runtime",
+        &samples[0],
+        Some(&samples[1]),
+    ));
     out.push_str(&row("10M rows, by hand", &samples[3], Some(&samples[1])));
-    out.push_str(&row("10M rows, tenant-runtime", &samples[2], Some(&samples[3])));
+    out.push_str(&row(
+        "10M rows, tenant-runtime",
+        &samples[2],
+        Some(&samples[3]),
+    ));
     out.push_str(&row(
         "10M vs 1M rows, tenant-runtime",
         &samples[2],

@@ -1,7 +1,8 @@
 //! A TCP proxy in front of PostgreSQL that counts round trips: every
 //! ReadyForQuery ('Z') message the server sends ends one exchange in which
-//! the client waited for the server. Used by tests and the benchmark to
-//! count round trips exactly instead of inferring them from timings.
+//! the client waited for the server; and statements: one CommandComplete
+//! ('C') per statement run. Used by tests and the benchmarks to count both
+//! exactly instead of inferring them from timings.
 //!
 //! Connect through it with TLS off (`PgSslMode::Disable`): the proxy reads
 //! the server's messages, so they must be plaintext.
@@ -18,8 +19,15 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Debug)]
 pub struct RoundTripProxy {
     addr: SocketAddr,
-    ready: Arc<AtomicU64>,
+    counts: Arc<Counts>,
     accept: tokio::task::JoinHandle<()>,
+}
+
+/// What the proxy has seen, on every connection.
+#[derive(Debug, Default)]
+struct Counts {
+    ready: AtomicU64,
+    complete: AtomicU64,
 }
 
 impl RoundTripProxy {
@@ -27,8 +35,8 @@ impl RoundTripProxy {
     pub async fn start(upstream: SocketAddr) -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let ready = Arc::new(AtomicU64::new(0));
-        let counter = ready.clone();
+        let counts = Arc::new(Counts::default());
+        let counter = counts.clone();
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let counter = counter.clone();
@@ -41,7 +49,7 @@ impl RoundTripProxy {
         });
         Ok(Self {
             addr,
-            ready,
+            counts,
             accept,
         })
     }
@@ -53,7 +61,12 @@ impl RoundTripProxy {
 
     /// ReadyForQuery messages seen so far, on all connections.
     pub fn round_trips(&self) -> u64 {
-        self.ready.load(Ordering::SeqCst)
+        self.counts.ready.load(Ordering::SeqCst)
+    }
+
+    /// CommandComplete messages (statements run) seen so far.
+    pub fn statements(&self) -> u64 {
+        self.counts.complete.load(Ordering::SeqCst)
     }
 }
 
@@ -63,7 +76,7 @@ impl Drop for RoundTripProxy {
     }
 }
 
-async fn forward(client: TcpStream, server: TcpStream, ready: Arc<AtomicU64>) -> io::Result<()> {
+async fn forward(client: TcpStream, server: TcpStream, counts: Arc<Counts>) -> io::Result<()> {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let upstream =
@@ -89,9 +102,11 @@ async fn forward(client: TcpStream, server: TcpStream, ready: Arc<AtomicU64>) ->
             if pending.len() - at < 1 + len {
                 break;
             }
-            if pending[at] == b'Z' {
-                ready.fetch_add(1, Ordering::SeqCst);
-            }
+            match pending[at] {
+                b'Z' => counts.ready.fetch_add(1, Ordering::SeqCst),
+                b'C' => counts.complete.fetch_add(1, Ordering::SeqCst),
+                _ => 0,
+            };
             at += 1 + len;
         }
         pending.drain(..at);

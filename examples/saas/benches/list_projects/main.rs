@@ -29,7 +29,6 @@ mod load;
 mod report;
 mod servers;
 mod setup;
-mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +38,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use tenant_runtime::TenantId;
 use tenant_saas_example::{auth, db};
+use tenant_test_support::wire::RoundTripProxy;
 
 use load::Target;
 use report::Series;
@@ -173,11 +173,11 @@ async fn count_messages(
         .await?
         .next()
         .ok_or("the database host does not resolve")?;
-    let counter = wire::MessageCounter::start(upstream).await?;
+    let counter = RoundTripProxy::start(upstream).await?;
     let via = opts
         .clone()
         .host("127.0.0.1")
-        .port(counter.port)
+        .port(counter.port())
         .ssl_mode(PgSslMode::Disable);
     let warm: Vec<TenantId> = tenants.iter().take(20).copied().collect();
     let client = reqwest::Client::new();
@@ -186,11 +186,11 @@ async fn count_messages(
         for n in 0..warm.len() {
             target.fetch(&client, n).await?;
         }
-        let (trips, statements) = counter.counts.read();
+        let (trips, statements) = (counter.round_trips(), counter.statements());
         for n in 0..COUNTED {
             target.fetch(&client, n).await?;
         }
-        let (trips_after, statements_after) = counter.counts.read();
+        let (trips_after, statements_after) = (counter.round_trips(), counter.statements());
         per_request[which] = (
             (trips_after - trips) as f64 / COUNTED as f64,
             (statements_after - statements) as f64 / COUNTED as f64,
