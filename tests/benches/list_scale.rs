@@ -11,12 +11,12 @@
 //! DATABASE_URL=<a role that can create databases and roles> cargo bench -p tenant-tests --bench list_scale
 //! ```
 
-use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tenant_runtime::{TenantId, TenantPool, ddl, registry};
 use tenant_tests::Project;
 use tenant_tests::bench::{
-    BoxError, Round, Samples, header, one_connection_tenant_pool, row, with_fresh_database,
+    BoxError, Round, Samples, header, load_projects, one_connection_tenant_pool, row,
+    with_fresh_database,
 };
 use tenant_tests::setup;
 
@@ -52,20 +52,7 @@ async fn prepare(owner: &PgPool, opts: &PgConnectOptions, rows: i64) -> Result<S
     let key = setup::install(owner, &ddl::emit(registry::tables()?)).await?;
     let per_tenant = rows / TENANTS;
     let started = std::time::Instant::now();
-    owner
-        .execute(
-            format!(
-                "INSERT INTO tenants (name, slug) SELECT 'Tenant ' || g, 'tenant-' || g FROM generate_series(1, {TENANTS}) g;
-                 INSERT INTO projects (tenant_id, name) SELECT t.id, 'project ' || g FROM tenants t, generate_series(1, {per_tenant}) g;"
-            )
-            .as_str(),
-        )
-        .await?;
-    for table in ["tenants", "projects"] {
-        owner
-            .execute(format!("VACUUM ANALYZE {table}").as_str())
-            .await?;
-    }
+    load_projects(owner, TENANTS, per_tenant).await?;
     eprintln!("loaded {rows} rows in {:.0?}", started.elapsed());
     let tenants: Vec<TenantId> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
         .fetch_all(owner)

@@ -35,7 +35,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use tenant_runtime::{TenantId, TenantPool, ddl, registry};
 use tenant_tests::Project;
 use tenant_tests::bench::{
-    BoxError, Samples, cpu_time, header, micros, ratio, row, with_fresh_database,
+    BoxError, Samples, cpu_time, header, load_projects, micros, ratio, row, with_fresh_database,
 };
 use tenant_tests::setup::{self, APP_ROLE, SYSTEM_ROLE};
 use tenant_tests::wire::RoundTripProxy;
@@ -82,7 +82,7 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
         .await?;
     setup::grant(owner).await?;
     let _ = KEY.set(setup::install_key(owner, 1).await?);
-    load(owner).await?;
+    load_projects(owner, TENANTS, ROWS_PER_TENANT).await?;
     eprintln!(
         "loaded {} rows in {:.1?}",
         TENANTS * ROWS_PER_TENANT,
@@ -116,23 +116,6 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
     let counts = policy_count(owner, &tenants).await?;
 
     println!("{}", report(&samples, trips, &inserts, &counts));
-    Ok(())
-}
-
-/// 1000 tenants, 1000 projects each, loaded by the owner (no RLS applies to
-/// the DATABASE_URL superuser), vacuumed so index-only scans are possible.
-async fn load(owner: &PgPool) -> Result<(), BoxError> {
-    owner
-        .execute(
-            format!(
-                "INSERT INTO tenants (name, slug) SELECT 'Tenant ' || g, 'tenant-' || g FROM generate_series(1, {TENANTS}) g;
-                 INSERT INTO projects (tenant_id, name) SELECT t.id, 'project ' || g FROM tenants t, generate_series(1, {ROWS_PER_TENANT}) g;"
-            )
-            .as_str(),
-        )
-        .await?;
-    owner.execute("VACUUM ANALYZE tenants").await?;
-    owner.execute("VACUUM ANALYZE projects").await?;
     Ok(())
 }
 

@@ -7,12 +7,12 @@
 //! DATABASE_URL=<a role that can create databases and roles> cargo bench -p tenant-tests --bench tenant_scale
 //! ```
 
-use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use tenant_runtime::{TenantId, TenantPool, ddl, registry};
 use tenant_tests::Project;
 use tenant_tests::bench::{
-    BoxError, Round, Samples, header, one_connection_tenant_pool, row, with_fresh_database,
+    BoxError, Round, Samples, header, load_projects, one_connection_tenant_pool, row,
+    with_fresh_database,
 };
 use tenant_tests::setup;
 
@@ -44,20 +44,7 @@ struct Side {
 
 async fn prepare(owner: &PgPool, opts: &PgConnectOptions, tenants: i64) -> Result<Side, BoxError> {
     let key = setup::install(owner, &ddl::emit(registry::tables()?)).await?;
-    owner
-        .execute(
-            format!(
-                "INSERT INTO tenants (name, slug) SELECT 'Tenant ' || g, 'tenant-' || g FROM generate_series(1, {tenants}) g;
-                 INSERT INTO projects (tenant_id, name) SELECT t.id, 'project ' || g FROM tenants t, generate_series(1, {ROWS_PER_TENANT}) g;"
-            )
-            .as_str(),
-        )
-        .await?;
-    for table in ["tenants", "projects"] {
-        owner
-            .execute(format!("VACUUM ANALYZE {table}").as_str())
-            .await?;
-    }
+    load_projects(owner, tenants, ROWS_PER_TENANT).await?;
     let targets: Vec<(TenantId, i64)> = sqlx::query_as(
         "SELECT DISTINCT ON (tenant_id) tenant_id, id FROM projects ORDER BY tenant_id, id DESC",
     )
