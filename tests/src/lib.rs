@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod generated;
 pub mod setup;
+pub mod soak;
 pub mod wire;
 
 use tenant_runtime::{TenantId, TenantScoped};
