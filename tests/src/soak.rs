@@ -218,6 +218,9 @@ pub struct Report {
     pub failed: [u64; 7],
     /// Faults injected, by [`Fault`] index.
     pub faults: [u64; 6],
+    /// Dropped futures by where they were: acquiring or beginning, in a
+    /// statement after `begin`, in the commit.
+    pub dropped_at: [u64; 3],
     /// Wall time of the load (set-up and final checks excluded).
     pub duration: Duration,
     /// Required 0: rows a read returned whose tenant column or marker is
@@ -300,6 +303,13 @@ impl fmt::Display for Report {
         writeln!(f, "- faults injected:")?;
         for fault in Fault::ALL {
             writeln!(f, "  - {}: {}", fault.name(), self.faults[fault as usize])?;
+            if fault == Fault::DroppedFuture {
+                let [begin, statement, commit] = self.dropped_at;
+                writeln!(
+                    f,
+                    "    (while acquiring or beginning: {begin}, mid-statement: {statement}, in the commit: {commit})"
+                )?;
+            }
         }
         writeln!(
             f,
@@ -375,6 +385,7 @@ struct Stats {
     ops: [AtomicU64; 7],
     failed: [AtomicU64; 7],
     faults: [AtomicU64; 6],
+    dropped_at: [AtomicU64; 3],
     wrong_tenant_reads: AtomicU64,
     lost_writes: AtomicU64,
     wrong_tenant_writes: AtomicU64,
@@ -523,6 +534,12 @@ fn simple_query<'c>(
 {
     sqlx::Executor::execute(conn, sqlx::raw_sql(sql))
 }
+
+/// Where a write is, for a dropped future: acquiring and beginning,
+/// running its statements, or committing (outcome unknown from then on).
+const STAGE_BEGIN: u8 = 0;
+const STAGE_STATEMENTS: u8 = 1;
+const STAGE_COMMIT: u8 = 2;
 
 /// The tenant a row's email names.
 fn marker(email: &str) -> Option<TenantId> {
@@ -716,7 +733,7 @@ impl Shared {
     /// Ends a write transaction, telling an acknowledged commit from one
     /// that certainly did not happen and one whose answer was lost.
     async fn commit<T>(&self, tx: TenantTx, value: T, stage: &AtomicU8) -> Outcome<T> {
-        stage.store(1, Ordering::SeqCst);
+        stage.store(STAGE_COMMIT, Ordering::SeqCst);
         match tx.commit().await {
             Ok(()) => Outcome::Committed(value),
             // Rolled back by the library, which said so.
@@ -741,6 +758,19 @@ impl Shared {
             Ok(tx) => tx,
             Err(e) => return Outcome::NotCommitted(e),
         };
+        self.insert_in(tx, email, seq, stage).await
+    }
+
+    /// The insert of [`insert`](Self::insert) in a begun transaction.
+    async fn insert_in(
+        &self,
+        tx: TenantTx,
+        email: String,
+        seq: u64,
+        stage: &AtomicU8,
+    ) -> Outcome<User> {
+        stage.store(STAGE_STATEMENTS, Ordering::SeqCst);
+        let tenant = tx.tenant();
         let row = User {
             id: 0,
             tenant_id: tenant,
@@ -800,6 +830,19 @@ impl Shared {
             Ok(tx) => tx,
             Err(e) => return Outcome::NotCommitted(e),
         };
+        self.update_in(tx, id, seq, stage).await
+    }
+
+    /// The update of [`update`](Self::update) in a begun transaction.
+    async fn update_in(
+        &self,
+        tx: TenantTx,
+        id: i64,
+        seq: u64,
+        stage: &AtomicU8,
+    ) -> Outcome<Option<User>> {
+        stage.store(STAGE_STATEMENTS, Ordering::SeqCst);
+        let tenant = tx.tenant();
         let found = match User::scoped(&tx).find(&id).await {
             Ok(found) => found,
             Err(e) => return Outcome::NotCommitted(e),
@@ -807,11 +850,7 @@ impl Shared {
         let Some(mut row) = found else {
             return self.commit(tx, None, stage).await;
         };
-        self.check_rows(
-            "find",
-            entry.tenant,
-            [(Some(row.tenant_id), row.email.as_str())],
-        );
+        self.check_rows("find", tenant, [(Some(row.tenant_id), row.email.as_str())]);
         row.name = format!("v{seq}");
         match User::scoped(&tx).update(&row).await {
             Ok(stored) => self.commit(tx, Some(stored), stage).await,
@@ -884,6 +923,7 @@ impl Shared {
             Ok(tx) => tx,
             Err(e) => return Outcome::NotCommitted(e),
         };
+        stage.store(STAGE_STATEMENTS, Ordering::SeqCst);
         match User::scoped(&tx).delete(&id).await {
             Ok(deleted) => self.commit(tx, deleted, stage).await,
             Err(e) => Outcome::NotCommitted(e),
@@ -1051,41 +1091,79 @@ impl Shared {
         }
     }
 
+    /// Counts a dropped future by where it was; returns the stage.
+    fn dropped(&self, stage: &AtomicU8) -> u8 {
+        let at = stage.load(Ordering::SeqCst);
+        bump(&self.stats.faults[Fault::DroppedFuture as usize]);
+        bump(&self.stats.dropped_at[usize::from(at)]);
+        at
+    }
+
     /// A write whose future is dropped after a random few hundred
     /// microseconds, wherever it is then.
     async fn dropped_write(&self, rng: &mut Rng, ledger: &mut Ledger, task: usize, seq: u64) {
-        let stage = AtomicU8::new(0);
-        let budget = Duration::from_micros(50 + rng.below(1500));
+        let stage = AtomicU8::new(STAGE_BEGIN);
+        // From less than a round trip to a busy pool's wait, so the drop
+        // lands in every stage of the transaction.
+        let budget = Duration::from_micros(match rng.below(3) {
+            0 => 50 + rng.below(950),
+            1 => 1_000 + rng.below(9_000),
+            _ => 10_000 + rng.below(30_000),
+        });
+        // Half the time the transaction is begun first, so the drop lands
+        // in its statements or its commit.
+        let begun = rng.one_in(2);
+        let budget = if begun {
+            Duration::from_micros(50 + rng.below(3_000))
+        } else {
+            budget
+        };
         if ledger.live.is_empty() || rng.one_in(2) {
             let (tenant, email) = ledger.attempt(self.random_tenant(rng), task, seq);
-            let insert = self.insert(rng, tenant, email.clone(), seq, &stage);
-            let attempt = tokio::time::timeout(budget, insert).await;
             bump(&self.stats.ops[Op::Insert as usize]);
+            let attempt = if begun {
+                let tx = match self.begin(rng, tenant, false).await {
+                    Ok(tx) => tx,
+                    Err(e) => return self.failed(Op::Insert, &e),
+                };
+                tokio::time::timeout(budget, self.insert_in(tx, email.clone(), seq, &stage)).await
+            } else {
+                tokio::time::timeout(budget, self.insert(rng, tenant, email.clone(), seq, &stage))
+                    .await
+            };
             match attempt {
                 Ok(outcome) => self.record_insert(ledger, outcome, &email),
-                Err(_) if stage.load(Ordering::SeqCst) == 1 => {
-                    bump(&self.stats.faults[Fault::DroppedFuture as usize]);
-                    self.record_insert(ledger, Outcome::Unknown, &email);
-                }
                 Err(_) => {
-                    bump(&self.stats.faults[Fault::DroppedFuture as usize]);
-                    bump(&self.stats.failed[Op::Insert as usize]);
+                    let at = self.dropped(&stage);
+                    if at == STAGE_COMMIT {
+                        self.record_insert(ledger, Outcome::Unknown, &email);
+                    } else {
+                        bump(&self.stats.failed[Op::Insert as usize]);
+                    }
                 }
             }
         } else {
             let index = rng.below(ledger.live.len() as u64) as usize;
-            let update = self.update(rng, ledger, index, seq, &stage);
-            let attempt = tokio::time::timeout(budget, update).await;
             bump(&self.stats.ops[Op::Update as usize]);
+            let attempt = if begun {
+                let id = ledger.live[index];
+                let tx = match self.begin(rng, ledger.rows[&id].tenant, false).await {
+                    Ok(tx) => tx,
+                    Err(e) => return self.failed(Op::Update, &e),
+                };
+                tokio::time::timeout(budget, self.update_in(tx, id, seq, &stage)).await
+            } else {
+                tokio::time::timeout(budget, self.update(rng, ledger, index, seq, &stage)).await
+            };
             match attempt {
                 Ok(outcome) => self.record_update(ledger, index, outcome, seq),
-                Err(_) if stage.load(Ordering::SeqCst) == 1 => {
-                    bump(&self.stats.faults[Fault::DroppedFuture as usize]);
-                    self.record_update(ledger, index, Outcome::Unknown, seq);
-                }
                 Err(_) => {
-                    bump(&self.stats.faults[Fault::DroppedFuture as usize]);
-                    bump(&self.stats.failed[Op::Update as usize]);
+                    let at = self.dropped(&stage);
+                    if at == STAGE_COMMIT {
+                        self.record_update(ledger, index, Outcome::Unknown, seq);
+                    } else {
+                        bump(&self.stats.failed[Op::Update as usize]);
+                    }
                 }
             }
         }
@@ -1290,7 +1368,7 @@ async fn worker(shared: Arc<Shared>, task: usize, started: Instant) -> Ledger {
         Rng::new(shared.config.seed ^ (task as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
     let mut ledger = Ledger::default();
     let mut seq = 0u64;
-    let stage = AtomicU8::new(0);
+    let stage = AtomicU8::new(STAGE_BEGIN);
     while shared.next_operation(started) {
         seq += 1;
         bump(&shared.stats.operations);
@@ -1721,6 +1799,9 @@ async fn final_check(shared: &Shared, ledgers: &[Ledger]) -> Result<Report, BoxE
     }
     for i in 0..Fault::ALL.len() {
         report.faults[i] = load(&stats.faults[i]);
+    }
+    for i in 0..3 {
+        report.dropped_at[i] = load(&stats.dropped_at[i]);
     }
     Ok(report)
 }
