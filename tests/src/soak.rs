@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::Path;
 use axum::http::{Request, StatusCode};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
@@ -137,11 +137,13 @@ pub enum Op {
     Page,
     /// A request through tenant-axum's layer, read through `RequestTx`.
     Web,
+    /// An insert through the layer, acknowledged only by its 201.
+    WebWrite,
 }
 
 impl Op {
     /// Every operation, in report order.
-    pub const ALL: [Op; 7] = [
+    pub const ALL: [Op; 8] = [
         Op::Insert,
         Op::Update,
         Op::Delete,
@@ -149,6 +151,7 @@ impl Op {
         Op::RawRead,
         Op::Page,
         Op::Web,
+        Op::WebWrite,
     ];
 
     /// Its name in the report.
@@ -160,7 +163,8 @@ impl Op {
             Op::ScopedRead => "scoped read",
             Op::RawRead => "raw read",
             Op::Page => "paging",
-            Op::Web => "web request",
+            Op::Web => "web read",
+            Op::WebWrite => "web write",
         }
     }
 }
@@ -213,14 +217,15 @@ pub struct Report {
     /// Worker operations run (fault operations included).
     pub operations: u64,
     /// Operations run, by [`Op`] index.
-    pub ops: [u64; 7],
+    pub ops: [u64; 8],
     /// Of those, how many failed (a fault hit them), by [`Op`] index.
-    pub failed: [u64; 7],
+    pub failed: [u64; 8],
     /// Faults injected, by [`Fault`] index.
     pub faults: [u64; 6],
     /// Dropped futures by where they were: acquiring or beginning, in a
-    /// statement after `begin`, in the commit.
-    pub dropped_at: [u64; 3],
+    /// statement after `begin`, in the commit, in a web write (anywhere
+    /// in the layer or the handler).
+    pub dropped_at: [u64; 4],
     /// Wall time of the load (set-up and final checks excluded).
     pub duration: Duration,
     /// Required 0: rows a read returned whose tenant column or marker is
@@ -304,10 +309,10 @@ impl fmt::Display for Report {
         for fault in Fault::ALL {
             writeln!(f, "  - {}: {}", fault.name(), self.faults[fault as usize])?;
             if fault == Fault::DroppedFuture {
-                let [begin, statement, commit] = self.dropped_at;
+                let [begin, statement, commit, web] = self.dropped_at;
                 writeln!(
                     f,
-                    "    (while acquiring or beginning: {begin}, mid-statement: {statement}, in the commit: {commit})"
+                    "    (while acquiring or beginning: {begin}, mid-statement: {statement}, in the commit: {commit}, in a web write: {web})"
                 )?;
             }
         }
@@ -382,10 +387,10 @@ impl Rng {
 #[derive(Default)]
 struct Stats {
     operations: AtomicU64,
-    ops: [AtomicU64; 7],
-    failed: [AtomicU64; 7],
+    ops: [AtomicU64; 8],
+    failed: [AtomicU64; 8],
     faults: [AtomicU64; 6],
-    dropped_at: [AtomicU64; 3],
+    dropped_at: [AtomicU64; 4],
     wrong_tenant_reads: AtomicU64,
     lost_writes: AtomicU64,
     wrong_tenant_writes: AtomicU64,
@@ -791,7 +796,7 @@ impl Shared {
         self.commit(tx, stored, stage).await
     }
 
-    fn record_insert(&self, ledger: &mut Ledger, outcome: Outcome<User>, email: &str) {
+    fn record_insert(&self, op: Op, ledger: &mut Ledger, outcome: Outcome<User>, email: &str) {
         match outcome {
             Outcome::Committed(row) => {
                 ledger.acknowledged += 1;
@@ -806,11 +811,11 @@ impl Shared {
                     },
                 );
             }
-            Outcome::NotCommitted(e) => self.failed(Op::Insert, &e),
+            Outcome::NotCommitted(e) => self.failed(op, &e),
             Outcome::Unknown => {
                 ledger.unknown += 1;
                 ledger.origins.insert(email.to_owned(), Origin::Unknown);
-                bump(&self.stats.failed[Op::Insert as usize]);
+                bump(&self.stats.failed[op as usize]);
             }
         }
     }
@@ -1045,17 +1050,7 @@ impl Shared {
             .header("authorization", &self.tokens[&tenant])
             .body(Body::empty())
             .expect("a valid request");
-        let before = self.victim();
-        let response = match self.app.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
-        let after = self.victim();
-        let status = response.status();
-        let body: Value = match axum::body::to_bytes(response.into_body(), 1 << 20).await {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            Err(_) => Value::Null,
-        };
+        let (status, body, before, after) = self.call(request).await;
         let code = body["error"]["code"].as_str().unwrap_or("");
         match status {
             StatusCode::OK => {
@@ -1091,6 +1086,105 @@ impl Shared {
         }
     }
 
+    /// Sends `request` through the layer; the answer's status and JSON
+    /// body, and the deleter's announcements before and after.
+    async fn call(&self, request: Request<Body>) -> (StatusCode, Value, Victim, Victim) {
+        let before = self.victim();
+        let response = match self.app.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let status = response.status();
+        let body: Value = match axum::body::to_bytes(response.into_body(), 1 << 20).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        };
+        (status, body, before, self.victim())
+    }
+
+    /// An insert through the layer (`POST /users`), its future dropped
+    /// after `budget` if one is given. Only a 201 acknowledges it; its
+    /// row must be the token's tenant's.
+    async fn web_write(
+        &self,
+        rng: &mut Rng,
+        ledger: &mut Ledger,
+        task: usize,
+        seq: u64,
+        budget: Option<Duration>,
+    ) {
+        let (tenant, email) = ledger.attempt(self.random_tenant(rng), task, seq);
+        bump(&self.stats.ops[Op::WebWrite as usize]);
+        let request = Request::post("/users")
+            .header("authorization", &self.tokens[&tenant])
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"email": email, "name": format!("v{seq}")}).to_string(),
+            ))
+            .expect("a valid request");
+        let answer = match budget {
+            None => self.call(request).await,
+            Some(budget) => match tokio::time::timeout(budget, self.call(request)).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    bump(&self.stats.faults[Fault::DroppedFuture as usize]);
+                    bump(&self.stats.dropped_at[3]);
+                    return self.record_insert(Op::WebWrite, ledger, Outcome::Unknown, &email);
+                }
+            },
+        };
+        let (status, body, before, after) = answer;
+        let code = body["error"]["code"].as_str().unwrap_or("");
+        match status {
+            StatusCode::CREATED => {
+                let stored = body["tenant_id"]
+                    .as_str()
+                    .and_then(|t| TenantId::parse(t).ok());
+                let (Some(id), Some(stored_tenant)) = (body["id"].as_i64(), stored) else {
+                    self.violation(
+                        &self.stats.unexpected,
+                        format!("web write answered 201 {body}"),
+                    );
+                    return self.record_insert(Op::WebWrite, ledger, Outcome::Unknown, &email);
+                };
+                if stored_tenant != tenant {
+                    self.violation(
+                        &self.stats.wrong_tenant_writes,
+                        format!("web write for {tenant} stored tenant {stored_tenant}"),
+                    );
+                }
+                let row = User {
+                    id,
+                    tenant_id: tenant,
+                    email: email.clone(),
+                    name: body["name"].as_str().unwrap_or("").to_owned(),
+                    created_at: OffsetDateTime::UNIX_EPOCH,
+                };
+                self.record_insert(Op::WebWrite, ledger, Outcome::Committed(row), &email);
+            }
+            // Refused before anything was written.
+            StatusCode::NOT_FOUND
+                if code == "tenant_deleted" && Self::deletion_explains(tenant, before, after) =>
+            {
+                bump(&self.stats.refused_deleted);
+                bump(&self.stats.failed[Op::WebWrite as usize]);
+            }
+            // The begin, the insert or the commit failed: the write may
+            // or may not have committed.
+            StatusCode::SERVICE_UNAVAILABLE => {
+                bump(&self.stats.unavailable);
+                self.record_insert(Op::WebWrite, ledger, Outcome::Unknown, &email);
+            }
+            other => {
+                self.violation(
+                    &self.stats.unexpected,
+                    format!("web write for {tenant}: {other} {body}"),
+                );
+                self.record_insert(Op::WebWrite, ledger, Outcome::Unknown, &email);
+            }
+        }
+    }
+
     /// Counts a dropped future by where it was; returns the stage.
     fn dropped(&self, stage: &AtomicU8) -> u8 {
         let at = stage.load(Ordering::SeqCst);
@@ -1110,6 +1204,9 @@ impl Shared {
             1 => 1_000 + rng.below(9_000),
             _ => 10_000 + rng.below(30_000),
         });
+        if rng.one_in(3) {
+            return self.web_write(rng, ledger, task, seq, Some(budget)).await;
+        }
         // Half the time the transaction is begun first, so the drop lands
         // in its statements or its commit.
         let begun = rng.one_in(2);
@@ -1132,11 +1229,11 @@ impl Shared {
                     .await
             };
             match attempt {
-                Ok(outcome) => self.record_insert(ledger, outcome, &email),
+                Ok(outcome) => self.record_insert(Op::Insert, ledger, outcome, &email),
                 Err(_) => {
                     let at = self.dropped(&stage);
                     if at == STAGE_COMMIT {
-                        self.record_insert(ledger, Outcome::Unknown, &email);
+                        self.record_insert(Op::Insert, ledger, Outcome::Unknown, &email);
                     } else {
                         bump(&self.stats.failed[Op::Insert as usize]);
                     }
@@ -1391,7 +1488,7 @@ async fn worker(shared: Arc<Shared>, task: usize, started: Instant) -> Ledger {
                 let (tenant, email) = ledger.attempt(s.random_tenant(&mut rng), task, seq);
                 let outcome = s.insert(&mut rng, tenant, email.clone(), seq, &stage).await;
                 bump(&s.stats.ops[Op::Insert as usize]);
-                s.record_insert(&mut ledger, outcome, &email);
+                s.record_insert(Op::Insert, &mut ledger, outcome, &email);
             }
             225..375 => {
                 let index = rng.below(ledger.live.len() as u64) as usize;
@@ -1417,10 +1514,11 @@ async fn worker(shared: Arc<Shared>, task: usize, started: Instant) -> Ledger {
                 let result = s.page(&mut rng).await;
                 s.read(Op::Page, result).await;
             }
-            _ => {
+            915..965 => {
                 bump(&s.stats.ops[Op::Web as usize]);
                 s.web(&mut rng).await;
             }
+            _ => s.web_write(&mut rng, &mut ledger, task, seq, None).await,
         }
     }
     ledger
@@ -1576,6 +1674,29 @@ async fn list_users(tx: RequestTx, Path(offset): Path<u64>) -> Result<Json<Value
     Ok(Json(Value::Array(rows)))
 }
 
+/// The web write: inserts a user for the request's tenant, answers 201
+/// with the row as stored; the layer commits after the answer.
+async fn create_user(
+    tx: RequestTx,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), TenantError> {
+    let row = User {
+        id: 0,
+        tenant_id: tx.tenant(),
+        email: body["email"].as_str().unwrap_or_default().to_owned(),
+        name: body["name"].as_str().unwrap_or_default().to_owned(),
+        created_at: OffsetDateTime::UNIX_EPOCH,
+    };
+    let stored = User::scoped(tx.get().await?).insert(&row).await?;
+    let answer = json!({
+        "id": stored.id,
+        "tenant_id": stored.tenant_id.to_string(),
+        "email": stored.email,
+        "name": stored.name,
+    });
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
 /// A bearer token whose `org` claim names `tenant`.
 fn bearer(tenant: TenantId) -> Result<String, BoxError> {
     let exp = jsonwebtoken::get_current_timestamp() + 24 * 3600;
@@ -1636,6 +1757,7 @@ pub async fn run(config: Config) -> Result<Report, BoxError> {
         .build()?;
     let app = Router::new()
         .route("/users/{offset}", get(list_users))
+        .route("/users", post(create_user))
         .layer(layer);
 
     // What a clean connection shows, from the first transactions.
@@ -1800,7 +1922,7 @@ async fn final_check(shared: &Shared, ledgers: &[Ledger]) -> Result<Report, BoxE
     for i in 0..Fault::ALL.len() {
         report.faults[i] = load(&stats.faults[i]);
     }
-    for i in 0..3 {
+    for i in 0..4 {
         report.dropped_at[i] = load(&stats.dropped_at[i]);
     }
     Ok(report)
