@@ -8,7 +8,7 @@ use tenant_tests::soak::{self, Config, Fault, Op};
 
 /// Operations of the short mode: enough for every fault kind and every
 /// operation to happen many times.
-const OPERATIONS: u64 = 10_000;
+const OPERATIONS: u64 = 6_000;
 
 #[sqlx::test]
 async fn soak_with_faults_short(_: PgPoolOptions, opts: PgConnectOptions) {
