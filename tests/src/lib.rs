@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod generated;
+pub mod soak;
 
 pub use tenant_test_support::{bench, setup, wire};
 

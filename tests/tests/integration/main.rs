@@ -16,5 +16,6 @@ mod ddl_generated;
 mod emit_cli;
 mod rls_behaviour;
 mod scoped_api;
+mod soak;
 mod tenant_tx;
 mod tenants_api;
