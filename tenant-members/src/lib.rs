@@ -147,6 +147,7 @@ pub async fn my_tenants(
 
 inventory::submit! {
     tenant_runtime::registry::Extension::new("public", "memberships", include_str!("members.sql"))
+        .creating(&[("public", "users"), ("tenancy", "member_tenants")])
 }
 
 inventory::submit! {

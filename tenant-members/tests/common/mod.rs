@@ -39,16 +39,7 @@ impl World {
             .await
             .unwrap();
         let opts_for_cli = opts.clone();
-        // This crate's tables only: tenant-tests (linked for its set-up)
-        // registers example models, one a tenant table named `users`.
-        let ours = registry::Ordered::new(
-            registry::tables()
-                .unwrap()
-                .iter()
-                .filter(|t| ["memberships", "invitations"].contains(&t.name)),
-        )
-        .unwrap();
-        let ddl = ddl::emit(&ours);
+        let ddl = ddl::emit(registry::tables().unwrap());
         assert!(
             ddl.contains("CREATE TRIGGER tenancy_guard_membership"),
             "the extension is emitted"

@@ -40,13 +40,27 @@ pub struct Extension {
     schema: &'static str,
     table: &'static str,
     sql: &'static str,
+    creates: &'static [(&'static str, &'static str)],
 }
 
 impl Extension {
     /// SQL for the table `schema.table`, submitted with
     /// `inventory::submit!` (see tenant-members).
     pub const fn new(schema: &'static str, table: &'static str, sql: &'static str) -> Self {
-        Self { schema, table, sql }
+        Self {
+            schema,
+            table,
+            sql,
+            creates: &[],
+        }
+    }
+
+    /// Declares the tables (`(schema, table)`) the SQL creates besides its
+    /// model's, so that a model mapping one of them is refused when the
+    /// registry is built ([`RegistryError::TableOfExtension`]) instead of
+    /// when the migration runs.
+    pub const fn creating(self, creates: &'static [(&'static str, &'static str)]) -> Self {
+        Self { creates, ..self }
     }
 
     /// The SQL.
@@ -111,6 +125,20 @@ pub enum RegistryError {
     ReferenceCycle {
         /// The tables in the cycle, comma separated.
         tables: String,
+    },
+    /// A model maps a table that a linked library's SQL creates as a
+    /// table of its own (tenant-members' global `users`).
+    #[error(
+        "{model} maps {table}, which the SQL shipped with {owner} creates as a table of its own: \
+         give the model another table (#[tenant_table(name = \"..\")])"
+    )]
+    TableOfExtension {
+        /// `schema.table`.
+        table: String,
+        /// The model.
+        model: &'static str,
+        /// The table whose extension creates it, `schema.table`.
+        owner: String,
     },
 }
 
@@ -193,9 +221,40 @@ impl Ordered {
 pub fn tables() -> Result<&'static Ordered, RegistryError> {
     static TABLES: OnceLock<Result<Ordered, RegistryError>> = OnceLock::new();
     TABLES
-        .get_or_init(|| order(inventory::iter::<Registration>.into_iter().map(|r| r.meta)))
+        .get_or_init(|| {
+            let ordered = order(inventory::iter::<Registration>.into_iter().map(|r| r.meta))?;
+            refuse_tables_of_extensions(&ordered, &extensions())?;
+            Ok(ordered)
+        })
         .as_ref()
         .map_err(Clone::clone)
+}
+
+/// A model must not map a table an extension of the set creates.
+fn refuse_tables_of_extensions(
+    ordered: &Ordered,
+    extensions: &[&'static Extension],
+) -> Result<(), RegistryError> {
+    let in_set = |schema: &str, table: &str| {
+        ordered
+            .iter()
+            .find(|m| m.schema == schema && m.name == table)
+    };
+    for extension in extensions {
+        if in_set(extension.schema, extension.table).is_none() {
+            continue;
+        }
+        for &(schema, table) in extension.creates {
+            if let Some(model) = in_set(schema, table) {
+                return Err(RegistryError::TableOfExtension {
+                    table: model.qualified_name(),
+                    model: model.model,
+                    owner: format!("{}.{}", extension.schema, extension.table),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn order(metas: impl IntoIterator<Item = &'static TableMeta>) -> Result<Ordered, RegistryError> {
