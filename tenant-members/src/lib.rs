@@ -71,12 +71,8 @@ pub async fn role_of_current_user(
     // The user as a parameter, not tenancy.current_user_id(): it is the
     // same signed value, and a plain parameter lets the (tenant_id,
     // user_id) index answer without a function call per row.
-    let row: Option<(String,)> = tx
-        .static_select("SELECT role FROM memberships WHERE user_id = $1")?
-        .bind(*user.as_uuid())
-        .fetch_optional()
-        .await?;
-    Ok(row.and_then(|(role,)| role.parse().ok()))
+    let row = membership_of(tx, *user.as_uuid()).await?;
+    Ok(row.and_then(|m| m.role().ok()))
 }
 
 /// The membership of `user` in the transaction's tenant, if any (one

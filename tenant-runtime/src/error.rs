@@ -307,9 +307,6 @@ impl From<sqlx::Error> for Error {
     }
 }
 
-/// What the emitted functions put in `DETAIL`, as JSON. Each id is read
-/// on its own, so one that is not a tenant id (a forged setting, say) does
-/// not hide the others.
 /// Why tenant-members refused an invitation (`Error::InvitationRefused`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -333,17 +330,20 @@ pub enum InvitationRefusal {
 }
 
 impl InvitationRefusal {
+    /// The reason tenant-members' SQL names in `DETAIL` ([`code`](Self::code)).
     fn from_code(code: &str) -> Self {
-        match code {
-            "unknown" => Self::Unknown,
-            "used" => Self::Used,
-            "expired" => Self::Expired,
-            "not_yours" => Self::NotYours,
-            "already_member" => Self::AlreadyMember,
-            "no_user" => Self::NoUser,
-            "changed" => Self::Changed,
-            _ => Self::Other,
-        }
+        [
+            Self::Unknown,
+            Self::Used,
+            Self::Expired,
+            Self::NotYours,
+            Self::AlreadyMember,
+            Self::NoUser,
+            Self::Changed,
+        ]
+        .into_iter()
+        .find(|r| r.code() == code)
+        .unwrap_or(Self::Other)
     }
 
     /// A stable snake_case name (`used`, `not_yours`, ..).
@@ -378,6 +378,9 @@ impl fmt::Display for InvitationRefusal {
     }
 }
 
+/// What the emitted functions put in `DETAIL`, as JSON. Each id is read
+/// on its own, so one that is not a tenant id (a forged setting, say) does
+/// not hide the others.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Detail {
@@ -448,4 +451,28 @@ fn from_database(pg: &PgDatabaseError) -> Option<Error> {
         },
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InvitationRefusal;
+
+    #[test]
+    fn every_invitation_reason_reads_back_from_its_code() {
+        for code in [
+            "unknown",
+            "used",
+            "expired",
+            "not_yours",
+            "already_member",
+            "no_user",
+            "changed",
+        ] {
+            assert_eq!(InvitationRefusal::from_code(code).code(), code);
+        }
+        assert_eq!(
+            InvitationRefusal::from_code("new"),
+            InvitationRefusal::Other
+        );
+    }
 }

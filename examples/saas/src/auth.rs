@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::{EncodingKey, Header};
 use serde::Serialize;
@@ -148,19 +147,14 @@ impl FromRequestParts<Accounts> for SignedIn {
         parts: &mut Parts,
         accounts: &Accounts,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+        let claims = accounts
+            .verifier
+            .verify_bearer(&parts.headers)
+            .await?
             .ok_or(JwtError::MissingToken)?;
-        let claims = accounts.verifier.verify(token).await?;
-        let user = claims
-            .sub()
-            .and_then(|sub| sub.parse::<UserId>().ok())
-            .ok_or_else(|| JwtError::InvalidClaim {
-                claim: "sub".to_owned(),
-            })?;
+        let user = claims.user().ok_or_else(|| JwtError::InvalidClaim {
+            claim: "sub".to_owned(),
+        })?;
         Ok(SignedIn(user))
     }
 }

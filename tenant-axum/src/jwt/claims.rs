@@ -28,6 +28,12 @@ impl VerifiedClaims {
         self.str("sub")
     }
 
+    /// `sub` as a user id, when it is a UUID: the user the tenant layer
+    /// begins the request's transaction for (`TenantPool::begin_as`).
+    pub fn user(&self) -> Option<crate::runtime::UserId> {
+        self.sub()?.parse().ok()
+    }
+
     /// `iss`: who issued the token.
     pub fn iss(&self) -> Option<&str> {
         self.str("iss")

@@ -153,6 +153,21 @@ impl JwtVerifier {
         Ok(self.with(|s| s.algorithms = algorithms))
     }
 
+    /// Verifies the token of the `Authorization: Bearer <token>` header
+    /// (the scheme case-insensitively), as [`verify`](Self::verify) does;
+    /// `None` when there is no such header (other schemes are not this
+    /// verifier's business). For routes outside the tenant layer that
+    /// still need the caller's token.
+    pub async fn verify_bearer(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Option<VerifiedClaims>, JwtError> {
+        match bearer(headers)? {
+            Some(token) => self.verify(token).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Verifies `token` (the text after `Bearer `): shape and header, the
     /// algorithm against the allow list and the key type, the signature,
     /// then the claims.
@@ -255,3 +270,19 @@ fn from_jsonwebtoken(e: jsonwebtoken::errors::Error, alg: Algorithm) -> JwtError
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// The token of an `Authorization: Bearer <token>` header, if it has one.
+fn bearer(headers: &axum::http::HeaderMap) -> Result<Option<&str>, JwtError> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    match bytes.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => {}
+        _ => return Ok(None),
+    }
+    let token = std::str::from_utf8(&bytes[7..]).map_err(|_| JwtError::BadBase64 {
+        part: TokenPart::Header,
+    })?;
+    Ok(Some(token.trim()))
+}

@@ -6,9 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::http::header::AUTHORIZATION;
+use axum::http::Request;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Request};
 use axum::response::{IntoResponse, Response};
 use tower::Service;
 use tracing::Instrument;
@@ -17,7 +16,7 @@ use super::{LayerInstalled, REQUEST_ID_HEADER, RequestId, Shared};
 use crate::directory::TenantRecord;
 use crate::error::TenantError;
 use crate::extract::Tenant;
-use crate::jwt::{JwtError, TokenPart};
+use crate::jwt::{JwtError, VerifiedClaims};
 use crate::resolve::{RequestHead, ResolveError};
 use crate::tenant_ref::{Resolved, TenantRef};
 use crate::tx::RequestTx;
@@ -98,8 +97,8 @@ where
 async fn prepare(shared: &Shared, parts: &mut Parts) -> Result<Option<RequestTx>, TenantError> {
     let claims = match &shared.jwt {
         None => None,
-        Some(verifier) => match bearer(&parts.headers)? {
-            Some(token) => Some(verifier.verify(token).await?),
+        Some(verifier) => match verifier.verify_bearer(&parts.headers).await? {
+            Some(claims) => Some(claims),
             None if shared.require_token => return Err(JwtError::MissingToken.into()),
             None => None,
         },
@@ -108,11 +107,7 @@ async fn prepare(shared: &Shared, parts: &mut Parts) -> Result<Option<RequestTx>
         let head = RequestHead::new(parts, claims.as_ref());
         shared.resolvers.resolve(&head).await?
     };
-    // A verified `sub` that is a UUID is the user the transaction acts for.
-    let user = claims
-        .as_ref()
-        .and_then(|c| c.sub())
-        .and_then(|sub| sub.parse::<crate::runtime::UserId>().ok());
+    let user = claims.as_ref().and_then(VerifiedClaims::user);
     if let Some(claims) = claims {
         parts.extensions.insert(claims);
     }
@@ -129,23 +124,6 @@ async fn prepare(shared: &Shared, parts: &mut Parts) -> Result<Option<RequestTx>
     parts.extensions.insert(tenant);
     parts.extensions.insert(tx.clone());
     Ok(Some(tx))
-}
-
-/// The token of an `Authorization: Bearer <token>` header; other schemes
-/// are not this layer's business.
-fn bearer(headers: &HeaderMap) -> Result<Option<&str>, JwtError> {
-    let Some(value) = headers.get(AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let bytes = value.as_bytes();
-    match bytes.get(..7) {
-        Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => {}
-        _ => return Ok(None),
-    }
-    let token = std::str::from_utf8(&bytes[7..]).map_err(|_| JwtError::BadBase64 {
-        part: TokenPart::Header,
-    })?;
-    Ok(Some(token.trim()))
 }
 
 /// The first answer's tenant, checked against every other answer (there

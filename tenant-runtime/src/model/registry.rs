@@ -80,12 +80,9 @@ pub fn extensions() -> Vec<&'static Extension> {
 
 /// The extensions of `meta`'s table, in a stable order.
 pub fn extensions_of(meta: &TableMeta) -> Vec<&'static Extension> {
-    let mut found: Vec<&'static Extension> = inventory::iter::<Extension>
-        .into_iter()
-        .filter(|e| e.schema == meta.schema && e.table == meta.name)
-        .collect();
-    found.sort_by_key(|e| e.sql);
-    found
+    let mut all = extensions();
+    all.retain(|e| e.schema == meta.schema && e.table == meta.name);
+    all
 }
 
 /// What is wrong with the set of registered models.

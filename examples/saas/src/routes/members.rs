@@ -3,10 +3,10 @@
 //! `/invitations/accept`. The database enforces every rule (tenant-members'
 //! SQL); these handlers only say who acts.
 
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Extension, Path};
 use axum::http::StatusCode;
-use axum::{Json, extract::rejection::ExtensionRejection};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tenant_axum::RequestTx;
@@ -151,13 +151,10 @@ pub(crate) struct Acceptance {
 /// client switches to it without logging in again.
 pub(crate) async fn accept(
     tx: RequestTx,
-    accounts: Result<Extension<Accounts>, ExtensionRejection>,
+    Extension(accounts): Extension<Accounts>,
     acceptance: Result<Json<Acceptance>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let token = body(acceptance)?.token;
-    let Extension(accounts) = accounts.map_err(|e| ApiError::InvalidBody {
-        reason: e.body_text(),
-    })?;
     let user = tx.user().ok_or(ApiError::UserRequired)?;
     let role = tenant_members::accept_invitation(tx.get().await?, &token).await?;
     let tenant = tx.tenant();
