@@ -199,8 +199,8 @@ BEGIN
            pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_counter')),
            EXISTS (SELECT 1 FROM tenancy.context_keys k WHERE k.key_id = s.key_id AND k.retired_at IS NULL),
            pg_catalog.has_database_privilege(SESSION_USER, s.database_id, 'TEMP'),
-           (SELECT c.relowner = n.nspowner FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n
-             WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_session') AND n.nspname = 'tenancy'),
+           (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = s.tableoid)
+             = (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.oid = 'tenancy'::regnamespace),
            (SELECT CASE WHEN t.deleted_at IS NULL THEN 1 ELSE 2 END FROM public.tenants t WHERE t.id = p_tenant)
       INTO v_ipad, v_opad, v_spent, v_key_ok, v_temp, v_owned, v_tenant
       FROM pg_temp.tenancy_session s;
@@ -270,9 +270,8 @@ CREATE OR REPLACE VIEW tenancy.context AS
              -- can set it, so it matches only when enter ran in this
              -- transaction. (tenancy_ctx_hi and _lo are made with it and
              -- cannot be replaced alone: dropping them needs their owner.)
-             AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n
-                          WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_ctx_at')
-                            AND n.nspname = 'tenancy' AND c.relowner = n.nspowner)
+             AND (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_ctx_at'))
+                 = (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.oid = 'tenancy'::regnamespace)
             THEN pg_catalog.encode(pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_hi')))
                                    || pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_lo'))), 'hex')::uuid
         ELSE tenancy.unverified_tenant()
@@ -299,9 +298,8 @@ AS $fn$
     SELECT CASE
         WHEN pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_user_at'))
              = (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint
-             AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n
-                          WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_user_at')
-                            AND n.nspname = 'tenancy' AND c.relowner = n.nspowner)
+             AND (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_user_at'))
+                 = (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.oid = 'tenancy'::regnamespace)
             THEN pg_catalog.encode(pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_user_hi')))
                                    || pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_user_lo'))), 'hex')::uuid
     END
@@ -317,9 +315,8 @@ AS $fn$
     SELECT CASE
         WHEN pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_at'))
              = (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint
-             AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n
-                          WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_ctx_at')
-                            AND n.nspname = 'tenancy' AND c.relowner = n.nspowner)
+             AND (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_ctx_at'))
+                 = (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.oid = 'tenancy'::regnamespace)
             THEN pg_catalog.encode(pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_hi')))
                                    || pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_lo'))), 'hex')::uuid
     END
