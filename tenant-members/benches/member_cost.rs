@@ -11,7 +11,7 @@ use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use tenant_runtime::{TenantId, TenantPool, TenantScoped, UserId, ddl, registry};
 use tenant_test_support::bench::{
-    BoxError, Round, Samples, header, one_connection_tenant_pool, row, with_fresh_database,
+    BoxError, header, interleaved, one_connection_tenant_pool, row, with_fresh_database,
 };
 use tenant_test_support::setup;
 
@@ -72,33 +72,23 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
             .await?;
     let (pool, pid) = one_connection_tenant_pool(opts, key).await?;
 
-    let mut samples: [Samples; VARIANTS.len()] = Default::default();
     let mut next = 0usize;
-    let mut pick = || {
+    let pick = || {
         next = (next + 37) % members.len();
         let (tenant, user) = members[next];
         (tenant, UserId::new(user))
     };
-    for _ in 0..PER_ROUND {
-        let target = pick();
-        for v in VARIANTS {
-            request(&pool, v, target).await?;
-        }
-    }
-    for round in 0..ROUNDS {
-        let mut timed = Round::default();
-        for _ in 0..PER_ROUND {
-            let target = pick();
-            for i in 0..VARIANTS.len() {
-                let index = (i + round) % VARIANTS.len();
-                let rows = timed
-                    .time(index, pid, request(&pool, VARIANTS[index], target))
-                    .await?;
-                assert_eq!(rows, 50);
-            }
-        }
-        timed.finish(&mut samples, PER_ROUND as u32);
-    }
+    let samples = interleaved::<{ VARIANTS.len() }, _, BoxError>(
+        (ROUNDS, PER_ROUND),
+        pick,
+        |_| pid,
+        async |index, target| {
+            let rows = request(&pool, VARIANTS[index], target).await?;
+            assert_eq!(rows, 50);
+            Ok(())
+        },
+    )
+    .await?;
     pool.close();
     let [plain, as_user, member] = &samples;
     let mut out = header("50-row list request as the application role");

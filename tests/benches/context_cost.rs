@@ -30,7 +30,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgSslMode};
 use sqlx::{Connection, Executor};
 use tenant_runtime::{TenantId, TenantPool, TenantTable, ddl, registry};
 use tenant_tests::Project;
-use tenant_tests::bench::{BoxError, Round, Samples, header, row, with_fresh_database};
+use tenant_tests::bench::{BoxError, Samples, header, interleaved, row, with_fresh_database};
 use tenant_tests::setup::{self, APP_ROLE};
 use tenant_tests::wire::RoundTripProxy;
 
@@ -241,47 +241,34 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
         .fetch_one(&mut clients.unsigned)
         .await?;
 
-    let mut samples: [Samples; VARIANTS.len()] = Default::default();
     let mut next = 0usize;
-    let mut pick = || {
+    let pick = || {
         next = (next + 7919) % targets.len(); // a prime stride visits every tenant
         targets[next]
     };
-    for _ in 0..PER_ROUND {
-        let target = pick();
-        for v in VARIANTS {
-            request(&mut clients, v, target).await?;
+    let backend = |index: usize| {
+        if VARIANTS[index].0 == Context::Unsigned {
+            unsigned_pid
+        } else {
+            signed_pid
         }
-    }
-    // Request by request, the variants take turns (in an order rotated each
-    // round), so both backends and the client see the same pace: a block
-    // of one variant after another lets one connection run hot while the
-    // other sleeps, which on a shared VM moves server CPU by 2-3x.
-    for round in 0..ROUNDS {
-        let picks: Vec<(TenantId, i64)> = (0..PER_ROUND).map(|_| pick()).collect();
-        let mut timed = Round::default();
-        for &target in &picks {
-            for i in 0..VARIANTS.len() {
-                let index = (i + round) % VARIANTS.len();
-                let variant = VARIANTS[index];
-                let pid = if variant.0 == Context::Unsigned {
-                    unsigned_pid
-                } else {
-                    signed_pid
-                };
-                let expected = match variant.1 {
-                    Statement::None => 0,
-                    Statement::Point => 1,
-                    Statement::List => 50,
-                };
-                let rows = timed
-                    .time(index, pid, request(&mut clients, variant, target))
-                    .await?;
-                assert_eq!(rows, expected);
-            }
-        }
-        timed.finish(&mut samples, PER_ROUND as u32);
-    }
+    };
+    let samples = interleaved::<{ VARIANTS.len() }, _, BoxError>(
+        (ROUNDS, PER_ROUND),
+        pick,
+        backend,
+        async |index, target| {
+            let variant = VARIANTS[index];
+            let expected = match variant.1 {
+                Statement::None => 0,
+                Statement::Point => 1,
+                Statement::List => 50,
+            };
+            assert_eq!(request(&mut clients, variant, target).await?, expected);
+            Ok(())
+        },
+    )
+    .await?;
     clients.signed.close();
     clients.unsigned.close().await?;
 

@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tenant_runtime::{TenantId, TenantPool, ddl, registry};
 use tenant_tests::Project;
 use tenant_tests::bench::{
-    BoxError, Round, Samples, header, load_projects, one_connection_tenant_pool, row,
+    BoxError, header, interleaved, load_projects, one_connection_tenant_pool, row,
     with_fresh_database,
 };
 use tenant_tests::setup;
@@ -122,19 +122,16 @@ async fn run(dbs: [(PgPool, PgConnectOptions); 2]) -> Result<(), BoxError> {
             assert_eq!(request(&sides, v, n).await?, 50);
         }
     }
-    let mut samples: [Samples; 4] = Default::default();
     let mut n = 0usize;
-    for round in 0..ROUNDS {
-        let mut timed = Round::default();
-        for _ in 0..PER_ROUND {
-            n = n.wrapping_add(37);
-            for i in 0..4 {
-                let v = (i + round) % 4;
-                assert_eq!(timed.time(v, pid(v), request(&sides, v, n)).await?, 50);
-            }
-        }
-        timed.finish(&mut samples, PER_ROUND as u32);
-    }
+    let pick = || {
+        n = n.wrapping_add(37);
+        n
+    };
+    let samples = interleaved::<4, _, BoxError>((ROUNDS, PER_ROUND), pick, pid, async |v, n| {
+        assert_eq!(request(&sides, v, n).await?, 50);
+        Ok(())
+    })
+    .await?;
     for side in &sides {
         side.pool.close();
         side.hand.close().await;

@@ -22,7 +22,7 @@ use sqlx::{Connection as _, Executor as _};
 use tenant_runtime::{TenantId, TenantPool, ddl, registry};
 use tenant_tests::Project;
 use tenant_tests::bench::{
-    BoxError, Round, Samples, header, load_projects, micros, row, with_fresh_database,
+    BoxError, Samples, header, interleaved, load_projects, micros, row, with_fresh_database,
 };
 use tenant_tests::setup::{self, APP_ROLE};
 
@@ -409,43 +409,31 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
         .fetch_one(global.conn())
         .await?;
     global.commit().await?;
-    let mut samples: [Samples; VARIANTS.len()] = Default::default();
     let mut next = 0usize;
-    let mut pick = || {
+    let pick = || {
         next = (next + 37) % targets.len();
         targets[next]
     };
-    for _ in 0..PER_ROUND {
-        let target = pick();
-        for v in VARIANTS {
-            session.request(v, target).await?;
+    let backend = |index: usize| {
+        if matches!(VARIANTS[index].1, Begin::Pool) {
+            pool_pid
+        } else {
+            pid
         }
-    }
-    for round in 0..ROUNDS {
-        let mut timed = Round::default();
-        for _ in 0..PER_ROUND {
-            let target = pick();
-            for i in 0..VARIANTS.len() {
-                let index = (i + round) % VARIANTS.len();
-                let variant = VARIANTS[index];
-                let backend = if matches!(variant.1, Begin::Pool) {
-                    pool_pid
-                } else {
-                    pid
-                };
-                let rows = timed
-                    .time(index, backend, session.request(variant, target))
-                    .await?;
-                assert_eq!(
-                    rows,
-                    usize::from(matches!(variant.2, Read::Table(_))),
-                    "{}",
-                    variant.0
-                );
-            }
-        }
-        timed.finish(&mut samples, PER_ROUND as u32);
-    }
+    };
+    let samples = interleaved::<{ VARIANTS.len() }, _, BoxError>(
+        (ROUNDS, PER_ROUND),
+        pick,
+        backend,
+        async |index, target| {
+            let variant = VARIANTS[index];
+            let rows = session.request(variant, target).await?;
+            let expected = usize::from(matches!(variant.2, Read::Table(_)));
+            assert_eq!(rows, expected, "{}", variant.0);
+            Ok(())
+        },
+    )
+    .await?;
     session.pool.close();
     session.conn.close().await?;
     println!("{}", report(&samples));

@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool};
 use tenant_runtime::{TenantId, TenantPool, ddl, registry};
 use tenant_tests::Project;
 use tenant_tests::bench::{
-    BoxError, Round, Samples, header, load_projects, one_connection_tenant_pool, row,
+    BoxError, header, interleaved, load_projects, one_connection_tenant_pool, row,
     with_fresh_database,
 };
 use tenant_tests::setup;
@@ -67,29 +67,22 @@ async fn run(dbs: [(PgPool, PgConnectOptions); 3]) -> Result<(), BoxError> {
     for ((owner, opts), tenants) in dbs.iter().zip(SIZES) {
         sides.push(prepare(owner, opts, tenants).await?);
     }
-    let mut samples: [Samples; 3] = Default::default();
     let mut next = 0usize;
-    let mut pick = |side: &Side| {
+    let pick = || {
         next = next.wrapping_add(7919);
-        side.targets[next % side.targets.len()]
+        next
     };
-    for _ in 0..PER_ROUND {
-        for side in &sides {
-            request(side, pick(side)).await?;
-        }
-    }
-    for round in 0..ROUNDS {
-        let mut timed = Round::default();
-        for _ in 0..PER_ROUND {
-            for i in 0..sides.len() {
-                let index = (i + round) % sides.len();
-                let side = &sides[index];
-                let target = pick(side);
-                assert!(timed.time(index, side.pid, request(side, target)).await?);
-            }
-        }
-        timed.finish(&mut samples, PER_ROUND as u32);
-    }
+    let samples = interleaved::<3, _, BoxError>(
+        (ROUNDS, PER_ROUND),
+        pick,
+        |index| sides[index].pid,
+        async |index, n| {
+            let side = &sides[index];
+            assert!(request(side, side.targets[n % side.targets.len()]).await?);
+            Ok(())
+        },
+    )
+    .await?;
     for side in &sides {
         side.pool.close();
     }

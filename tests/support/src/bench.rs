@@ -168,6 +168,42 @@ impl<const N: usize> Round<N> {
     }
 }
 
+/// Runs `N` variants interleaved: first one request of each per pick (to
+/// warm caches and prepare statements), then `rounds` rounds of
+/// `per_round` picks in which every variant runs once per pick, in an
+/// order rotated each round, each timed against the CPU of backend
+/// `backend(variant)`. Request by request, so every variant sees the
+/// same pace: a block of one variant after another lets one backend run
+/// hot while another sleeps, which on a shared VM moves server CPU by 2-3x.
+pub async fn interleaved<const N: usize, T: Copy, E>(
+    (rounds, per_round): (usize, usize),
+    mut pick: impl FnMut() -> T,
+    backend: impl Fn(usize) -> i32,
+    mut request: impl AsyncFnMut(usize, T) -> Result<(), E>,
+) -> Result<[Samples; N], E> {
+    for _ in 0..per_round {
+        let target = pick();
+        for index in 0..N {
+            request(index, target).await?;
+        }
+    }
+    let mut samples: [Samples; N] = std::array::from_fn(|_| Samples::default());
+    for round in 0..rounds {
+        let mut timed = Round::<N>::default();
+        for _ in 0..per_round {
+            let target = pick();
+            for i in 0..N {
+                let index = (i + round) % N;
+                timed
+                    .time(index, backend(index), request(index, target))
+                    .await?;
+            }
+        }
+        timed.finish(&mut samples, u32::try_from(per_round).unwrap_or(u32::MAX));
+    }
+    Ok(samples)
+}
+
 /// The median; NaN for none.
 pub fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {

@@ -23,7 +23,7 @@ pub(crate) const SYSTEM_ROLE: &str = "saas_test_system";
 pub(crate) const SECRET: &str = "test-secret-test-secret-test-secret!";
 
 /// Roles are cluster-wide and `roles` alters them: one test at a time.
-static ROLES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ROLES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub(crate) struct Service {
     pub(crate) addr: SocketAddr,

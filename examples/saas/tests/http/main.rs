@@ -3,6 +3,7 @@
 
 mod common;
 mod members;
+mod upgrade;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
