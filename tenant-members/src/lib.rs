@@ -60,19 +60,14 @@ impl Membership {
 
 /// The role in the transaction's tenant of the user it acts for
 /// (`TenantPool::begin_as`), or `None` when they are no member (or it
-/// acts for nobody). One statement, under the tenant's row-level
-/// security, that does not force the session reset at commit.
+/// acts for nobody): as of `begin`, which read it with the tenant
+/// (`TenantTx::user_in_tenant`, from `tenancy.user_in_tenant`), so it
+/// costs no statement. A change of the membership within this
+/// transaction shows through [`membership_of`], not here.
 pub async fn role_of_current_user(
     tx: &tenant_runtime::TenantTx,
 ) -> Result<Option<Role>, tenant_runtime::Error> {
-    let Some(user) = tx.user() else {
-        return Ok(None);
-    };
-    // The user as a parameter, not tenancy.current_user_id(): it is the
-    // same signed value, and a plain parameter lets the (tenant_id,
-    // user_id) index answer without a function call per row.
-    let row = membership_of(tx, *user.as_uuid()).await?;
-    Ok(row.and_then(|m| m.role().ok()))
+    Ok(tx.user_in_tenant().and_then(|role| role.parse().ok()))
 }
 
 /// The membership of `user` in the transaction's tenant, if any (one

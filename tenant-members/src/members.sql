@@ -173,3 +173,18 @@ CREATE POLICY users_visible ON public.users FOR SELECT
     USING (id = tenancy.current_user_id()
            OR CASE WHEN tenancy.entered_tenant() IS NULL THEN false
                    ELSE id IN (SELECT m.user_id FROM public.memberships m) END);
+
+-- The user's role in the tenant, which tenancy.enter hands back with the
+-- begin message (TenantTx::user_in_tenant, read by role_of_current_user
+-- and the Member extractor): no statement of its own per request. It
+-- runs as enter's definer once the tenant is entered, so the memberships
+-- policy applies.
+CREATE OR REPLACE FUNCTION tenancy.user_in_tenant(p_tenant uuid, p_user uuid) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN (SELECT m.role FROM public.memberships m WHERE m.tenant_id = p_tenant AND m.user_id = p_user);
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION tenancy.user_in_tenant(uuid, uuid) FROM PUBLIC;

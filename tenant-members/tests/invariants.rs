@@ -290,3 +290,65 @@ async fn a_user_lists_their_own_organisations_only(_: PgPoolOptions, opts: PgCon
     }
     drop(tx);
 }
+
+#[sqlx::test]
+async fn the_role_arrives_with_begin_and_is_that_of_begin(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let w = World::new(opts).await;
+    for (user, tenant, expected) in [
+        (w.ada, w.acme(), Some(Role::Owner)),
+        (w.bob, w.acme(), Some(Role::Admin)),
+        (w.cy, w.acme(), Some(Role::Member)),
+        (w.dan, w.tenants[1], Some(Role::Owner)),
+        // Globex's owner is nobody in Acme, and Acme's owner nobody in Globex.
+        (w.dan, w.acme(), None),
+        (w.ada, w.tenants[1], None),
+    ] {
+        let tx = w.app.begin_as(tenant, user).await.unwrap();
+        assert_eq!(
+            tenant_members::role_of_current_user(&tx).await.unwrap(),
+            expected
+        );
+        assert_eq!(
+            tx.user_in_tenant(),
+            expected.map(|r| r.as_str()),
+            "what enter handed back"
+        );
+        tx.commit().await.unwrap();
+    }
+    // No user, no role.
+    let tx = w.app.begin(w.acme()).await.unwrap();
+    assert_eq!(tx.user_in_tenant(), None);
+    assert_eq!(
+        tenant_members::role_of_current_user(&tx).await.unwrap(),
+        None
+    );
+    drop(tx);
+    // As of begin: a change in the transaction shows in membership_of,
+    // not in the role read at begin; the next transaction sees it.
+    let tx = w.app.begin_as(w.acme(), w.ada).await.unwrap();
+    tenant_members::set_role(&tx, *w.cy.as_uuid(), Role::Viewer)
+        .await
+        .unwrap();
+    let cy_now = tenant_members::membership_of(&tx, *w.cy.as_uuid())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cy_now.role().unwrap(), Role::Viewer);
+    tx.commit().await.unwrap();
+    let tx = w.app.begin_as(w.acme(), w.cy).await.unwrap();
+    assert_eq!(
+        tenant_members::role_of_current_user(&tx).await.unwrap(),
+        Some(Role::Viewer)
+    );
+    drop(tx);
+    // A removed member is no member at the next begin.
+    w.remove(w.ada, w.cy).await.unwrap();
+    let tx = w.app.begin_as(w.acme(), w.cy).await.unwrap();
+    assert_eq!(
+        tenant_members::role_of_current_user(&tx).await.unwrap(),
+        None
+    );
+}

@@ -15,15 +15,14 @@
 //! backend, request by request in an order rotated each round, so each
 //! part's cost is a difference of server CPU (from /proc) in one run.
 
-use hmac::{Hmac, KeyInit, Mac as _};
-use sha2::Sha256;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
+use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::{Connection as _, Executor as _};
 use tenant_runtime::{TenantId, TenantPool, ddl, registry};
 use tenant_tests::Project;
 use tenant_tests::bench::{
     BoxError, Samples, header, interleaved, load_projects, micros, row, with_fresh_database,
 };
+use tenant_tests::session::RawSession;
 use tenant_tests::setup::{self, APP_ROLE};
 
 const DATABASE: &str = "tenant_bench_breakdown";
@@ -69,8 +68,8 @@ const NO_WRITES: &[Cut] = &[
         "PERFORM pg_catalog.setval('pg_temp.tenancy_user_at', 0) WHERE false;",
     ),
     (
-        "::bigint);\nEND\n$fn$;",
-        "::bigint) WHERE false;\nEND\n$fn$;",
+        "::bigint);\n    IF p_user IS NOT NULL THEN",
+        "::bigint) WHERE false;\n    IF p_user IS NOT NULL THEN",
     ),
 ];
 /// `tenancy.context` without the check that the context's sequence is
@@ -89,9 +88,9 @@ const VIEW_OLD_OWNER: &[Cut] = &[(
 /// Empty procedures with `enter`'s signature: what a CALL costs before
 /// its body does anything, invoked and as SECURITY DEFINER.
 const EMPTY: &str = "
-CREATE PROCEDURE breakdown.empty_invoker(p_tenant uuid, p_user uuid, p_counter bigint, p_mac text)
+CREATE PROCEDURE breakdown.empty_invoker(p_tenant uuid, p_user uuid, p_counter bigint, p_mac text, INOUT p_out text)
     LANGUAGE plpgsql AS $fn$ BEGIN END $fn$;
-CREATE PROCEDURE breakdown.empty_definer(p_tenant uuid, p_user uuid, p_counter bigint, p_mac text)
+CREATE PROCEDURE breakdown.empty_definer(p_tenant uuid, p_user uuid, p_counter bigint, p_mac text, INOUT p_out text)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$ BEGIN END $fn$;
 ";
 
@@ -100,7 +99,7 @@ CREATE PROCEDURE breakdown.empty_definer(p_tenant uuid, p_user uuid, p_counter b
 enum Begin {
     /// `BEGIN`: no tenant context at all.
     Plain,
-    /// `CALL <procedure>(<tenant>, NULL, <counter>, <mac>); BEGIN`.
+    /// `CALL <procedure>(<tenant>, NULL, <counter>, <mac>, NULL); BEGIN`.
     Call(&'static str),
     /// `TenantPool::begin`, the scoped API, `commit`: today's begin with
     /// the library's client side (its own connection and backend).
@@ -285,21 +284,11 @@ ANALYZE breakdown.{table};\n"
     sql
 }
 
-fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
-    for part in parts {
-        m.update(part);
-    }
-    m.finalize().into_bytes().into()
-}
-
-/// A connection of the application role with a tenancy session opened as
-/// `TenantPool` opens one (SECURITY.md), and the counter of its tokens.
+/// The hand-driven session every variant but the last runs on, and the
+/// pool the last one runs through.
 struct Session {
-    conn: PgConnection,
+    raw: RawSession,
     pool: TenantPool,
-    secret: [u8; 32],
-    counter: i64,
 }
 
 impl Session {
@@ -307,48 +296,21 @@ impl Session {
         opts: &PgConnectOptions,
         key: &tenant_runtime::tx::ContextKey,
     ) -> Result<Self, BoxError> {
-        let mut conn = PgConnection::connect_with(&opts.clone().username(APP_ROLE)).await?;
-        let mut secret = [0; 32];
-        secret[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        secret[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        let proof = hmac(key.expose_bytes(), &[b"tenancy/open/v1", &secret]);
-        sqlx::query("SELECT tenancy.open_session($1, $2, $3)")
-            .bind(key.id())
-            .bind(&secret[..])
-            .bind(&proof[..])
-            .execute(&mut conn)
-            .await?;
+        let app = opts.clone().username(APP_ROLE);
+        let raw = RawSession::open(&app, key).await?;
         let pool = TenantPool::options()
             .context_key(key.clone())
             .max_connections(1)
-            .connect_with(opts.clone().username(APP_ROLE))
+            .connect_with(app)
             .await?;
-        Ok(Self {
-            conn,
-            pool,
-            secret,
-            counter: 0,
-        })
+        Ok(Self { raw, pool })
     }
 
     /// The begin message of a tenant-only token, addressed to `procedure`.
     fn begin(&mut self, procedure: &str, tenant: TenantId) -> String {
-        self.counter += 1;
-        let mut field = vec![1u8];
-        field.extend_from_slice(tenant.as_uuid().as_bytes());
-        let mac = hmac(
-            &self.secret,
-            &[
-                b"tenancy/enter/v2",
-                &field,
-                &[0],
-                &self.counter.to_be_bytes(),
-            ],
-        );
+        let (counter, mac) = self.raw.token(tenant);
         format!(
-            "CALL {procedure}('{tenant}'::uuid, NULL::uuid, {}::int8, '{}'::text); BEGIN",
-            self.counter,
-            hex::encode(mac)
+            "CALL {procedure}('{tenant}'::uuid, NULL::uuid, {counter}::int8, '{mac}'::text, NULL::text); BEGIN"
         )
     }
 
@@ -368,7 +330,7 @@ impl Session {
                 return Ok(usize::from(found.is_some()));
             }
         };
-        self.conn.execute(sqlx::raw_sql(&message)).await?;
+        self.raw.send(&message).await?;
         let rows = match read {
             Read::None => 0,
             Read::Table(table) => {
@@ -378,12 +340,12 @@ impl Session {
                 sqlx::query(&sql)
                     .bind(tenant)
                     .bind(id)
-                    .fetch_all(&mut self.conn)
+                    .fetch_all(&mut self.raw.conn)
                     .await?
                     .len()
             }
         };
-        self.conn.execute(sqlx::raw_sql("COMMIT")).await?;
+        self.raw.send("COMMIT").await?;
         Ok(rows)
     }
 }
@@ -402,7 +364,7 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
 
     let mut session = Session::open(opts, &key).await?;
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut session.conn)
+        .fetch_one(&mut session.raw.conn)
         .await?;
     let mut global = session.pool.begin_global().await?;
     let pool_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
@@ -435,7 +397,7 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
     )
     .await?;
     session.pool.close();
-    session.conn.close().await?;
+    session.raw.conn.close().await?;
     println!("{}", report(&samples));
     Ok(())
 }

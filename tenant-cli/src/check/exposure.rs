@@ -187,7 +187,7 @@ const OWN_DEFINERS: &[(&str, &str, &str)] = &[
     (
         "tenancy",
         "enter",
-        "IN p_tenant uuid, IN p_user uuid, IN p_counter bigint, IN p_mac text",
+        "IN p_tenant uuid, IN p_user uuid, IN p_counter bigint, IN p_mac text, INOUT p_user_in_tenant text",
     ),
 ];
 

@@ -136,7 +136,7 @@ pub(crate) struct TableProbe {
 pub(crate) struct Forged {
     /// `tenancy.current_tenant()` after `set_config` to the tenant.
     pub(crate) current: Attempt,
-    /// `CALL tenancy.enter(<tenant>, NULL, 1, '00')` with a made-up token.
+    /// `CALL tenancy.enter(<tenant>, NULL, 1, '00', NULL)` with a made-up token.
     pub(crate) enter: Attempt,
 }
 
@@ -234,8 +234,9 @@ pub(crate) async fn run(
             }
             let current =
                 attempt(&mut tx, Some(CURRENT_TENANT.to_owned()), Kind::Count, "").await?;
-            let enter =
-                format!("CALL tenancy.enter('{id}'::uuid, NULL::uuid, 1::int8, '00'::text)");
+            let enter = format!(
+                "CALL tenancy.enter('{id}'::uuid, NULL::uuid, 1::int8, '00'::text, NULL::text)"
+            );
             let enter = attempt(&mut tx, Some(enter), Kind::Execute, "").await?;
             Some(Forged { current, enter })
         }

@@ -39,7 +39,7 @@ pub(super) const CHECKS: &[Check] = &[
     Check {
         id: "context.enter-tenant",
         severity: Severity::Error,
-        title: "tenancy.open_session(integer, bytea, bytea) and the procedure tenancy.enter(uuid, uuid, bigint, text) exist and the application role can call them (TenantPool does)",
+        title: "tenancy.open_session(integer, bytea, bytea) and the procedure tenancy.enter(uuid, uuid, bigint, text, text) exist and the application role can call them (TenantPool does)",
         run: enter_tenant,
     },
     Check {
@@ -322,7 +322,7 @@ fn enter_tenant(ctx: &Ctx<'_>) -> Verdict {
     findings.extend(function(
         ctx,
         "enter",
-        &["uuid", "uuid", "bigint", "text"],
+        &["uuid", "uuid", "bigint", "text", "text"],
         "procedure",
         true,
     ));

@@ -166,10 +166,27 @@ END
 $fn$;
 GRANT EXECUTE ON FUNCTION tenancy.open_session(integer, bytea, bytea) TO PUBLIC;
 
+-- What a linked library reports, as `enter` ends, of the user in the
+-- tenant just entered (tenant-members: the user's membership role), so a
+-- request learns it from its begin message instead of a statement of its
+-- own. Nothing here: a library's SQL, which the migration runs after this
+-- preamble, replaces it. It runs as enter's definer, with the context
+-- already entered, so the tenant's row-level security applies to it.
+CREATE OR REPLACE FUNCTION tenancy.user_in_tenant(p_tenant uuid, p_user uuid) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN NULL;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION tenancy.user_in_tenant(uuid, uuid) FROM PUBLIC;
+
 -- Enters a tenant, a user, or both, for this transaction.
 -- TenantPool::begin sends `CALL tenancy.enter('<tenant>'::uuid,
--- '<user>'::uuid or NULL::uuid, <n>::int8, '<mac>'::text); BEGIN` as one
--- simple-query message; the text is visible in pg_stat_activity, so the
+-- '<user>'::uuid or NULL::uuid, <n>::int8, '<mac>'::text, NULL::text);
+-- BEGIN` as one simple-query message, and reads back p_user_in_tenant
+-- (tenancy.user_in_tenant, when both a tenant and a user are entered); the text is visible in pg_stat_activity, so the
 -- token is worth nothing there: it is a MAC under this connection's secret
 -- (another connection has another) of the tenant and a counter that is
 -- spent on first use, rollback or not. The verified context is the tenant
@@ -179,7 +196,7 @@ GRANT EXECUTE ON FUNCTION tenancy.open_session(integer, bytea, bytea) TO PUBLIC;
 -- no context, and the setting app.current_tenant is only a hint. Nothing
 -- may follow the BEGIN in the message: a second transaction in the same
 -- message would share the start time.
-CREATE OR REPLACE PROCEDURE tenancy.enter(p_tenant uuid, p_user uuid, p_counter bigint, p_mac text)
+CREATE OR REPLACE PROCEDURE tenancy.enter(p_tenant uuid, p_user uuid, p_counter bigint, p_mac text, INOUT p_user_in_tenant text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -192,6 +209,7 @@ DECLARE
     v_owned boolean;
     v_tenant smallint;
 BEGIN
+    p_user_in_tenant := NULL;
     -- One query, scalar sub-selects only: a join over a temporary table
     -- (which has no statistics) is planned as a hash join that costs more
     -- than all the rest.
@@ -254,6 +272,24 @@ BEGIN
             pg_catalog.setval('pg_temp.tenancy_ctx_hi', ('x' || pg_catalog.left(pg_catalog.encode(pg_catalog.uuid_send(p_tenant), 'hex'), 16))::bit(64)::bigint),
             pg_catalog.setval('pg_temp.tenancy_ctx_lo', ('x' || pg_catalog.right(pg_catalog.encode(pg_catalog.uuid_send(p_tenant), 'hex'), 16))::bit(64)::bigint),
             pg_catalog.setval('pg_temp.tenancy_ctx_at', (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint);
+    IF p_user IS NOT NULL THEN
+        p_user_in_tenant := tenancy.user_in_tenant(p_tenant, p_user);
+    END IF;
+END
+$fn$;
+GRANT EXECUTE ON PROCEDURE tenancy.enter(uuid, uuid, bigint, text, text) TO PUBLIC;
+
+-- The begin message of the release before (no p_user_in_tenant), kept so
+-- that its binaries go on entering tenants between this migration and
+-- their restart.
+CREATE OR REPLACE PROCEDURE tenancy.enter(p_tenant uuid, p_user uuid, p_counter bigint, p_mac text)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_ignored text;
+BEGIN
+    CALL tenancy.enter(p_tenant, p_user, p_counter, p_mac, v_ignored);
 END
 $fn$;
 GRANT EXECUTE ON PROCEDURE tenancy.enter(uuid, uuid, bigint, text) TO PUBLIC;

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use deadpool::Runtime;
 use deadpool::managed::{self, PoolError, TimeoutType, Timeouts};
+use sqlx::Row as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use tracing::Instrument as _;
 
 use super::context::ContextKey;
 use super::mode::{GlobalMode, Mode, SystemMode, TenantMode};
 use super::roles::Expect;
-use super::session::{BoxFuture, Lease, Manager, Session, simple_query};
+use super::session::{BoxFuture, Lease, Manager, Session, simple_query_rows};
 use super::transaction::Tx;
 use crate::error::{Error, Result};
 use crate::model::registry;
@@ -282,11 +283,17 @@ impl<M: Mode> Pool<M> {
         loop {
             let mut lease = self.lease().await?;
             let message = begin(lease.session())?;
-            let e = match simple_query(lease.conn(), &message)
+            let e = match simple_query_rows(lease.conn(), &message)
                 .instrument(span.clone())
                 .await
             {
-                Ok(_) => return Ok(Tx::new(lease, context, span)),
+                Ok(rows) => {
+                    let user_in_tenant = match rows.first() {
+                        Some(row) => row.try_get::<Option<String>, _>(0)?,
+                        None => None,
+                    };
+                    return Ok(Tx::new(lease, context, span, user_in_tenant));
+                }
                 Err(e) => e,
             };
             let fresh = lease.is_fresh();

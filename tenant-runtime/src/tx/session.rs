@@ -31,6 +31,16 @@ pub(crate) fn simple_query<'c>(
     sqlx::Executor::execute(conn, sqlx::raw_sql(sql))
 }
 
+/// Runs `sql` as one simple-query message like [`simple_query`], and
+/// returns the rows its statements sent back (a begin message's
+/// `p_user_in_tenant`).
+pub(crate) fn simple_query_rows<'c>(
+    conn: &'c mut PgConnection,
+    sql: &'c str,
+) -> BoxFuture<'c, sqlx::Result<Vec<sqlx::postgres::PgRow>>> {
+    sqlx::Executor::fetch_all(conn, sqlx::raw_sql(sql))
+}
+
 /// One connection of the pool.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -66,7 +76,7 @@ impl Session {
         let tenant = tenant.map_or_else(|| "NULL".to_owned(), |t| format!("'{t}'"));
         let user = user.map_or_else(|| "NULL".to_owned(), |u| format!("'{u}'"));
         Ok(format!(
-            "CALL tenancy.enter({tenant}::uuid, {user}::uuid, {}::int8, '{mac}'::text); BEGIN",
+            "CALL tenancy.enter({tenant}::uuid, {user}::uuid, {}::int8, '{mac}'::text, NULL::text); BEGIN",
             tokens.counter
         ))
     }

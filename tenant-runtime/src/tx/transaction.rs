@@ -42,6 +42,8 @@ pub struct Tx<M: Mode> {
     raw: AtomicBool,
     /// A statement of the library failed: PostgreSQL has aborted it.
     failed: AtomicBool,
+    /// What `tenancy.user_in_tenant` reported at begin.
+    user_in_tenant: Option<String>,
 }
 
 /// What resets a connection after hand-written SQL, so that nothing of it
@@ -61,13 +63,19 @@ enum End {
 }
 
 impl<M: Mode> Tx<M> {
-    pub(crate) fn new(lease: Lease, context: M::Context, span: tracing::Span) -> Self {
+    pub(crate) fn new(
+        lease: Lease,
+        context: M::Context,
+        span: tracing::Span,
+        user_in_tenant: Option<String>,
+    ) -> Self {
         Self {
             lease: Mutex::new(lease),
             context,
             span,
             raw: AtomicBool::new(false),
             failed: AtomicBool::new(false),
+            user_in_tenant,
         }
     }
 
@@ -162,6 +170,17 @@ impl Tx<TenantMode> {
     /// [`TenantPool::begin_as`](super::TenantPool::begin_as).
     pub fn user(&self) -> Option<UserId> {
         self.context.1
+    }
+
+    /// What a linked library reported of the acting user in this tenant
+    /// as the transaction began (tenant-members: the user's membership
+    /// role; `None` for no member), with no statement of its own: the
+    /// database's `tenancy.user_in_tenant`, called by `tenancy.enter`.
+    /// `None` without a user, or when no library reports anything. It is
+    /// the value as of `begin`; a change within the transaction does not
+    /// show here.
+    pub fn user_in_tenant(&self) -> Option<&str> {
+        self.user_in_tenant.as_deref()
     }
 }
 

@@ -6,5 +6,6 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod session;
 pub mod setup;
 pub mod wire;

@@ -1,15 +1,17 @@
 //! A deploy runs the new migration while the old service still holds its
-//! pooled connections. The connections' tenancy sessions were opened by
-//! the previous migration's `open_session`; after the newest migration
-//! replaces the tenancy functions they must still enter tenants, on the
-//! same connection (the pool would otherwise replace each one, once), and
-//! still isolate them.
+//! pooled connections and sends the begin message of its release. After
+//! the newest migration replaces the tenancy functions, a connection whose
+//! session the previous migration opened, speaking the previous release's
+//! begin message (`CALL tenancy.enter(tenant, user, n, mac); BEGIN`),
+//! must go on entering tenants and isolating them; and the new release's
+//! pool must work too.
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Connection as _, Executor as _};
 use tenant_runtime::{SystemPool, TenantId, TenantPool};
 use tenant_saas_example::db::{self, RoleNames};
 use tenant_saas_example::models::Project;
+use tenant_test_support::session::RawSession;
 
 use crate::common::{APP_ROLE, OWNER_ROLE, ROLES, SYSTEM_ROLE};
 
@@ -28,30 +30,42 @@ async fn apply(owner: &mut PgConnection, migration: &sqlx::migrate::Migration) {
     tx.commit().await.unwrap();
 }
 
-/// Each tenant sees its one project and nothing of the other's, through
-/// the scoped API and through raw SQL with no filter.
-async fn isolates(pool: &TenantPool, tenants: [TenantId; 2], when: &str) {
+/// Through the previous release's begin message on `old`: each tenant
+/// sees its own project and none of the other's.
+async fn old_release_isolates(old: &mut RawSession, tenants: [TenantId; 2], when: &str) {
     for (mine, theirs) in [(tenants[0], tenants[1]), (tenants[1], tenants[0])] {
-        let mut tx = pool
-            .begin(mine)
-            .await
-            .unwrap_or_else(|e| panic!("{when}: begin fails: {e}"));
-        let rows = Project::scoped(&tx).all().await.unwrap();
-        assert_eq!(rows.len(), 1, "{when}");
-        assert_eq!(rows[0].tenant_id, mine, "{when}");
-        let (foreign,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM projects WHERE tenant_id = $1")
-                .bind(theirs)
-                .fetch_one(tx.conn())
+        let (counter, mac) = old.token(mine);
+        old.send(&format!(
+            "CALL tenancy.enter('{mine}'::uuid, NULL::uuid, {counter}::int8, '{mac}'::text); BEGIN"
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{when}: the previous release's begin fails: {e}"));
+        let rows: Vec<(TenantId, i64)> =
+            sqlx::query_as("SELECT tenant_id, count(*) FROM projects GROUP BY tenant_id")
+                .fetch_all(&mut old.conn)
                 .await
                 .unwrap();
-        assert_eq!(foreign, 0, "{when}: another tenant's project is visible");
+        assert_eq!(rows, vec![(mine, 1)], "{when}: tenant {theirs} shows");
+        old.send("COMMIT").await.unwrap();
+    }
+}
+
+/// Through the scoped API of this release's pool.
+async fn pool_isolates(pool: &TenantPool, tenants: [TenantId; 2]) {
+    for mine in tenants {
+        let tx = pool.begin(mine).await.unwrap();
+        let rows = Project::scoped(&tx).all().await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].tenant_id, mine);
         tx.commit().await.unwrap();
     }
 }
 
 #[sqlx::test(migrations = false)]
-async fn pooled_sessions_survive_the_newest_migration(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn the_previous_release_keeps_working_after_the_newest_migration(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let _one_at_a_time = ROLES.lock().await;
     let migrations: Vec<_> = db::MIGRATOR.iter().collect();
     let (newest, before) = migrations.split_last().expect("migrations exist");
@@ -77,54 +91,32 @@ async fn pooled_sessions_survive_the_newest_migration(_: PgPoolOptions, opts: Pg
         tx.tenants().create("Globex").await.unwrap().id,
     ];
     tx.commit().await.unwrap();
+    // The system role bypasses RLS: one project for each tenant.
+    let mut admin = system.begin().await.unwrap();
+    for (tenant, name) in [(tenants[0], "acme plan"), (tenants[1], "globex plan")] {
+        sqlx::query("INSERT INTO projects (tenant_id, name) VALUES ($1, $2)")
+            .bind(tenant)
+            .bind(name)
+            .execute(admin.conn())
+            .await
+            .unwrap();
+    }
+    admin.commit().await.unwrap();
 
-    // One connection, so every request after the upgrade runs on the
-    // session opened before it.
-    let old = db::tenant_pool(opts.clone().username(APP_ROLE), 1, key.clone())
+    let mut old = RawSession::open(&opts.clone().username(APP_ROLE), &key)
         .await
         .unwrap();
-    for (tenant, name) in [(tenants[0], "acme plan"), (tenants[1], "globex plan")] {
-        let tx = old.begin(tenant).await.unwrap();
-        Project::scoped(&tx)
-            .insert(&Project {
-                id: 0,
-                tenant_id: tenant,
-                name: name.to_owned(),
-            })
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-    }
-    isolates(&old, tenants, "before the upgrade").await;
-    let (pid_before,): (i32,) = {
-        let mut tx = old.begin(tenants[0]).await.unwrap();
-        let pid = sqlx::query_as("SELECT pg_backend_pid()")
-            .fetch_one(tx.conn())
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        pid
-    };
+    old_release_isolates(&mut old, tenants, "before the upgrade").await;
 
     apply(&mut owner, newest).await;
     db::apply_roles(&opts, ROLE_NAMES).await.unwrap();
 
-    isolates(&old, tenants, "on a session opened before the upgrade").await;
-    let mut tx = old.begin(tenants[0]).await.unwrap();
-    let (pid_after,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
-        .fetch_one(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(
-        pid_after, pid_before,
-        "the session opened before the upgrade no longer enters: the pool replaced its connection (every pooled connection would reconnect once at this deploy)"
-    );
+    old_release_isolates(&mut old, tenants, "after the upgrade, on the old session").await;
     let fresh = db::tenant_pool(opts.username(APP_ROLE), 1, key)
         .await
         .unwrap();
-    isolates(&fresh, tenants, "on a session opened after the upgrade").await;
+    pool_isolates(&fresh, tenants).await;
     fresh.close();
-    old.close();
+    old.conn.close().await.unwrap();
     owner.close().await.unwrap();
 }
