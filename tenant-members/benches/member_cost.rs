@@ -103,12 +103,12 @@ async fn run(owner: &PgPool, opts: &PgConnectOptions) -> Result<(), BoxError> {
         Some(plain),
     ));
     out.push_str(&row(
-        "`begin_as`, the `Member` statement, `page(50, 0)`, commit",
+        "`begin_as`, `role_of_current_user` (what `Member` runs), `page(50, 0)`, commit",
         member,
         Some(plain),
     ));
     out.push_str(&row(
-        "the `Member` statement's share (vs `begin_as` without it)",
+        "the role check's share (vs `begin_as` without it)",
         member,
         Some(as_user),
     ));
