@@ -366,7 +366,7 @@ impl Pool<TenantMode> {
     /// Begins a transaction for `tenant`, in one round trip.
     ///
     /// Sends `CALL tenancy.enter('<id>'::uuid, NULL::uuid, <n>::int8,
-    /// '<token>'::text); BEGIN` as one simple-query message. The token is a
+    /// '<token>'::text, NULL::text); BEGIN` as one simple-query message. The token is a
     /// MAC, under this connection's own secret, of the tenant and a counter the server
     /// spends on first use, so the text (which `pg_stat_activity` shows)
     /// is worthless to anyone who reads it. `enter` checks the tenants
