@@ -184,7 +184,9 @@ SELECT n.nspname::text AS schema, p.proname::text AS name,
        pg_get_function_identity_arguments(p.oid) AS args,
        pg_get_userbyid(p.proowner)::text AS owner, coalesce(p.prosrc, '') AS body,
        has_function_privilege(p.oid, 'EXECUTE') AS can_execute,
-       coalesce(o.rolsuper OR o.rolbypassrls, false) AS owner_bypasses_rls
+       coalesce(o.rolsuper OR o.rolbypassrls, false) AS owner_bypasses_rls,
+       (SELECT e.extname::text FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+         WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') AS extension
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 LEFT JOIN pg_roles o ON o.oid = p.proowner
 WHERE p.prosecdef AND ",
@@ -448,6 +450,8 @@ pub(crate) struct Definer {
     pub(crate) can_execute: bool,
     /// Its owner is a superuser or has BYPASSRLS.
     pub(crate) owner_bypasses_rls: bool,
+    /// The extension it belongs to, if any.
+    pub(crate) extension: Option<String>,
 }
 
 /// A function of the `tenancy` schema.
@@ -619,6 +623,7 @@ impl Catalog {
                     body: r.try_get("body")?,
                     can_execute: r.try_get("can_execute")?,
                     owner_bypasses_rls: r.try_get("owner_bypasses_rls")?,
+                    extension: r.try_get("extension")?,
                 })
             })
             .collect::<sqlx::Result<_>>()?;

@@ -159,14 +159,31 @@ pub enum Error {
         /// The key's id.
         key_id: i32,
     },
-    /// The database has no `tenancy.open_session`: the emit-rls migration
-    /// is not applied.
+    /// The database has no tenant context (`tenancy.context_mechanisms()`):
+    /// the emit-rls migration is not applied.
     #[error(
-        "the database has no tenancy context (tenancy.open_session): apply the emit-rls migration first"
+        "the database has no tenant context (tenancy.context_mechanisms()): apply the emit-rls migration first"
     )]
     ContextNotInstalled,
+    /// None of the context mechanisms the migration installed runs where
+    /// this pool connects.
+    #[error(
+        "no tenant context mechanism runs here: the database offers [{}]{}{}; {}",
+        .installed.join(", "),
+        if *.standby { ", the server is a hot standby" } else { "" },
+        if *.pooler { ", and the pool goes through a transaction pooler" } else { "" },
+        "apply the newest emit-rls migration (its bound tokens run behind poolers and on standbys), or install the tenant_context extension"
+    )]
+    NoContextMechanism {
+        /// What `tenancy.context_mechanisms()` listed.
+        installed: Vec<String>,
+        /// Whether the server is a hot standby.
+        standby: bool,
+        /// Whether the pool was told it goes through a transaction pooler.
+        pooler: bool,
+    },
     /// The application role may create temporary tables, one of which
-    /// could stand in for the tenancy session.
+    /// could stand in for the tenancy session or shadow a table's name.
     #[error(
         "the application role may create temporary tables: REVOKE TEMP ON DATABASE .. FROM PUBLIC \
          and from the role (`tenant roles --apply` does it)"

@@ -6,7 +6,7 @@
 pub mod generated;
 pub mod soak;
 
-pub use tenant_test_support::{bench, session, setup, wire};
+pub use tenant_test_support::{bench, mechanism, session, setup, wire};
 
 use tenant_runtime::{TenantId, TenantScoped};
 use time::OffsetDateTime;

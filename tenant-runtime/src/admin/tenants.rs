@@ -216,14 +216,28 @@ impl TenantPool {
     /// resolution): for mapping a request's slug to its id. One round trip.
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>> {
         let slug = slug.to_owned();
-        self.statement(|c| Box::pin(sqlx::query_as(GET_BY_SLUG).bind(slug).fetch_optional(c)))
+        self.statement(|c, persistent| {
+            Box::pin(
+                sqlx::query_as(GET_BY_SLUG)
+                    .bind(slug)
+                    .persistent(persistent)
+                    .fetch_optional(c),
+            )
+        })
             .await
     }
 
     /// The tenant with this id, deleted or not, read like
     /// [`tenant_by_slug`](Self::tenant_by_slug).
     pub async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
-        self.statement(|c| Box::pin(sqlx::query_as(GET).bind(id).fetch_optional(c)))
+        self.statement(|c, persistent| {
+            Box::pin(
+                sqlx::query_as(GET)
+                    .bind(id)
+                    .persistent(persistent)
+                    .fetch_optional(c),
+            )
+        })
             .await
     }
 }

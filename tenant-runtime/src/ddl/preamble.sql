@@ -29,6 +29,13 @@ CREATE TABLE IF NOT EXISTS tenancy.context_keys (
     retired_at timestamptz
 );
 REVOKE ALL ON tenancy.context_keys FROM PUBLIC;
+-- Which keys are live is no secret: the tenant_context extension reads it
+-- as the application role at every begin. The key never is.
+GRANT SELECT (key_id, retired_at) ON tenancy.context_keys TO PUBLIC;
+-- The HMAC pads of each key, so a check of a bound token (below) costs
+-- two sha256 calls, not a derivation of the pads.
+ALTER TABLE tenancy.context_keys ADD COLUMN IF NOT EXISTS ipad bytea;
+ALTER TABLE tenancy.context_keys ADD COLUMN IF NOT EXISTS opad bytea;
 
 -- Roles whose sessions may set the tenant with set_config alone, as
 -- @usebetterdev/tenant does (compatibility mode, off until a role is
@@ -70,11 +77,27 @@ END
 $fn$;
 REVOKE EXECUTE ON FUNCTION tenancy.hmac_pads(bytea) FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION tenancy.fill_key_pads() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    SELECT p.ipad, p.opad INTO NEW.ipad, NEW.opad FROM tenancy.hmac_pads(NEW.key) p;
+    RETURN NEW;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION tenancy.fill_key_pads() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER fill_key_pads BEFORE INSERT OR UPDATE OF key ON tenancy.context_keys
+    FOR EACH ROW EXECUTE FUNCTION tenancy.fill_key_pads();
+UPDATE tenancy.context_keys k SET ipad = p.ipad, opad = p.opad
+  FROM tenancy.context_keys k2 CROSS JOIN LATERAL tenancy.hmac_pads(k2.key) p
+ WHERE k.ipad IS NULL AND k2.key_id = k.key_id;
+
 -- Raises "no tenant context" (TN001): what every policy ends in when this
 -- transaction did not enter a tenant. A role in tenancy.compat_roles gets
 -- the plain setting instead (see above).
 CREATE OR REPLACE FUNCTION tenancy.unverified_tenant() RETURNS uuid
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -210,6 +233,13 @@ DECLARE
     v_tenant smallint;
 BEGIN
     p_user_in_tenant := NULL;
+    -- SQL can drop the session (DISCARD TEMP): say so, rather than fail
+    -- on the missing table.
+    IF pg_catalog.to_regclass('pg_temp.tenancy_session') IS NULL THEN
+        RAISE EXCEPTION 'no tenancy session on this connection'
+            USING ERRCODE = 'TN005',
+                  HINT = 'Connections of a TenantPool open one; SQL that drops temporary objects closes it.';
+    END IF;
     -- One query, scalar sub-selects only: a join over a temporary table
     -- (which has no statistics) is planned as a hash join that costs more
     -- than all the rest.
@@ -233,7 +263,7 @@ BEGIN
     -- sha256 of both sides so the comparison's time says nothing of it.
     -- Each id is preceded by a presence byte, so that no id stands for
     -- "none".
-    IF (p_tenant IS NULL AND p_user IS NULL) OR p_counter IS NULL OR p_counter <= v_spent OR p_mac IS NULL
+    IF p_counter IS NULL OR p_counter <= v_spent OR p_mac IS NULL
        OR pg_catalog.sha256(pg_catalog.convert_to(p_mac, 'UTF8'))
           <> pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.encode(pg_catalog.sha256(v_opad
                  || pg_catalog.sha256(v_ipad || 'tenancy/enter/v2'::bytea
@@ -244,6 +274,8 @@ BEGIN
             USING ERRCODE = 'TN007',
                   HINT = 'Only TenantPool::begin can enter a tenant.';
     END IF;
+    -- Every begin of the pool spends one, a transaction without a tenant
+    -- too: no token issued on the connection outlives the next begin.
     PERFORM pg_catalog.setval('pg_temp.tenancy_counter', p_counter);
     IF p_user IS NULL THEN
         PERFORM pg_catalog.setval('pg_temp.tenancy_user_at', 0);
@@ -294,29 +326,122 @@ END
 $fn$;
 GRANT EXECUTE ON PROCEDURE tenancy.enter(uuid, uuid, bigint, text) TO PUBLIC;
 
--- The verified tenant of this transaction. Every policy reads the tenant
--- through this one view, so a change of how the context is kept changes
--- this view and no table. A view, not a function: the policy's sub-select
--- then costs no function call per statement.
-CREATE OR REPLACE VIEW tenancy.context AS
-    SELECT CASE
-        WHEN pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_at'))
+-- The context of a bound token, the mechanism for a transaction pooler
+-- (PgBouncer in transaction mode) and a hot standby, where nothing can be
+-- kept on a backend: TenantPool reads the backend's pid and the
+-- transaction's start time after BEGIN, and sets tenancy.token to
+-- b1.<key id>.<tenant>.<user>.<HMAC under the context key of both ids,
+-- the pid and the start time>. Checked here, once per statement (the
+-- policies read it in an initPlan), as the owner, who reads the key's
+-- pads: a token is worth nothing in another transaction or backend, and
+-- only the key's holder can make one. PARALLEL RESTRICTED: a worker has
+-- another pid, so it runs in the leader.
+CREATE OR REPLACE FUNCTION tenancy.bound_context(OUT tenant uuid, OUT user_id uuid)
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v text := pg_catalog.current_setting('tenancy.token', true);
+    p text[];
+    k record;
+BEGIN
+    IF v IS NULL OR v !~ '^b1\.[0-9]{1,9}\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?\.[0-9a-f]{64}$' THEN
+        RETURN;
+    END IF;
+    p := pg_catalog.string_to_array(v, '.');
+    SELECT c.ipad, c.opad INTO k FROM tenancy.context_keys c WHERE c.key_id = p[2]::integer AND c.retired_at IS NULL;
+    IF FOUND AND pg_catalog.sha256(pg_catalog.convert_to(p[5], 'UTF8'))
+       = pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.encode(pg_catalog.sha256(k.opad
+             || pg_catalog.sha256(k.ipad || 'tenancy/bound/v1'::bytea
+                                  || coalesce('\x01'::bytea || pg_catalog.uuid_send(NULLIF(p[3], '')::uuid), '\x00'::bytea)
+                                  || coalesce('\x01'::bytea || pg_catalog.uuid_send(NULLIF(p[4], '')::uuid), '\x00'::bytea)
+                                  || pg_catalog.int4send(pg_catalog.pg_backend_pid())
+                                  || pg_catalog.int8send((EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint))), 'hex'), 'UTF8')) THEN
+        tenant := NULLIF(p[3], '')::uuid;
+        user_id := NULLIF(p[4], '')::uuid;
+    END IF;
+END
+$fn$;
+GRANT EXECUTE ON FUNCTION tenancy.bound_context() TO PUBLIC;
+
+-- Writes the verified context for what the database has: the view
+-- tenancy.context, which every policy reads the tenant through, and
+-- tenancy.entered_tenant() and tenancy.current_user_id(). The first
+-- source is the tenant_context extension when it is installed (native
+-- checks; its reader is parallel safe), else the connection's tenancy
+-- session (temporary sequences that only enter writes); then a bound
+-- token; then "no tenant context" (TN001). Called below, and again by
+-- `tenant context use-extension` after CREATE EXTENSION tenant_context.
+CREATE OR REPLACE FUNCTION tenancy.install_context() RETURNS text[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_extension boolean := EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname = 'tenant_context');
+    -- The context of this transaction from the session's sequences, valid
+    -- only while the stored start time is this transaction's and the
+    -- sequence was made by tenancy.open_session, not planted (only its
+    -- owner can set it). tenancy_ctx_hi and _lo are made with it and
+    -- cannot be replaced alone: dropping them needs their owner.
+    v_session text := $sql$CASE
+        WHEN pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_%1$s_at'))
              = (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint
-             -- Made by tenancy.open_session, not planted: only its owner
-             -- can set it, so it matches only when enter ran in this
-             -- transaction. (tenancy_ctx_hi and _lo are made with it and
-             -- cannot be replaced alone: dropping them needs their owner.)
-             AND (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_ctx_at'))
+             AND (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_%1$s_at'))
                  = (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.oid = 'tenancy'::regnamespace)
-            THEN pg_catalog.encode(pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_hi')))
-                                   || pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_lo'))), 'hex')::uuid
-        ELSE tenancy.unverified_tenant()
-    END AS tenant;
-GRANT SELECT ON tenancy.context TO PUBLIC;
+            THEN pg_catalog.encode(pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_%1$s_hi')))
+                                   || pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_%1$s_lo'))), 'hex')::uuid
+    END$sql$;
+    v_tenant text;
+    v_user text;
+    v_parallel text;
+    v_mechanisms text[];
+BEGIN
+    IF v_extension THEN
+        v_tenant := 'tenant_context.tenant()';
+        v_user := 'tenant_context.user_id()';
+        v_parallel := 'RESTRICTED';
+        v_mechanisms := ARRAY['extension', 'bound'];
+    ELSE
+        v_tenant := pg_catalog.format(v_session, 'ctx');
+        v_user := pg_catalog.format(v_session, 'user');
+        -- pg_sequence_last_value is parallel unsafe.
+        v_parallel := 'UNSAFE';
+        v_mechanisms := ARRAY['session', 'bound'];
+    END IF;
+    -- A view, not a function: the policy's sub-select then costs no
+    -- function call per statement.
+    EXECUTE pg_catalog.format(
+        'CREATE OR REPLACE VIEW tenancy.context AS SELECT COALESCE(%s, (tenancy.bound_context()).tenant, tenancy.unverified_tenant()) AS tenant',
+        v_tenant);
+    GRANT SELECT ON tenancy.context TO PUBLIC;
+    -- The verified tenant, or NULL where tenancy.context would raise TN001:
+    -- for policies of tables that are readable outside a tenant too
+    -- (tenant-members' users), which must not fail there.
+    EXECUTE pg_catalog.format(
+        'CREATE OR REPLACE FUNCTION tenancy.entered_tenant() RETURNS uuid LANGUAGE sql STABLE PARALLEL %s '
+        'SET search_path = pg_catalog, pg_temp AS %L',
+        v_parallel, pg_catalog.format('SELECT COALESCE(%s, (tenancy.bound_context()).tenant)', v_tenant));
+    -- The verified user of this transaction, or NULL (TenantPool::begin_as,
+    -- begin_global_as). Unlike the tenant, none is not an error.
+    EXECUTE pg_catalog.format(
+        'CREATE OR REPLACE FUNCTION tenancy.current_user_id() RETURNS uuid LANGUAGE sql STABLE PARALLEL %s '
+        'SET search_path = pg_catalog, pg_temp AS %L',
+        v_parallel, pg_catalog.format('SELECT COALESCE(%s, (tenancy.bound_context()).user_id)', v_user));
+    -- What the pool asks at start-up to choose its mechanism, and check
+    -- reports.
+    EXECUTE pg_catalog.format(
+        'CREATE OR REPLACE FUNCTION tenancy.context_mechanisms() RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE '
+        'SET search_path = pg_catalog, pg_temp AS %L',
+        pg_catalog.format('SELECT %L::text[]', v_mechanisms));
+    RETURN v_mechanisms;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION tenancy.install_context() FROM PUBLIC;
+SELECT tenancy.install_context();
 
 -- The same, as a function, for hand-written SQL (`SELECT tenancy.current_tenant()`).
 CREATE OR REPLACE FUNCTION tenancy.current_tenant() RETURNS uuid
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
@@ -324,39 +449,25 @@ BEGIN
 END
 $fn$;
 
--- The verified user of this transaction, or NULL (TenantPool::begin_as,
--- begin_global_as), checked as tenancy.context checks the tenant. Unlike
--- the tenant, none is not an error: it reads outside a tenant too.
-CREATE OR REPLACE FUNCTION tenancy.current_user_id() RETURNS uuid
-    LANGUAGE sql STABLE
+-- The acting user's role in the entered tenant (tenancy.user_in_tenant,
+-- as its definer, so the memberships policy applies), for a begin message
+-- that does not go through tenancy.enter: the extension's and a bound
+-- token's. It reads only the transaction's own verified tenant and user.
+CREATE OR REPLACE FUNCTION tenancy.user_in_entered_tenant() RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT CASE
-        WHEN pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_user_at'))
-             = (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint
-             AND (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_user_at'))
-                 = (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.oid = 'tenancy'::regnamespace)
-            THEN pg_catalog.encode(pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_user_hi')))
-                                   || pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_user_lo'))), 'hex')::uuid
-    END
+DECLARE
+    v_tenant uuid := tenancy.entered_tenant();
+    v_user uuid := tenancy.current_user_id();
+BEGIN
+    IF v_tenant IS NULL OR v_user IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN tenancy.user_in_tenant(v_tenant, v_user);
+END
 $fn$;
-
--- The verified tenant of this transaction, or NULL where tenancy.context
--- would raise TN001: for policies of tables that are readable outside a
--- tenant too (tenant-members' users), which must not fail there.
-CREATE OR REPLACE FUNCTION tenancy.entered_tenant() RETURNS uuid
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-    SELECT CASE
-        WHEN pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_at'))
-             = (EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint
-             AND (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('pg_temp.tenancy_ctx_at'))
-                 = (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.oid = 'tenancy'::regnamespace)
-            THEN pg_catalog.encode(pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_hi')))
-                                   || pg_catalog.int8send(pg_catalog.pg_sequence_last_value(pg_catalog.to_regclass('pg_temp.tenancy_ctx_lo'))), 'hex')::uuid
-    END
-$fn$;
+GRANT EXECUTE ON FUNCTION tenancy.user_in_entered_tenant() TO PUBLIC;
 
 -- Raised by the policies' WITH CHECK when a row names another tenant, so
 -- the caller gets a cross-tenant error instead of a generic RLS violation.
@@ -396,16 +507,24 @@ END
 $fn$;
 
 -- The last statement before COMMIT of a transaction that ran hand-written
--- SQL: after the library reset the session's settings, cursors, LISTENs
--- and advisory locks, refuses (and so aborts the transaction, and the
--- library closes the connection) when SQL-level PREPARE or DEALLOCATE
--- changed the connection's prepared statements: the next request would
--- run a statement the attacker wrote under a name the client trusts.
-CREATE OR REPLACE FUNCTION tenancy.leave(expected_statements integer) RETURNS void
+-- SQL, after the library reset the session's settings, cursors, LISTENs,
+-- advisory locks and sequence state. Reseeds random() from a strong
+-- source (setseed survives every reset, and would make a later request's
+-- random() predictable), then refuses (and so aborts the transaction, and
+-- the library closes the connection) when SQL-level PREPARE or DEALLOCATE
+-- changed the connection's prepared statements (the next request would
+-- run a statement the attacker wrote under a name the client trusts;
+-- expected_statements is NULL behind a transaction pooler, whose backends
+-- other clients share), or when SQL dropped the connection's tenancy
+-- session (DISCARD TEMP), so the connection is replaced before anyone
+-- else gets it.
+CREATE OR REPLACE FUNCTION tenancy.leave(expected_statements integer, has_session boolean) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    PERFORM pg_catalog.setseed(('x' || pg_catalog.substr(pg_catalog.md5(pg_catalog.gen_random_uuid()::text), 1, 13))::bit(52)::bigint
+                               / 2251799813685248.0 - 1);
     IF (SELECT pg_catalog.count(*) FILTER (WHERE p.from_sql) <> 0
                OR pg_catalog.count(*) FILTER (WHERE NOT p.from_sql) <> expected_statements
           FROM pg_catalog.pg_prepared_statements p) THEN
@@ -413,7 +532,21 @@ BEGIN
             USING ERRCODE = 'TN009',
                   HINT = 'The connection is closed and the transaction rolled back; do not PREPARE or DEALLOCATE in tenant transactions.';
     END IF;
+    IF has_session AND pg_catalog.to_regclass('pg_temp.tenancy_session') IS NULL THEN
+        RAISE EXCEPTION 'the connection''s tenancy session was dropped by SQL in this transaction'
+            USING ERRCODE = 'TN009',
+                  HINT = 'The connection is closed and the transaction rolled back; do not DISCARD in tenant transactions.';
+    END IF;
 END
+$fn$;
+
+-- The form of the release before, kept so that its binaries go on ending
+-- transactions between this migration and their restart.
+CREATE OR REPLACE FUNCTION tenancy.leave(expected_statements integer) RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT tenancy.leave(expected_statements, false)
 $fn$;
 
 -- Anyone may read tenants (to resolve a slug to an id); only a role with

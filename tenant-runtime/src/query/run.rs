@@ -58,9 +58,9 @@ pub(crate) async fn fetch_all<T: Row, M: Mode>(
     args: Args,
 ) -> Result<Vec<T>> {
     let args = args.into_inner()?;
-    tx.lock()
-        .await
-        .run(|c| Box::pin(sqlx::query_as_with(sql, args).fetch_all(c)))
+    let mut conn = tx.lock().await;
+    let persistent = conn.persistent();
+    conn.run(|c| Box::pin(sqlx::query_as_with(sql, args).persistent(persistent).fetch_all(c)))
         .await
 }
 
@@ -70,25 +70,25 @@ pub(crate) async fn fetch_optional<T: Row, M: Mode>(
     args: Args,
 ) -> Result<Option<T>> {
     let args = args.into_inner()?;
-    tx.lock()
-        .await
-        .run(|c| Box::pin(sqlx::query_as_with(sql, args).fetch_optional(c)))
+    let mut conn = tx.lock().await;
+    let persistent = conn.persistent();
+    conn.run(|c| Box::pin(sqlx::query_as_with(sql, args).persistent(persistent).fetch_optional(c)))
         .await
 }
 
 pub(crate) async fn fetch_count<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) -> Result<i64> {
     let args = args.into_inner()?;
-    tx.lock()
-        .await
-        .run(|c| Box::pin(sqlx::query_scalar_with(sql, args).fetch_one(c)))
+    let mut conn = tx.lock().await;
+    let persistent = conn.persistent();
+    conn.run(|c| Box::pin(sqlx::query_scalar_with(sql, args).persistent(persistent).fetch_one(c)))
         .await
 }
 
 pub(crate) async fn execute<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) -> Result<u64> {
     let args = args.into_inner()?;
-    tx.lock()
-        .await
-        .run(|c| Box::pin(sqlx::query_with(sql, args).execute(c)))
+    let mut conn = tx.lock().await;
+    let persistent = conn.persistent();
+    conn.run(|c| Box::pin(sqlx::query_with(sql, args).persistent(persistent).execute(c)))
         .await
         .map(|done| done.rows_affected())
 }
@@ -155,31 +155,22 @@ impl<'tx, 'q, T: Row, M: Mode> RawQuery<'tx, 'q, T, M> {
 
     /// Every row.
     pub async fn fetch_all(self) -> Result<Vec<T>> {
-        let query = self.query;
-        self.tx
-            .lock()
-            .await
-            .run(|c| Box::pin(query.fetch_all(c)))
-            .await
+        let mut conn = self.tx.lock().await;
+        let query = self.query.persistent(conn.persistent());
+        conn.run(|c| Box::pin(query.fetch_all(c))).await
     }
 
     /// The first row, if any.
     pub async fn fetch_optional(self) -> Result<Option<T>> {
-        let query = self.query;
-        self.tx
-            .lock()
-            .await
-            .run(|c| Box::pin(query.fetch_optional(c)))
-            .await
+        let mut conn = self.tx.lock().await;
+        let query = self.query.persistent(conn.persistent());
+        conn.run(|c| Box::pin(query.fetch_optional(c))).await
     }
 
     /// Exactly one row ([`Error::Database`] with `RowNotFound` otherwise).
     pub async fn fetch_one(self) -> Result<T> {
-        let query = self.query;
-        self.tx
-            .lock()
-            .await
-            .run(|c| Box::pin(query.fetch_one(c)))
-            .await
+        let mut conn = self.tx.lock().await;
+        let query = self.query.persistent(conn.persistent());
+        conn.run(|c| Box::pin(query.fetch_one(c))).await
     }
 }

@@ -2,18 +2,19 @@
 
 use std::marker::PhantomData;
 use std::str::FromStr as _;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use deadpool::Runtime;
 use deadpool::managed::{self, PoolError, TimeoutType, Timeouts};
-use sqlx::Row as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use tracing::Instrument as _;
 
 use super::context::ContextKey;
 use super::mode::{GlobalMode, Mode, SystemMode, TenantMode};
 use super::roles::Expect;
-use super::session::{BoxFuture, Lease, Manager, Session, simple_query_rows};
+use super::mechanism::ContextMechanism;
+use super::session::{BoxFuture, Lease, Manager, simple_query};
 use super::transaction::Tx;
 use crate::error::{Error, Result};
 use crate::model::registry;
@@ -64,6 +65,7 @@ impl<M: Mode> std::fmt::Debug for Pool<M> {
 #[derive(Debug, Clone)]
 pub struct PoolOptions<M: Mode> {
     key: Option<ContextKey>,
+    pooler: bool,
     max_connections: usize,
     acquire_timeout: Duration,
     connect_timeout: Duration,
@@ -78,6 +80,7 @@ impl<M: Mode> Default for PoolOptions<M> {
     fn default() -> Self {
         Self {
             key: None,
+            pooler: false,
             max_connections: 10,
             acquire_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -125,6 +128,20 @@ impl<M: Mode> PoolOptions<M> {
         self
     }
 
+    /// The pool's connections go through a transaction pooler (PgBouncer
+    /// in transaction mode, or any pooler that may run a connection's
+    /// transactions on different backends): tenants are entered with
+    /// bound tokens ([`ContextMechanism::Bound`]), and no statement is
+    /// cached on a connection, so none is looked for on another backend:
+    /// the library's own are unnamed, and sqlx prepares yours (through
+    /// `tx.conn()`) inside the transaction that runs them. Run the pooler
+    /// with a reset query (PgBouncer: `server_reset_query = DISCARD ALL`,
+    /// `server_reset_query_always = 1`; SECURITY.md says why).
+    pub fn transaction_pooler(mut self, pooler: bool) -> Self {
+        self.pooler = pooler;
+        self
+    }
+
     /// Connects to `url` (see [`PoolOptions::connect_with`]).
     pub async fn connect(self, url: &str) -> Result<Pool<M>> {
         let options = PgConnectOptions::from_str(url).map_err(Error::from)?;
@@ -142,6 +159,14 @@ impl<M: Mode> PoolOptions<M> {
     /// tenant pool also checks the registered models (two models for one
     /// table, a `references` no model maps).
     pub async fn connect_with(self, options: PgConnectOptions) -> Result<Pool<M>> {
+        // Behind a transaction pooler a cached statement would be looked
+        // for on another backend: sqlx then prepares every statement in
+        // the transaction that runs it (the pooler's reset query drops it).
+        let options = if self.pooler {
+            options.statement_cache_capacity(0)
+        } else {
+            options
+        };
         let (expect, key) = if M::SYSTEM {
             (Expect::BypassesRls, None)
         } else {
@@ -156,8 +181,10 @@ impl<M: Mode> PoolOptions<M> {
             options,
             expect,
             key,
+            pooler: self.pooler,
             idle_timeout: self.idle_timeout,
             max_lifetime: self.max_lifetime,
+            mechanism: OnceLock::new(),
         };
         let inner = managed::Pool::builder(manager)
             .max_size(self.max_connections)
@@ -175,6 +202,9 @@ impl<M: Mode> PoolOptions<M> {
             mode: PhantomData,
         };
         pool.lease().await?.release();
+        if let Some(mechanism) = pool.mechanism() {
+            tracing::info!(%mechanism, pooler = self.pooler, "tenant pool connected");
+        }
         Ok(pool)
     }
 }
@@ -229,6 +259,13 @@ impl<M: Mode> Pool<M> {
         }
     }
 
+    /// How a tenant pool's connections enter tenants: the strongest
+    /// mechanism the database offers where the pool runs, chosen when its
+    /// first connection opened (and logged then). `None` for a system pool.
+    pub fn mechanism(&self) -> Option<ContextMechanism> {
+        self.inner.manager().mechanism.get().copied()
+    }
+
     async fn lease(&self) -> Result<Lease> {
         match self.inner.get().await {
             Ok(object) => Ok(Lease::new(object)),
@@ -247,14 +284,25 @@ impl<M: Mode> Pool<M> {
     }
 
     /// Runs one statement of the library's own outside any transaction
-    /// (autocommit), for reads that need no tenant, such as resolving a
-    /// slug. The connection goes back to the pool unless it broke.
+    /// (autocommit; behind a transaction pooler in a transaction of its
+    /// own), for reads that need no tenant, such as resolving a slug. `run`
+    /// is told whether it may use a named statement. The connection goes
+    /// back to the pool unless it broke.
     pub(crate) async fn statement<R>(
         &self,
-        run: impl for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, sqlx::Result<R>>,
+        run: impl for<'c> FnOnce(&'c mut PgConnection, bool) -> BoxFuture<'c, sqlx::Result<R>>,
     ) -> Result<R> {
         let mut lease = self.lease().await?;
-        match run(lease.conn()).await {
+        if !lease.session().persistent_statements() {
+            // Behind a transaction pooler an unnamed statement's two round
+            // trips may land on two backends, unless a transaction pins them.
+            simple_query(lease.conn(), "BEGIN").await?;
+            let value = run(lease.conn(), false).await?;
+            simple_query(lease.conn(), "COMMIT").await?;
+            lease.release();
+            return Ok(value);
+        }
+        match run(lease.conn(), true).await {
             Ok(value) => {
                 lease.release();
                 Ok(value)
@@ -268,56 +316,43 @@ impl<M: Mode> Pool<M> {
         }
     }
 
-    /// Begins a transaction with the message `begin` makes for the
-    /// connection (one simple-query message). A connection that turns out
-    /// to be dead (the server restarted, or terminated it while it sat
-    /// idle) or to have lost its tenancy session (SQL dropped it) is closed
-    /// and replaced once, since nothing has run on it yet.
+    /// Begins a transaction on a pooled connection, entering `tenant` and
+    /// `user` on a tenant pool's (SECURITY.md: every begin ends entered,
+    /// or refused cleanly, or with its connection closed). A connection
+    /// that cannot begin for any other reason (the server terminated it
+    /// while it sat idle, SQL dropped its session, a cancel or a timeout
+    /// hit the begin) is closed and, unless it was new, replaced once:
+    /// nothing has run on it yet, so the retry is safe.
     async fn start<T: Mode>(
         &self,
         context: T::Context,
-        begin: impl Fn(&mut Session) -> Result<String>,
+        tenant: Option<TenantId>,
+        user: Option<UserId>,
         span: tracing::Span,
     ) -> Result<Tx<T>> {
         let mut retried = false;
         loop {
             let mut lease = self.lease().await?;
-            let message = begin(lease.session())?;
-            let e = match simple_query_rows(lease.conn(), &message)
+            let failure = match lease
+                .session()
+                .begin(tenant, user)
                 .instrument(span.clone())
                 .await
             {
-                Ok(rows) => {
-                    let user_in_tenant = match rows.first() {
-                        Some(row) => row.try_get::<Option<String>, _>(0)?,
-                        None => None,
-                    };
-                    return Ok(Tx::new(lease, context, span, user_in_tenant));
-                }
-                Err(e) => e,
+                Ok(user_in_tenant) => return Ok(Tx::new(lease, context, span, user_in_tenant)),
+                Err(failure) => failure,
             };
+            if failure.reusable {
+                lease.release();
+                return Err(failure.error);
+            }
             let fresh = lease.is_fresh();
-            let e = match e {
-                sqlx::Error::Database(db) => match Error::from(sqlx::Error::Database(db)) {
-                    lost @ (Error::SessionLost | Error::TokenRefused) => lost,
-                    refused => {
-                        // Refused before BEGIN ran (an unknown or deleted
-                        // tenant): the failed statement rolled back its
-                        // implicit transaction, so the connection is idle
-                        // and reusable.
-                        lease.release();
-                        return Err(refused);
-                    }
-                },
-                other if fresh => return Err(Error::from(other)),
-                other => Error::from(other),
-            };
             // Dropping the lease closes the connection.
             drop(lease);
-            if retried {
-                return Err(e);
+            if retried || fresh {
+                return Err(failure.error);
             }
-            tracing::debug!(error = %e, "replacing a pooled connection that cannot begin");
+            tracing::debug!(error = %failure.error, "replacing a pooled connection that cannot begin");
             retried = true;
         }
     }
@@ -346,11 +381,6 @@ impl<M: Mode> Pool<M> {
     }
 }
 
-/// A transaction that enters no tenant.
-fn begin_plain(_: &mut Session) -> Result<String> {
-    Ok("BEGIN".to_owned())
-}
-
 /// Connection counts of a [`Pool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
@@ -363,19 +393,21 @@ pub struct PoolStatus {
 }
 
 impl Pool<TenantMode> {
-    /// Begins a transaction for `tenant`, in one round trip.
+    /// Begins a transaction for `tenant`, in one round trip (two with
+    /// [`ContextMechanism::Bound`]).
     ///
-    /// Sends `CALL tenancy.enter('<id>'::uuid, NULL::uuid, <n>::int8,
-    /// '<token>'::text, NULL::text); BEGIN` as one simple-query message. The token is a
-    /// MAC, under this connection's own secret, of the tenant and a counter the server
+    /// The begin message carries a token only this pool can make: with
+    /// the extension, `SET LOCAL tenant_context.token = '<token>'; SET
+    /// LOCAL app.current_tenant = '<id>'; BEGIN`, the token a MAC under this
+    /// connection's own secret of the tenant and a counter the server
     /// spends on first use, so the text (which `pg_stat_activity` shows)
-    /// is worthless to anyone who reads it. `enter` checks the tenants
-    /// table and enters the tenant for this transaction only: SQL run in
-    /// it cannot switch to another tenant, and nothing of it is valid in
-    /// a later transaction. An unknown or deleted tenant fails with
-    /// [`Error::TenantNotFound`] / [`Error::TenantDeleted`] and the
-    /// connection stays idle, because the failed statement rolls back its
-    /// implicit transaction before `BEGIN` runs.
+    /// is worthless to anyone who reads it (SECURITY.md has each
+    /// mechanism). The database checks the tenants table and enters the
+    /// tenant for this transaction only: SQL run in it cannot switch to
+    /// another tenant, and nothing of it is valid in a later transaction.
+    /// An unknown or deleted tenant fails with [`Error::TenantNotFound`] /
+    /// [`Error::TenantDeleted`] and the connection stays idle; any other
+    /// failure closes it.
     pub async fn begin(&self, tenant: TenantId) -> Result<Tx<TenantMode>> {
         let span = tracing::info_span!("tenant_tx", %tenant);
         self.begin_tenant(tenant, None, span).await
@@ -399,11 +431,7 @@ impl Pool<TenantMode> {
         span: tracing::Span,
     ) -> Result<Tx<TenantMode>> {
         let tx = self
-            .start::<TenantMode>(
-                (tenant, user),
-                |session| session.enter(Some(tenant), user),
-                span,
-            )
+            .start::<TenantMode>((tenant, user), Some(tenant), user, span)
             .await?;
         tracing::debug!(parent: tx.span(), "tenant transaction begun");
         Ok(tx)
@@ -438,7 +466,7 @@ impl Pool<TenantMode> {
     /// tables that are not tenant tables. Tenant tables fail closed in it
     /// ([`Error::NoTenantContext`]), and `Model::scoped` does not accept it.
     pub async fn begin_global(&self) -> Result<Tx<GlobalMode>> {
-        self.start::<GlobalMode>(None, begin_plain, tracing::info_span!("global_tx"))
+        self.start::<GlobalMode>(None, None, None, tracing::info_span!("global_tx"))
             .await
     }
 
@@ -449,7 +477,7 @@ impl Pool<TenantMode> {
     /// trust it.
     pub async fn begin_global_as(&self, user: UserId) -> Result<Tx<GlobalMode>> {
         let span = tracing::info_span!("global_tx", %user);
-        self.start::<GlobalMode>(Some(user), |session| session.enter(None, Some(user)), span)
+        self.start::<GlobalMode>(Some(user), None, Some(user), span)
             .await
     }
 }
@@ -457,7 +485,7 @@ impl Pool<TenantMode> {
 impl Pool<SystemMode> {
     /// Begins a cross-tenant transaction.
     pub async fn begin(&self) -> Result<Tx<SystemMode>> {
-        self.start::<SystemMode>((), begin_plain, tracing::info_span!("system_tx"))
+        self.start::<SystemMode>((), None, None, tracing::info_span!("system_tx"))
             .await
     }
 

@@ -7,13 +7,16 @@
 //! open and nothing of it can reach the next user of the pool.
 
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgQueryResult};
 
-use super::context::{ContextKey, SessionSecret};
+use super::begin::{Entering, Failure};
+use super::context::ContextKey;
+use super::mechanism::ContextMechanism;
 use super::roles::{self, Expect};
 use crate::error::{Error, Result};
 use crate::tenant_id::TenantId;
@@ -45,46 +48,49 @@ pub(crate) fn simple_query_rows<'c>(
 #[derive(Debug)]
 pub(crate) struct Session {
     conn: PgConnection,
-    /// The tenancy session, on connections of a tenant pool.
-    context: Option<Tokens>,
-}
-
-/// What a connection needs to enter tenants: its secret, and the last
-/// counter it used (the server refuses any that is not larger).
-#[derive(Debug)]
-struct Tokens {
-    secret: SessionSecret,
-    counter: i64,
+    /// How it enters tenants, on connections of a tenant pool.
+    entering: Option<Entering>,
+    /// Behind a transaction pooler: no named prepared statements.
+    pooler: bool,
 }
 
 impl Session {
-    /// The message that begins a transaction of `tenant` (or none) for
-    /// `user` (or none) on this connection, with a token that is good
-    /// once, here only.
-    pub(crate) fn enter(
+    /// Begins a transaction: entering `tenant` and `user` on a tenant
+    /// pool's connection (neither: a transaction with no tenant, which
+    /// still spends a token), a plain `BEGIN` on a system pool's.
+    pub(crate) async fn begin(
         &mut self,
         tenant: Option<TenantId>,
         user: Option<UserId>,
-    ) -> Result<String> {
-        let tokens = self.context.as_mut().ok_or(Error::ContextKeyMissing)?;
-        tokens.counter += 1;
-        let mac = hex::encode(tokens.secret.enter_mac(tenant, user, tokens.counter));
-        // Ids render as hex digits and dashes, the counter as digits, the
-        // MAC as hex: nothing to escape, and no backslash for
-        // standard_conforming_strings to change the meaning of. Nothing
-        // may follow the BEGIN (SECURITY.md).
-        let tenant = tenant.map_or_else(|| "NULL".to_owned(), |t| format!("'{t}'"));
-        let user = user.map_or_else(|| "NULL".to_owned(), |u| format!("'{u}'"));
-        Ok(format!(
-            "CALL tenancy.enter({tenant}::uuid, {user}::uuid, {}::int8, '{mac}'::text, NULL::text); BEGIN",
-            tokens.counter
-        ))
+    ) -> std::result::Result<Option<String>, Failure> {
+        match &mut self.entering {
+            Some(entering) => entering.begin(&mut self.conn, tenant, user).await,
+            None => simple_query(&mut self.conn, "BEGIN")
+                .await
+                .map(|_| None)
+                .map_err(|e| Failure {
+                    error: Error::from(e),
+                    reusable: false,
+                }),
+        }
+    }
+
+    /// The mechanism, on a tenant pool's connection.
+    pub(crate) fn mechanism(&self) -> Option<ContextMechanism> {
+        self.entering.as_ref().map(Entering::mechanism)
+    }
+
+    /// Whether statements may be named and cached (behind a transaction
+    /// pooler, a named statement would be looked for on another backend).
+    pub(crate) fn persistent_statements(&self) -> bool {
+        !self.pooler
     }
 
     /// How many protocol-level prepared statements the client believes the
-    /// connection has (checked against the server's at a hygiene end).
-    pub(crate) fn prepared_statements(&self) -> usize {
-        self.conn.cached_statements_size()
+    /// connection has (checked against the server's at a hygiene end);
+    /// `None` behind a pooler, where the backend is shared.
+    pub(crate) fn prepared_statements(&self) -> Option<usize> {
+        (!self.pooler).then(|| self.conn.cached_statements_size())
     }
 }
 
@@ -95,13 +101,14 @@ pub(crate) struct Manager {
     pub(crate) expect: Expect,
     /// Set for tenant pools: every connection opens a tenancy session.
     pub(crate) key: Option<ContextKey>,
+    /// Connections go through a transaction pooler.
+    pub(crate) pooler: bool,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_lifetime: Option<Duration>,
+    /// The mechanism the first connection chose, for
+    /// [`Pool::mechanism`](super::Pool::mechanism).
+    pub(crate) mechanism: OnceLock<ContextMechanism>,
 }
-
-/// Opens the tenancy session: the secret and the proof as bind parameters,
-/// never as text.
-const OPEN_SESSION: &str = "SELECT tenancy.open_session($1, $2, $3)";
 
 impl managed::Manager for Manager {
     type Type = Session;
@@ -110,7 +117,11 @@ impl managed::Manager for Manager {
     async fn create(&self) -> Result<Session> {
         let mut conn = PgConnection::connect_with(&self.options).await?;
         match self.prepare(&mut conn).await {
-            Ok(context) => Ok(Session { conn, context }),
+            Ok(entering) => Ok(Session {
+                conn,
+                entering,
+                pooler: self.pooler,
+            }),
             Err(e) => {
                 let _ = conn.close().await;
                 Err(e)
@@ -133,29 +144,26 @@ impl managed::Manager for Manager {
 }
 
 impl Manager {
-    /// Checks the role, and on a tenant pool opens the tenancy session.
-    async fn prepare(&self, conn: &mut PgConnection) -> Result<Option<Tokens>> {
-        roles::check(conn, self.expect).await?;
+    /// Checks the role, and on a tenant pool opens the strongest context
+    /// mechanism the database offers here.
+    async fn prepare(&self, conn: &mut PgConnection) -> Result<Option<Entering>> {
+        let server = roles::check(conn, self.expect).await?;
         let Some(key) = &self.key else {
             return Ok(None);
         };
-        let secret = SessionSecret::generate();
-        sqlx::query(OPEN_SESSION)
-            .bind(key.id())
-            .bind(&secret.bytes()[..])
-            .bind(&key.open_proof(&secret)[..])
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| match Error::from(e) {
-                Error::ContextKeyRejected { .. } => Error::ContextKeyRejected { key_id: key.id() },
-                Error::Database(sqlx::Error::Database(db))
-                    if db.code().as_deref() == Some("42883") =>
-                {
-                    Error::ContextNotInstalled
-                }
-                other => other,
-            })?;
-        Ok(Some(Tokens { secret, counter: 0 }))
+        let mechanism =
+            ContextMechanism::choose(&server.mechanisms, server.in_recovery, self.pooler).ok_or(
+                Error::NoContextMechanism {
+                    installed: server.mechanisms.clone(),
+                    standby: server.in_recovery,
+                    pooler: self.pooler,
+                },
+            )?;
+        let entering = Entering::open(conn, key, mechanism).await?;
+        if self.mechanism.set(mechanism).is_err() && self.mechanism.get() != Some(&mechanism) {
+            tracing::warn!(%mechanism, "a new connection chose another tenant context mechanism than the pool's first");
+        }
+        Ok(Some(entering))
     }
 }
 

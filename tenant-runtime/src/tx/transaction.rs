@@ -7,6 +7,7 @@ use sqlx::postgres::PgConnection;
 use tokio::sync::{Mutex, MutexGuard};
 use tracing::Instrument as _;
 
+use super::mechanism::ContextMechanism;
 use super::mode::{GlobalMode, Mode, SystemMode, TenantMode};
 use super::session::{BoxFuture, Lease, simple_query};
 use crate::error::{Error, Result};
@@ -50,8 +51,10 @@ pub struct Tx<M: Mode> {
 /// reaches the next transaction on the connection: session settings (a
 /// search_path, a role, a read-only default, `app.*`), cursors `WITH
 /// HOLD`, `LISTEN` registrations, session advisory locks, sequence state.
-/// `tenancy.leave` then refuses if SQL-level `PREPARE` or `DEALLOCATE`
-/// changed the prepared statements the client relies on.
+/// `tenancy.leave` then reseeds `random()` from a strong source, and
+/// refuses if SQL-level `PREPARE` or `DEALLOCATE` changed the prepared
+/// statements the client relies on, or SQL dropped the connection's
+/// tenancy session (SECURITY.md lists every kind of state and its test).
 const RESET: &str = "CLOSE ALL; UNLISTEN *; SELECT pg_catalog.pg_advisory_unlock_all(); \
                      RESET ALL; RESET ROLE; DISCARD SEQUENCES";
 
@@ -104,9 +107,13 @@ impl<M: Mode> Tx<M> {
     async fn end(self, end: End) -> Result<()> {
         let mut lease = self.lease.into_inner();
         let message = if self.raw.load(Ordering::Relaxed) {
+            let session = lease.session();
             let leave = format!(
-                "SELECT tenancy.leave({})",
-                lease.session().prepared_statements()
+                "SELECT tenancy.leave({}, {})",
+                session
+                    .prepared_statements()
+                    .map_or("NULL".to_owned(), |n| n.to_string()),
+                session.mechanism() == Some(ContextMechanism::Session)
             );
             match end {
                 End::Commit => format!("{RESET}; {leave}; COMMIT"),
@@ -200,6 +207,12 @@ pub(crate) struct TxConn<'tx> {
 }
 
 impl TxConn<'_> {
+    /// Whether statements may be named and cached (not behind a
+    /// transaction pooler).
+    pub(crate) fn persistent(&mut self) -> bool {
+        self.lease.session().persistent_statements()
+    }
+
     /// Runs one statement in the transaction's span.
     ///
     /// The statement comes boxed, so its future is checked for `Send` where

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod mechanism;
 pub mod session;
 pub mod setup;
 pub mod wire;

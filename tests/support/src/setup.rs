@@ -85,3 +85,13 @@ pub async fn install_key(owner: &PgPool, id: i32) -> Result<ContextKey, sqlx::Er
         .await?;
     Ok(key)
 }
+
+/// Installs the `tenant_context` extension in the database (as `owner`,
+/// who may create it: a superuser, or the database's owner since it is a
+/// trusted extension) and points the tenant context at it.
+pub async fn install_extension(owner: &PgPool) -> Result<(), sqlx::Error> {
+    owner
+        .execute("CREATE EXTENSION IF NOT EXISTS tenant_context; SELECT tenancy.install_context();")
+        .await
+        .map(|_| ())
+}

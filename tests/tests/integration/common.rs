@@ -15,6 +15,8 @@ use tenant_runtime::tx::ContextKey;
 use tenant_runtime::{SystemPool, TenantId, TenantPool, ddl, registry};
 use tenant_tests::setup;
 
+pub(crate) use tenant_tests::mechanism::Mechanism;
+
 pub(crate) use tenant_tests::setup::{APP_ROLE, SYSTEM_ROLE};
 
 /// One test's database.
@@ -29,6 +31,8 @@ pub(crate) struct TestDb {
     pub(crate) tenants: [TenantId; 2],
     /// The context key installed in the database.
     pub(crate) key: ContextKey,
+    /// How the application role's pools enter tenants.
+    pub(crate) mechanism: Mechanism,
     connect: PgConnectOptions,
 }
 
@@ -38,8 +42,28 @@ impl TestDb {
         Self::with_ddl(connect, &rls_ddl()).await
     }
 
+    /// Raw sqlx pool of the application role connected as the test's
+    /// mechanism connects (through PgBouncer for that one).
+    pub(crate) async fn app_raw_pool(&self, max: u32) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(max)
+            .connect_with(self.mechanism.connect(&self.connect, APP_ROLE))
+            .await
+            .unwrap()
+    }
+
+    /// Like [`TestDb::new`], the application role's pools entering
+    /// tenants with `mechanism`.
+    pub(crate) async fn with_mechanism(connect: PgConnectOptions, mechanism: Mechanism) -> TestDb {
+        Self::build(connect, &rls_ddl(), mechanism).await
+    }
+
     /// Like [`TestDb::new`] with other DDL (a broken schema, say).
     pub(crate) async fn with_ddl(connect: PgConnectOptions, sql: &str) -> TestDb {
+        Self::build(connect, sql, Mechanism::Session).await
+    }
+
+    async fn build(connect: PgConnectOptions, sql: &str, mechanism: Mechanism) -> TestDb {
         let owner = PgPoolOptions::new()
             .max_connections(2)
             .connect_with(connect.clone())
@@ -48,12 +72,17 @@ impl TestDb {
         let key = setup::install(&owner, sql)
             .await
             .unwrap_or_else(|e| panic!("set-up failed: {e}"));
-        let app = TenantPool::options()
-            .context_key(key.clone())
+        mechanism
+            .install(&owner)
+            .await
+            .unwrap_or_else(|e| panic!("{mechanism:?} set-up failed: {e}"));
+        let app = mechanism
+            .pool_options(key.clone())
             .max_connections(4)
-            .connect_with(connect.clone().username(APP_ROLE))
+            .connect_with(mechanism.connect(&connect, APP_ROLE))
             .await
             .expect("app role is subject to RLS");
+        assert_eq!(app.mechanism(), Some(mechanism.expected()));
         let system = SystemPool::options()
             .max_connections(2)
             .connect_with(connect.clone().username(SYSTEM_ROLE))
@@ -72,6 +101,7 @@ impl TestDb {
             system,
             tenants,
             key,
+            mechanism,
             connect,
         }
     }
@@ -85,12 +115,23 @@ impl TestDb {
     /// A tenant pool of its own, of `max` connections (1: every
     /// transaction reuses the same connection).
     pub(crate) async fn tenant_pool(&self, max: usize) -> TenantPool {
-        TenantPool::options()
-            .context_key(self.key.clone())
-            .max_connections(max)
-            .connect_with(self.connect_as(APP_ROLE))
+        self.tenant_pool_with(self.key.clone(), max)
             .await
             .unwrap()
+    }
+
+    /// A tenant pool of the test's mechanism with `key`, or why it could
+    /// not connect.
+    pub(crate) async fn tenant_pool_with(
+        &self,
+        key: ContextKey,
+        max: usize,
+    ) -> tenant_runtime::Result<TenantPool> {
+        self.mechanism
+            .pool_options(key)
+            .max_connections(max)
+            .connect_with(self.mechanism.connect(&self.connect, APP_ROLE))
+            .await
     }
 
     /// Connect options for `role` on this database.
@@ -98,10 +139,20 @@ impl TestDb {
         self.connect.clone().username(role)
     }
 
-    /// Closes every pool, so `#[sqlx::test]` can drop the database.
+    /// Closes every pool, so `#[sqlx::test]` can drop the database (and
+    /// the connections PgBouncer keeps to it).
     pub(crate) async fn close(self) {
         self.app.close();
         self.system.close();
+        if self.mechanism == Mechanism::PgBouncer {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .execute(&self.owner)
+            .await
+            .unwrap();
+        }
         self.owner.close().await;
     }
 }
