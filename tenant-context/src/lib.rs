@@ -73,13 +73,17 @@ fn open_session(key_id: i32, secret: &[u8], proof: &[u8]) -> bool {
 /// statement; safe in parallel workers, which hold the leader's context.
 #[pg_extern(stable, parallel_safe)]
 fn tenant() -> Option<pgrx::Uuid> {
-    state::current().and_then(|c| c.tenant).map(pgrx::Uuid::from_bytes)
+    state::current()
+        .and_then(|c| c.tenant)
+        .map(pgrx::Uuid::from_bytes)
 }
 
 /// The user this transaction acts for with a verified token, or NULL.
 #[pg_extern(stable, parallel_safe)]
 fn user_id() -> Option<pgrx::Uuid> {
-    state::current().and_then(|c| c.user).map(pgrx::Uuid::from_bytes)
+    state::current()
+        .and_then(|c| c.user)
+        .map(pgrx::Uuid::from_bytes)
 }
 
 /// Whether this backend has an open session (the pool checks it after a

@@ -1,9 +1,12 @@
-//! Whether a token's key and tenant are still live: one query per begin,
-//! run by the setting's check hook through SPI as the application role
-//! (which reads `public.tenants`, and `key_id` and `retired_at` of
-//! `tenancy.context_keys`, never the key).
+//! Whether a token's key and tenant are still live, and whether the role
+//! may create temporary tables: read at every begin by the setting's check
+//! hook, straight from the two primary-key indexes (no SQL to plan or
+//! execute, which cost more than all the rest of a begin). It reads only
+//! whether a row exists and whether its `deleted_at` / `retired_at` is
+//! NULL, never a key.
 
-use std::cell::Cell;
+use std::ffi::CStr;
+use std::num::NonZeroUsize;
 
 use pgrx::pg_sys;
 use tenant_token::Id;
@@ -17,71 +20,132 @@ pub(crate) enum Liveness {
     TenantDeleted(String),
 }
 
-/// 1 for a live tenant, 2 for a deleted one, NULL for none (or no tenant
-/// asked); and whether the key is live.
-/// And whether the role may create temporary tables, which could shadow
-/// a table's name in a later request's SQL on this connection.
-const QUERY: &std::ffi::CStr = c"SELECT (SELECT CASE WHEN t.deleted_at IS NULL THEN 1 ELSE 2 END FROM public.tenants t WHERE t.id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4, EXISTS (SELECT 1 FROM tenancy.context_keys k WHERE k.key_id OPERATOR(pg_catalog.=) $2 AND k.retired_at IS NULL), pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMP')";
-
-thread_local! {
-    /// The query's plan, prepared once per backend and kept.
-    static PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(std::ptr::null_mut()) };
-}
-
 fn uuid_text(id: Id) -> String {
     let h: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
-/// Runs the query for `tenant` (or none) and `key_id`.
+/// The row of `schema.table` whose one-column primary key equals `key`
+/// (compared with the function `equal`): `None` when there is none, else
+/// whether its `column` is NULL.
+///
+/// # Safety
+///
+/// Inside a transaction, with `snapshot` the transaction's; `key` is a
+/// datum of the key column's type.
+unsafe fn row_state(
+    snapshot: pg_sys::Snapshot,
+    schema: &CStr,
+    table: &CStr,
+    column: &CStr,
+    equal: pg_sys::Oid,
+    key: pg_sys::Datum,
+) -> Option<bool> {
+    // SAFETY: catalog lookups by name and a primary-key index scan under
+    // the transaction's snapshot, with the table locked as a SELECT would
+    // lock it (until the transaction ends); every pointer comes from
+    // PostgreSQL and is used before the scan ends. A missing table or
+    // column raises, as a query would.
+    unsafe {
+        let namespace = pg_sys::get_namespace_oid(schema.as_ptr(), false);
+        let relid = pg_sys::get_relname_relid(table.as_ptr(), namespace);
+        if relid == pg_sys::InvalidOid {
+            pgrx::error!(
+                "tenant_context: no table {}.{} (apply the emit-rls migration)",
+                schema.to_string_lossy(),
+                table.to_string_lossy()
+            );
+        }
+        let attnum = pg_sys::get_attnum(relid, column.as_ptr());
+        let Some(attnum) = usize::try_from(attnum).ok().and_then(NonZeroUsize::new) else {
+            pgrx::error!(
+                "tenant_context: {}.{} has no column {}",
+                schema.to_string_lossy(),
+                table.to_string_lossy(),
+                column.to_string_lossy()
+            );
+        };
+        let rel = pg_sys::table_open(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let index = pg_sys::RelationGetPrimaryKeyIndex(rel);
+        let mut scankey: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyInit(
+            &mut scankey,
+            1,
+            pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+            equal,
+            key,
+        );
+        let scan = pg_sys::systable_beginscan(
+            rel,
+            index,
+            index != pg_sys::InvalidOid,
+            snapshot,
+            1,
+            &mut scankey,
+        );
+        let tuple = pg_sys::systable_getnext(scan);
+        let state = if tuple.is_null() {
+            None
+        } else {
+            Some(pgrx::htup::heap_getattr_raw(tuple, attnum, (*rel).rd_att).is_none())
+        };
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        state
+    }
+}
+
+/// Checks `tenant` (or none) and the key `key_id`.
 pub(crate) fn check(tenant: Option<Id>, key_id: i32) -> Liveness {
     // SAFETY: called from the check hook inside a transaction (the hook
-    // refuses otherwise). SPI is connected and finished around the one
-    // query; an error inside raises through pgrx's guard and the
-    // transaction's abort releases SPI and the pushed snapshot. The uuid
-    // argument is palloc'd in the current context, which outlives the call.
+    // refuses otherwise); the uuid datum points at palloc'd memory that
+    // outlives the scan.
     unsafe {
-        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
-            pgrx::error!("tenant_context: SPI_connect failed");
+        if pg_sys::pg_database_aclcheck(
+            pg_sys::MyDatabaseId,
+            pg_sys::GetUserId(),
+            pg_sys::AclMode::from(pg_sys::ACL_CREATE_TEMP),
+        ) == pg_sys::AclResult::ACLCHECK_OK
+        {
+            return Liveness::RoleCanCreateTemp;
         }
-        let mut plan = PLAN.get();
-        if plan.is_null() {
-            let mut types = [pg_sys::UUIDOID, pg_sys::INT4OID];
-            plan = pg_sys::SPI_prepare(QUERY.as_ptr(), 2, types.as_mut_ptr());
-            if plan.is_null() || pg_sys::SPI_keepplan(plan) != 0 {
-                pgrx::error!("tenant_context: could not prepare the liveness query");
-            }
-            PLAN.set(plan);
+        // One snapshot for both reads (in READ COMMITTED each call takes a
+        // new one).
+        let snapshot = pg_sys::GetTransactionSnapshot();
+        let key = row_state(
+            snapshot,
+            c"tenancy",
+            c"context_keys",
+            c"retired_at",
+            pg_sys::Oid::from(pg_sys::F_INT4EQ),
+            pg_sys::Datum::from(key_id),
+        );
+        if key != Some(true) {
+            return Liveness::KeyRetired;
         }
+        let Some(id) = tenant else {
+            return Liveness::Live;
+        };
         let uuid = pg_sys::palloc(16).cast::<u8>();
-        std::ptr::copy_nonoverlapping(tenant.unwrap_or_default().as_ptr(), uuid, 16);
-        let mut values = [pg_sys::Datum::from(uuid), pg_sys::Datum::from(key_id)];
-        let nulls = [
-            if tenant.is_some() { b' ' } else { b'n' } as std::ffi::c_char,
-            b' ' as std::ffi::c_char,
-        ];
-        // No statement snapshot is active while a SET runs.
-        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-        let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), true, 1);
-        pg_sys::PopActiveSnapshot();
-        if rc != pg_sys::SPI_OK_SELECT as i32 || pg_sys::SPI_processed != 1 {
-            pgrx::error!("tenant_context: the liveness query failed ({rc})");
-        }
-        let table = pg_sys::SPI_tuptable;
-        let row = *(*table).vals;
-        let desc = (*table).tupdesc;
-        let mut null = false;
-        let state = pg_sys::SPI_getbinval(row, desc, 1, &mut null);
-        let state = if null { None } else { Some(state.value() as i32) };
-        let key_live = pg_sys::SPI_getbinval(row, desc, 2, &mut null).value() != 0 && !null;
-        let temp = pg_sys::SPI_getbinval(row, desc, 3, &mut null).value() != 0 && !null;
-        pg_sys::SPI_finish();
-        match (key_live, tenant, state) {
-            _ if temp => Liveness::RoleCanCreateTemp,
-            (false, _, _) => Liveness::KeyRetired,
-            (true, None, _) | (true, Some(_), Some(1)) => Liveness::Live,
-            (true, Some(id), Some(_)) => Liveness::TenantDeleted(uuid_text(id)),
-            (true, Some(id), None) => Liveness::TenantNotFound(uuid_text(id)),
+        std::ptr::copy_nonoverlapping(id.as_ptr(), uuid, 16);
+        match row_state(
+            snapshot,
+            c"public",
+            c"tenants",
+            c"deleted_at",
+            pg_sys::Oid::from(pg_sys::F_UUID_EQ),
+            pg_sys::Datum::from(uuid),
+        ) {
+            Some(true) => Liveness::Live,
+            Some(false) => Liveness::TenantDeleted(uuid_text(id)),
+            None => Liveness::TenantNotFound(uuid_text(id)),
         }
     }
 }

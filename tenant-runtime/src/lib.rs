@@ -19,8 +19,8 @@ pub use query::{RawQuery, Row, Scoped, System, TenantScoped};
 pub use tenant_id::{ParseTenantIdError, TenantId};
 pub use tenant_macros::TenantScoped;
 pub use tx::{
-    ContextMechanism, GlobalMode, GlobalTx, Pool, PoolOptions, PoolStatus, SystemMode, SystemPool, SystemScope,
-    SystemTx, TenantMode, TenantPool, TenantScope, TenantTx, Tx,
+    ContextMechanism, GlobalMode, GlobalTx, Pool, PoolOptions, PoolStatus, SystemMode, SystemPool,
+    SystemScope, SystemTx, TenantMode, TenantPool, TenantScope, TenantTx, Tx,
 };
 pub use user_id::UserId;
 

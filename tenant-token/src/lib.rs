@@ -65,7 +65,10 @@ pub struct SessionToken {
 impl SessionToken {
     /// The token under `secret`, the connection's session secret.
     pub fn sign(secret: &[u8], tenant: Option<Id>, user: Option<Id>, counter: i64) -> Self {
-        let mac = Self::mac(secret, tenant, user, counter).finalize().into_bytes().into();
+        let mac = Self::mac(secret, tenant, user, counter)
+            .finalize()
+            .into_bytes()
+            .into();
         Self {
             tenant,
             user,
@@ -188,7 +191,10 @@ impl BoundToken {
         user: Option<Id>,
         tx: Transaction,
     ) -> Self {
-        let mac = Self::mac(key, tenant, user, tx).finalize().into_bytes().into();
+        let mac = Self::mac(key, tenant, user, tx)
+            .finalize()
+            .into_bytes()
+            .into();
         Self {
             key_id,
             tenant,

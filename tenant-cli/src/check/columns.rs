@@ -107,7 +107,11 @@ fn tenant_default(ctx: &Ctx<'_>) -> Verdict {
         let by_default = c
             .default
             .as_deref()
-            .is_some_and(|d| d.contains("current_tenant()") || d.contains("'app.current_tenant'"));
+            .is_some_and(|d| {
+                d.contains("default_tenant()")
+                    || d.contains("current_tenant()")
+                    || d.contains("'app.current_tenant'")
+            });
         let by_trigger = t.table.triggers.iter().any(|tr| tr.enabled && tr.before && tr.on_insert);
         if by_default || by_trigger {
             return Vec::new();

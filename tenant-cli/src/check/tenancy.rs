@@ -332,6 +332,12 @@ fn enter_tenant(ctx: &Ctx<'_>) -> Verdict {
 /// What every tenancy function's `SET` clause must hold.
 const PINNED: &str = "search_path=pg_catalog, pg_temp";
 
+/// The tenancy functions that must not pin it: the column default,
+/// which PostgreSQL inlines into each INSERT only without a `SET` clause
+/// (its body qualifies every name it uses, so a search_path changes
+/// nothing in it).
+const INLINED: &[&str] = &["default_tenant"];
+
 fn functions_pinned(ctx: &Ctx<'_>) -> Verdict {
     if ctx.catalog.tenancy_functions.is_empty() {
         return Verdict::Skip("there is no tenancy schema (see context.current-tenant)".to_owned());
@@ -341,6 +347,7 @@ fn functions_pinned(ctx: &Ctx<'_>) -> Verdict {
         .tenancy_functions
         .iter()
         .filter(|f| !f.config.iter().any(|c| c == PINNED))
+        .filter(|f| !(f.args.is_empty() && INLINED.contains(&f.name.as_str())))
         .map(|f| {
             let function = format!("tenancy.{}({})", f.name, f.args);
             Finding::new(

@@ -224,7 +224,7 @@ impl TenantPool {
                     .fetch_optional(c),
             )
         })
-            .await
+        .await
     }
 
     /// The tenant with this id, deleted or not, read like
@@ -238,7 +238,7 @@ impl TenantPool {
                     .fetch_optional(c),
             )
         })
-            .await
+        .await
     }
 }
 

@@ -427,6 +427,17 @@ BEGIN
         'CREATE OR REPLACE FUNCTION tenancy.current_user_id() RETURNS uuid LANGUAGE sql STABLE PARALLEL %s '
         'SET search_path = pg_catalog, pg_temp AS %L',
         v_parallel, pg_catalog.format('SELECT COALESCE(%s, (tenancy.bound_context()).user_id)', v_user));
+    -- The tenant column's default: the verified tenant when the extension
+    -- keeps it (a C call per row), else the hint setting app.current_tenant
+    -- that the begin message sets (an expression: inlined, it costs nothing
+    -- per row); with no tenant entered, "no tenant context" (TN001). A
+    -- forged hint only makes a row the policy's WITH CHECK refuses.
+    -- Inlined into each INSERT, so no SET clause, and every name qualified.
+    EXECUTE pg_catalog.format(
+        'CREATE OR REPLACE FUNCTION tenancy.default_tenant() RETURNS uuid LANGUAGE sql STABLE AS %L',
+        pg_catalog.format('SELECT COALESCE(%s, CASE WHEN pg_catalog.length(pg_catalog.current_setting(''app.current_tenant'', true)) OPERATOR(pg_catalog.=) 36 '
+                          'THEN pg_catalog.current_setting(''app.current_tenant'', true)::pg_catalog.uuid ELSE tenancy.unverified_tenant() END)',
+                          CASE WHEN v_extension THEN 'tenant_context.tenant()' ELSE 'NULL::pg_catalog.uuid' END));
     -- What the pool asks at start-up to choose its mechanism, and check
     -- reports.
     EXECUTE pg_catalog.format(

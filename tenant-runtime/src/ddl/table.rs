@@ -8,10 +8,11 @@ use tenant_sql::{literal, names, types};
 use crate::model::meta::{ColumnMeta, TableMeta};
 use crate::model::registry::OrderedTable;
 
-/// The tenant column's default: the transaction's tenant as the hint
-/// setting holds it; with no tenant entered, "no tenant context" (TN001).
-pub const TENANT_HINT: &str = "CASE WHEN pg_catalog.length(pg_catalog.current_setting('app.current_tenant', true)) = 36 \
-     THEN pg_catalog.current_setting('app.current_tenant', true)::uuid ELSE tenancy.unverified_tenant() END";
+/// The tenant column's default: the transaction's tenant
+/// (`tenancy.default_tenant()`, which the migration writes for the
+/// mechanisms the database has); with no tenant entered, "no tenant
+/// context" (TN001).
+pub const TENANT_HINT: &str = "tenancy.default_tenant()";
 
 /// Appends the section for `table`.
 pub(super) fn emit(out: &mut String, table: &OrderedTable) {
@@ -21,11 +22,10 @@ pub(super) fn emit(out: &mut String, table: &OrderedTable) {
     let _ = writeln!(out, "-- {}.{}", meta.schema, meta.name);
     create_table(out, meta, &qualified);
 
-    // Inserts that leave the tenant column out get the transaction's tenant,
-    // read from the hint setting: an expression costs nothing per row (a
-    // function call per row would), and the policy's WITH CHECK compares
-    // the row to the verified tenant once per statement, so a forged hint
-    // only makes a row that is refused.
+    // Inserts that leave the tenant column out get the transaction's tenant
+    // from an inlined SQL function (no call per row), and the policy's WITH
+    // CHECK compares the row to the verified tenant once per statement, so
+    // a forged hint only makes a row that is refused.
     let _ = writeln!(
         out,
         "ALTER TABLE {qualified} ALTER COLUMN {tenant} SET DEFAULT {TENANT_HINT};"

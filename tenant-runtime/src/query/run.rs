@@ -60,8 +60,14 @@ pub(crate) async fn fetch_all<T: Row, M: Mode>(
     let args = args.into_inner()?;
     let mut conn = tx.lock().await;
     let persistent = conn.persistent();
-    conn.run(|c| Box::pin(sqlx::query_as_with(sql, args).persistent(persistent).fetch_all(c)))
-        .await
+    conn.run(|c| {
+        Box::pin(
+            sqlx::query_as_with(sql, args)
+                .persistent(persistent)
+                .fetch_all(c),
+        )
+    })
+    .await
 }
 
 pub(crate) async fn fetch_optional<T: Row, M: Mode>(
@@ -72,25 +78,43 @@ pub(crate) async fn fetch_optional<T: Row, M: Mode>(
     let args = args.into_inner()?;
     let mut conn = tx.lock().await;
     let persistent = conn.persistent();
-    conn.run(|c| Box::pin(sqlx::query_as_with(sql, args).persistent(persistent).fetch_optional(c)))
-        .await
+    conn.run(|c| {
+        Box::pin(
+            sqlx::query_as_with(sql, args)
+                .persistent(persistent)
+                .fetch_optional(c),
+        )
+    })
+    .await
 }
 
 pub(crate) async fn fetch_count<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) -> Result<i64> {
     let args = args.into_inner()?;
     let mut conn = tx.lock().await;
     let persistent = conn.persistent();
-    conn.run(|c| Box::pin(sqlx::query_scalar_with(sql, args).persistent(persistent).fetch_one(c)))
-        .await
+    conn.run(|c| {
+        Box::pin(
+            sqlx::query_scalar_with(sql, args)
+                .persistent(persistent)
+                .fetch_one(c),
+        )
+    })
+    .await
 }
 
 pub(crate) async fn execute<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) -> Result<u64> {
     let args = args.into_inner()?;
     let mut conn = tx.lock().await;
     let persistent = conn.persistent();
-    conn.run(|c| Box::pin(sqlx::query_with(sql, args).persistent(persistent).execute(c)))
-        .await
-        .map(|done| done.rows_affected())
+    conn.run(|c| {
+        Box::pin(
+            sqlx::query_with(sql, args)
+                .persistent(persistent)
+                .execute(c),
+        )
+    })
+    .await
+    .map(|done| done.rows_affected())
 }
 
 // Defined here, next to what it returns, so the transaction module needs

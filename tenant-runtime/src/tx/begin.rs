@@ -155,9 +155,9 @@ impl Entering {
             Self::Extension { secret, counter } => {
                 *counter += 1;
                 let token = SessionToken::sign(secret, tenant_bytes, user_bytes, *counter);
-                // Nothing may follow the BEGIN but a read: SECURITY.md.
-                let message =
-                    format!("SET LOCAL tenant_context.token = '{token}'; {hint}BEGIN{role}");
+                // Nothing may follow the BEGIN but a read: SECURITY.md. No
+                // hint: the column default reads the extension.
+                let message = format!("SET LOCAL tenant_context.token = '{token}'; BEGIN{role}");
                 let rows = simple_query_rows(conn, &message).await.map_err(refused)?;
                 first_text(&rows).map_err(Failure::closing)
             }
@@ -177,14 +177,19 @@ impl Entering {
                 if tenant.is_none() && user.is_none() {
                     // Nothing to sign, and nothing signed before can reach
                     // this transaction (a bound token names its own).
-                    simple_query(conn, "BEGIN").await.map_err(Failure::closing)?;
+                    simple_query(conn, "BEGIN")
+                        .await
+                        .map_err(Failure::closing)?;
                     return Ok(None);
                 }
                 let tx = bound_transaction(conn, key, tenant).await?;
-                let token = BoundToken::sign(key.expose_bytes(), key.id(), tenant_bytes, user_bytes, tx);
+                let token =
+                    BoundToken::sign(key.expose_bytes(), key.id(), tenant_bytes, user_bytes, tx);
                 let role = role.trim_start_matches("; ");
                 let message = format!("SET LOCAL tenancy.token = '{token}'; {hint}{role}");
-                let rows = simple_query_rows(conn, &message).await.map_err(Failure::closing)?;
+                let rows = simple_query_rows(conn, &message)
+                    .await
+                    .map_err(Failure::closing)?;
                 first_text(&rows).map_err(Failure::closing)
             }
         }

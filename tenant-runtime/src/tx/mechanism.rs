@@ -75,8 +75,14 @@ mod tests {
 
     #[test]
     fn the_strongest_that_runs_there_is_chosen() {
-        assert_eq!(choose(&["extension", "bound"], false, false), Some(Extension));
-        assert_eq!(choose(&["extension", "bound"], true, false), Some(Extension));
+        assert_eq!(
+            choose(&["extension", "bound"], false, false),
+            Some(Extension)
+        );
+        assert_eq!(
+            choose(&["extension", "bound"], true, false),
+            Some(Extension)
+        );
         assert_eq!(choose(&["extension", "bound"], false, true), Some(Bound));
         assert_eq!(choose(&["session", "bound"], false, false), Some(Session));
         assert_eq!(choose(&["session", "bound"], true, false), Some(Bound));

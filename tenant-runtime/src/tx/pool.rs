@@ -11,9 +11,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use tracing::Instrument as _;
 
 use super::context::ContextKey;
+use super::mechanism::ContextMechanism;
 use super::mode::{GlobalMode, Mode, SystemMode, TenantMode};
 use super::roles::Expect;
-use super::mechanism::ContextMechanism;
 use super::session::{BoxFuture, Lease, Manager, simple_query};
 use super::transaction::Tx;
 use crate::error::{Error, Result};

@@ -31,8 +31,7 @@ const ROLE: &str = "SELECT current_user::text, r.rolsuper OR r.rolbypassrls, \
      pg_catalog.has_database_privilege(current_user, pg_catalog.current_database(), 'TEMP'), \
      pg_catalog.pg_is_in_recovery() \
      FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
-const MECHANISMS: &str =
-    "SELECT pg_catalog.array_to_string(tenancy.context_mechanisms(), ',')";
+const MECHANISMS: &str = "SELECT pg_catalog.array_to_string(tenancy.context_mechanisms(), ',')";
 
 /// Superusers and `BYPASSRLS` roles skip every policy (table owners do
 /// not: the DDL forces row-level security on them too); an application
@@ -43,8 +42,12 @@ pub(crate) async fn check(conn: &mut PgConnection, expect: Expect) -> Result<Ser
     let row = rows
         .first()
         .ok_or(Error::Database(sqlx::Error::RowNotFound))?;
-    let (role, bypasses, temp, in_recovery): (String, bool, bool, bool) =
-        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+    let (role, bypasses, temp, in_recovery): (String, bool, bool, bool) = (
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+    );
     match (expect, bypasses) {
         (Expect::RlsApplies, true) => return Err(Error::RoleBypassesRls { role }),
         (Expect::BypassesRls, false) => return Err(Error::SystemRoleLacksBypass { role }),
@@ -63,7 +66,9 @@ pub(crate) async fn check(conn: &mut PgConnection, expect: Expect) -> Result<Ser
             .map(|r| r.try_get::<String, _>(0))
             .transpose()?
             .unwrap_or_default(),
-        Err(sqlx::Error::Database(db)) if matches!(db.code().as_deref(), Some("42883" | "3F000")) => {
+        Err(sqlx::Error::Database(db))
+            if matches!(db.code().as_deref(), Some("42883" | "3F000")) =>
+        {
             return Err(Error::ContextNotInstalled);
         }
         Err(e) => return Err(e.into()),

@@ -127,21 +127,20 @@ impl Samples {
 /// One round of interleaved variants: wall and server CPU per variant,
 /// added request by request, then folded into the variants' [`Samples`].
 #[derive(Debug)]
-pub struct Round<const N: usize> {
-    wall: [Duration; N],
-    cpu: [Option<Duration>; N],
+pub struct Round {
+    wall: Vec<Duration>,
+    cpu: Vec<Option<Duration>>,
 }
 
-impl<const N: usize> Default for Round<N> {
-    fn default() -> Self {
+impl Round {
+    /// A round of `n` variants.
+    pub fn new(n: usize) -> Self {
         Self {
-            wall: [Duration::ZERO; N],
-            cpu: [Some(Duration::ZERO); N],
+            wall: vec![Duration::ZERO; n],
+            cpu: vec![Some(Duration::ZERO); n],
         }
     }
-}
 
-impl<const N: usize> Round<N> {
     /// Runs one request of variant `index`, charging its wall time and the
     /// CPU backend `pid` spent meanwhile.
     pub async fn time<T>(&mut self, index: usize, pid: i32, request: impl Future<Output = T>) -> T {
@@ -157,7 +156,7 @@ impl<const N: usize> Round<N> {
     }
 
     /// Adds the round, of `requests` per variant, to `samples`.
-    pub fn finish(self, samples: &mut [Samples; N], requests: u32) {
+    pub fn finish(self, samples: &mut [Samples], requests: u32) {
         for (index, s) in samples.iter_mut().enumerate() {
             s.add_round(
                 self.wall[index],
@@ -176,24 +175,38 @@ impl<const N: usize> Round<N> {
 /// same pace: a block of one variant after another lets one backend run
 /// hot while another sleeps, which on a shared VM moves server CPU by 2-3x.
 pub async fn interleaved<const N: usize, T: Copy, E>(
+    rounds: (usize, usize),
+    pick: impl FnMut() -> T,
+    backend: impl Fn(usize) -> i32,
+    request: impl AsyncFnMut(usize, T) -> Result<(), E>,
+) -> Result<[Samples; N], E> {
+    let samples = interleaved_n(N, rounds, pick, backend, request).await?;
+    Ok(samples
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("interleaved_n returns one Samples per variant")))
+}
+
+/// [`interleaved`] for a number of variants known at run time.
+pub async fn interleaved_n<T: Copy, E>(
+    n: usize,
     (rounds, per_round): (usize, usize),
     mut pick: impl FnMut() -> T,
     backend: impl Fn(usize) -> i32,
     mut request: impl AsyncFnMut(usize, T) -> Result<(), E>,
-) -> Result<[Samples; N], E> {
+) -> Result<Vec<Samples>, E> {
     for _ in 0..per_round {
         let target = pick();
-        for index in 0..N {
+        for index in 0..n {
             request(index, target).await?;
         }
     }
-    let mut samples: [Samples; N] = std::array::from_fn(|_| Samples::default());
+    let mut samples: Vec<Samples> = (0..n).map(|_| Samples::default()).collect();
     for round in 0..rounds {
-        let mut timed = Round::<N>::default();
+        let mut timed = Round::new(n);
         for _ in 0..per_round {
             let target = pick();
-            for i in 0..N {
-                let index = (i + round) % N;
+            for i in 0..n {
+                let index = (i + round) % n;
                 timed
                     .time(index, backend(index), request(index, target))
                     .await?;

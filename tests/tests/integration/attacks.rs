@@ -108,7 +108,10 @@ async fn harmless(tx: &mut TenantTx, forge: &str, own: &[&str]) {
     match after(tx, forge).await {
         Ok(read) => assert_eq!(read, own, "after {forge}"),
         Err(code) => assert!(
-            ["TN001", "TN005", "TN006", "TN007", "42501", "42883", "3F000", "22023"].contains(&code.as_str()),
+            [
+                "TN001", "TN005", "TN006", "TN007", "42501", "42883", "3F000", "22023"
+            ]
+            .contains(&code.as_str()),
             "{forge}: refused with {code}"
         ),
     }
@@ -137,7 +140,10 @@ async fn two_tenants(mechanism: Mechanism, opts: PgConnectOptions) -> (TestDb, T
     (db, a, b)
 }
 
-async fn setting_the_tenant_from_sql_switches_nothing(mechanism: Mechanism, opts: PgConnectOptions) {
+async fn setting_the_tenant_from_sql_switches_nothing(
+    mechanism: Mechanism,
+    opts: PgConnectOptions,
+) {
     let (db, a, b) = two_tenants(mechanism, opts).await;
     let mut tx = db.app.begin(a).await.unwrap();
     for forge in [
@@ -149,10 +155,17 @@ async fn setting_the_tenant_from_sql_switches_nothing(mechanism: Mechanism, opts
         // The policies never read the setting: still A's rows only.
         tx.conn().execute(sqlx::raw_sql(&forge)).await.unwrap();
         assert_eq!(names(&mut tx).await, ["a-secret"], "{forge}");
-        // The column default follows the forged setting; the policy's
-        // WITH CHECK refuses the row it makes.
+        // The column default follows the forged setting, and the policy's
+        // WITH CHECK refuses the row it makes; with the extension the
+        // default reads the verified tenant, and the row is A's.
         let write = "INSERT INTO projects (name) VALUES ('planted')";
-        assert_eq!(refused(&mut tx, write).await, "TN003", "{forge}");
+        match after(&mut tx, write).await {
+            Ok(read) => {
+                assert_eq!(mechanism, Mechanism::Extension, "{forge}");
+                assert_eq!(read, ["a-secret", "planted"], "{forge}");
+            }
+            Err(code) => assert_eq!(code, "TN003", "{forge}"),
+        }
         let named = format!("INSERT INTO projects (tenant_id, name) VALUES ('{b}', 'planted')");
         assert_eq!(refused(&mut tx, &named).await, "TN003", "{forge}");
         let moved = format!("UPDATE projects SET tenant_id = '{b}'");
@@ -177,7 +190,9 @@ async fn forged_tokens_and_calls_enter_nothing(mechanism: Mechanism, opts: PgCon
     let bytes = format!("'\\x{}'::bytea", "00".repeat(32));
     for forge in [
         format!("CALL tenancy.enter('{b}'::uuid, NULL::uuid, 1000::int8, '{zeros}'::text)"),
-        format!("CALL tenancy.enter('{b}'::uuid, NULL::uuid, 9223372036854775807::int8, '{zeros}'::text)"),
+        format!(
+            "CALL tenancy.enter('{b}'::uuid, NULL::uuid, 9223372036854775807::int8, '{zeros}'::text)"
+        ),
         format!("CALL tenancy.enter('{b}'::uuid, '{b}'::uuid, 5::int8, 'not hex'::text)"),
         "CALL tenancy.enter(NULL, NULL, NULL, NULL)".to_owned(),
         format!("SET LOCAL tenant_context.token = 's1.{b}..9999.{zeros}'"),
@@ -199,7 +214,10 @@ async fn forged_tokens_and_calls_enter_nothing(mechanism: Mechanism, opts: PgCon
     db.close().await;
 }
 
-async fn a_transaction_ended_by_sql_leaves_no_tenant_behind(mechanism: Mechanism, opts: PgConnectOptions) {
+async fn a_transaction_ended_by_sql_leaves_no_tenant_behind(
+    mechanism: Mechanism,
+    opts: PgConnectOptions,
+) {
     let (db, a, _) = two_tenants(mechanism, opts).await;
     for escape in [
         "COMMIT; SELECT name FROM projects",
@@ -281,11 +299,17 @@ async fn a_begin_message_read_from_pg_stat_activity_cannot_be_replayed(
         match later.conn().fetch_all(sqlx::raw_sql(&replayed)).await {
             Ok(rows) => {
                 let read: Vec<String> = rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
-                assert!(!read.iter().any(|n| n == "b-secret"), "{replayed}: {read:?}");
+                assert!(
+                    !read.iter().any(|n| n == "b-secret"),
+                    "{replayed}: {read:?}"
+                );
             }
             Err(e) => {
                 let code = code_of::<()>(Err(e));
-                assert!(["TN001", "TN007", "TN005"].contains(&code.as_str()), "{code}");
+                assert!(
+                    ["TN001", "TN007", "TN005"].contains(&code.as_str()),
+                    "{code}"
+                );
             }
         }
         drop(later);
@@ -334,9 +358,8 @@ async fn a_begin_cancelled_terminated_or_dropped_leaves_nothing_usable(
             Interrupt::Drop => Duration::from_millis(300),
             _ => Duration::from_secs(10),
         };
-        let victim = tokio::spawn(async move {
-            tokio::time::timeout(patience, pool.begin(b)).await
-        });
+        let victim =
+            tokio::spawn(async move { tokio::time::timeout(patience, pool.begin(b)).await });
         let (pid, stolen) = begin_text_naming(&mut attacker, b).await;
         let stop = match interrupt {
             Interrupt::Cancel => "pg_cancel_backend",
@@ -363,7 +386,11 @@ async fn a_begin_cancelled_terminated_or_dropped_leaves_nothing_usable(
             match victim.await.unwrap() {
                 Ok(Ok(mut tx)) => {
                     if mechanism.keeps_its_backend() {
-                        assert_ne!(backend_pid(&mut tx).await, pid, "{interrupt:?}: begun on the interrupted backend");
+                        assert_ne!(
+                            backend_pid(&mut tx).await,
+                            pid,
+                            "{interrupt:?}: begun on the interrupted backend"
+                        );
                     }
                     assert_eq!(names(&mut tx).await, ["b-secret"]);
                     tx.commit().await.unwrap();
@@ -376,7 +403,11 @@ async fn a_begin_cancelled_terminated_or_dropped_leaves_nothing_usable(
         // Every later transaction of the victim's pool, of any kind.
         let mut later = victim_pool.begin(a).await.unwrap();
         if mechanism.keeps_its_backend() {
-            assert_ne!(backend_pid(&mut later).await, pid, "{interrupt:?}: the interrupted connection was reused");
+            assert_ne!(
+                backend_pid(&mut later).await,
+                pid,
+                "{interrupt:?}: the interrupted connection was reused"
+            );
         }
         harmless(&mut later, &stolen, &["a-secret"]).await;
         later.commit().await.unwrap();
@@ -384,13 +415,21 @@ async fn a_begin_cancelled_terminated_or_dropped_leaves_nothing_usable(
         global.conn().execute("SAVEPOINT s").await.unwrap();
         let replayed = global
             .conn()
-            .fetch_all(sqlx::raw_sql(&format!("{stolen}; SELECT name FROM projects")))
+            .fetch_all(sqlx::raw_sql(&format!(
+                "{stolen}; SELECT name FROM projects"
+            )))
             .await;
         match replayed {
-            Ok(rows) => panic!("{interrupt:?}: a global transaction read {} rows", rows.len()),
+            Ok(rows) => panic!(
+                "{interrupt:?}: a global transaction read {} rows",
+                rows.len()
+            ),
             Err(e) => {
                 let code = code_of::<()>(Err(e));
-                assert!(["TN001", "TN007", "TN005"].contains(&code.as_str()), "{code}");
+                assert!(
+                    ["TN001", "TN007", "TN005"].contains(&code.as_str()),
+                    "{code}"
+                );
             }
         }
         global.rollback().await.unwrap();
@@ -593,13 +632,21 @@ async fn nothing_of_a_transaction_reaches_the_next_on_its_connection(
         if mechanism.keeps_its_backend() {
             assert_eq!(backend_pid(&mut next).await, pid, "same connection");
         }
-        assert_eq!(session_state(&mut next).await, before, "commit: {end_with_commit}");
+        assert_eq!(
+            session_state(&mut next).await,
+            before,
+            "commit: {end_with_commit}"
+        );
         assert_eq!(
             refused(&mut next, "FETCH ALL FROM kept").await,
             "34000",
             "the cursor with A's rows is gone"
         );
-        assert_eq!(refused(&mut next, "SELECT lastval()").await, "55000", "sequence state");
+        assert_eq!(
+            refused(&mut next, "SELECT lastval()").await,
+            "55000",
+            "sequence state"
+        );
         let random: f64 = sqlx::query_scalar("SELECT random()")
             .fetch_one(next.conn())
             .await
@@ -909,7 +956,10 @@ async fn prepared_statements_changed_by_sql_close_the_connection(
     db.close().await;
 }
 
-async fn two_keys_are_valid_at_once_and_a_retired_one_stops(mechanism: Mechanism, opts: PgConnectOptions) {
+async fn two_keys_are_valid_at_once_and_a_retired_one_stops(
+    mechanism: Mechanism,
+    opts: PgConnectOptions,
+) {
     let (db, a, _) = two_tenants(mechanism, opts).await;
     let second = tenant_tests::setup::install_key(&db.owner, 2)
         .await
@@ -955,7 +1005,10 @@ async fn two_keys_are_valid_at_once_and_a_retired_one_stops(mechanism: Mechanism
     db.close().await;
 }
 
-async fn the_key_and_secrets_never_appear_in_query_text(mechanism: Mechanism, opts: PgConnectOptions) {
+async fn the_key_and_secrets_never_appear_in_query_text(
+    mechanism: Mechanism,
+    opts: PgConnectOptions,
+) {
     let (db, a, _) = two_tenants(mechanism, opts).await;
     let key = db.key.expose_hex();
     let pool = db.tenant_pool(2).await;
@@ -983,7 +1036,10 @@ async fn the_key_and_secrets_never_appear_in_query_text(mechanism: Mechanism, op
         "SELECT * FROM tenancy.hmac_pads('\\x00'::bytea)",
     ] {
         let code = refused(&mut tx, peek).await;
-        assert!(["42501", "42P01", "3F000"].contains(&code.as_str()), "{peek}: {code}");
+        assert!(
+            ["42501", "42P01", "3F000"].contains(&code.as_str()),
+            "{peek}: {code}"
+        );
     }
     if mechanism == Mechanism::Extension {
         for peek in [
@@ -994,10 +1050,8 @@ async fn the_key_and_secrets_never_appear_in_query_text(mechanism: Mechanism, op
             match after(&mut tx, peek).await {
                 Err(code) => assert_eq!(code, "42501", "{peek}"),
                 Ok(_) => {
-                    let shown: Vec<Option<String>> = sqlx::query_scalar(peek)
-                        .fetch_all(tx.conn())
-                        .await
-                        .unwrap();
+                    let shown: Vec<Option<String>> =
+                        sqlx::query_scalar(peek).fetch_all(tx.conn()).await.unwrap();
                     assert!(shown.is_empty(), "{peek}: {shown:?}");
                 }
             }
@@ -1013,10 +1067,17 @@ async fn the_key_and_secrets_never_appear_in_query_text(mechanism: Mechanism, op
 /// kind of transaction: outside `begin`, tenant tables fail closed under
 /// every mechanism the database offers.
 #[sqlx::test]
-async fn a_plain_pool_of_the_application_role_reads_nothing(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_plain_pool_of_the_application_role_reads_nothing(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
     let (db, _, _) = two_tenants(Mechanism::Extension, opts).await;
     let raw = db.pool_as(APP_ROLE, 1).await;
-    let code = code_of(sqlx::query("SELECT name FROM projects").fetch_all(&raw).await);
+    let code = code_of(
+        sqlx::query("SELECT name FROM projects")
+            .fetch_all(&raw)
+            .await,
+    );
     assert_eq!(code, "TN001");
     raw.close().await;
     db.close().await;

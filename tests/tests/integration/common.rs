@@ -115,9 +115,7 @@ impl TestDb {
     /// A tenant pool of its own, of `max` connections (1: every
     /// transaction reuses the same connection).
     pub(crate) async fn tenant_pool(&self, max: usize) -> TenantPool {
-        self.tenant_pool_with(self.key.clone(), max)
-            .await
-            .unwrap()
+        self.tenant_pool_with(self.key.clone(), max).await.unwrap()
     }
 
     /// A tenant pool of the test's mechanism with `key`, or why it could

@@ -91,17 +91,21 @@ async fn the_previous_release_keeps_working_after_the_newest_migration(
         tx.tenants().create("Globex").await.unwrap().id,
     ];
     tx.commit().await.unwrap();
-    // The system role bypasses RLS: one project for each tenant.
-    let mut admin = system.begin().await.unwrap();
+    // The system role bypasses RLS: one project for each tenant, by hand
+    // (this release's pools end transactions as the newest migration
+    // expects, and the deploy runs that migration first).
+    let mut admin = PgConnection::connect_with(&opts.clone().username(SYSTEM_ROLE))
+        .await
+        .unwrap();
     for (tenant, name) in [(tenants[0], "acme plan"), (tenants[1], "globex plan")] {
         sqlx::query("INSERT INTO projects (tenant_id, name) VALUES ($1, $2)")
             .bind(tenant)
             .bind(name)
-            .execute(admin.conn())
+            .execute(&mut admin)
             .await
             .unwrap();
     }
-    admin.commit().await.unwrap();
+    admin.close().await.unwrap();
 
     let mut old = RawSession::open(&opts.clone().username(APP_ROLE), &key)
         .await
