@@ -53,10 +53,18 @@ fn open_session(key_id: i32, secret: &[u8], proof: &[u8]) -> bool {
     if secret.len() != 32 {
         return false;
     }
-    let key = Spi::get_one_with_args::<Vec<u8>>(
-        "SELECT k.key FROM tenancy.context_keys k WHERE k.key_id = $1 AND k.retired_at IS NULL",
-        &[key_id.into()],
-    );
+    // A read-only SPI connection: it assigns no transaction id, which a
+    // hot standby could not.
+    let key = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT k.key FROM tenancy.context_keys k WHERE k.key_id = $1 AND k.retired_at IS NULL",
+                Some(1),
+                &[key_id.into()],
+            )?
+            .first()
+            .get_one::<Vec<u8>>()
+    });
     let Ok(Some(key)) = key else {
         return false;
     };

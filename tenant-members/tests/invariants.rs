@@ -12,6 +12,7 @@ use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_members::{Membership, Role};
 use tenant_runtime::Error;
+use tenant_test_support::mechanism::Mechanism;
 use tenant_test_support::setup::{APP_ROLE, SYSTEM_ROLE};
 use uuid::Uuid;
 
@@ -297,27 +298,7 @@ async fn the_role_arrives_with_begin_and_is_that_of_begin(
     opts: PgConnectOptions,
 ) {
     let w = World::new(opts).await;
-    for (user, tenant, expected) in [
-        (w.ada, w.acme(), Some(Role::Owner)),
-        (w.bob, w.acme(), Some(Role::Admin)),
-        (w.cy, w.acme(), Some(Role::Member)),
-        (w.dan, w.tenants[1], Some(Role::Owner)),
-        // Globex's owner is nobody in Acme, and Acme's owner nobody in Globex.
-        (w.dan, w.acme(), None),
-        (w.ada, w.tenants[1], None),
-    ] {
-        let tx = w.app.begin_as(tenant, user).await.unwrap();
-        assert_eq!(
-            tenant_members::role_of_current_user(&tx).await.unwrap(),
-            expected
-        );
-        assert_eq!(
-            tx.user_in_tenant(),
-            expected.map(|r| r.as_str()),
-            "what enter handed back"
-        );
-        tx.commit().await.unwrap();
-    }
+    roles_arrive_with_begin(&w).await;
     // No user, no role.
     let tx = w.app.begin(w.acme()).await.unwrap();
     assert_eq!(tx.user_in_tenant(), None);
@@ -351,4 +332,43 @@ async fn the_role_arrives_with_begin_and_is_that_of_begin(
         tenant_members::role_of_current_user(&tx).await.unwrap(),
         None
     );
+}
+
+/// Each user's role in each tenant arrives with `begin_as`.
+async fn roles_arrive_with_begin(w: &World) {
+    for (user, tenant, expected) in [
+        (w.ada, w.acme(), Some(Role::Owner)),
+        (w.bob, w.acme(), Some(Role::Admin)),
+        (w.cy, w.acme(), Some(Role::Member)),
+        (w.dan, w.tenants[1], Some(Role::Owner)),
+        // Globex's owner is nobody in Acme, and Acme's owner nobody in Globex.
+        (w.dan, w.acme(), None),
+        (w.ada, w.tenants[1], None),
+    ] {
+        let tx = w.app.begin_as(tenant, user).await.unwrap();
+        assert_eq!(
+            tenant_members::role_of_current_user(&tx).await.unwrap(),
+            expected
+        );
+        assert_eq!(
+            tx.user_in_tenant(),
+            expected.map(|r| r.as_str()),
+            "what enter handed back"
+        );
+        tx.commit().await.unwrap();
+    }
+}
+
+/// The same under the extension and bound tokens, whose begin message asks
+/// `tenancy.user_in_entered_tenant()` for it.
+#[sqlx::test]
+async fn the_role_arrives_with_begin_under_the_extension(_: PgPoolOptions, opts: PgConnectOptions) {
+    let w = World::with_mechanism(opts, Mechanism::Extension).await;
+    roles_arrive_with_begin(&w).await;
+}
+
+#[sqlx::test]
+async fn the_role_arrives_with_begin_with_bound_tokens(_: PgPoolOptions, opts: PgConnectOptions) {
+    let w = World::with_mechanism(opts, Mechanism::Bound).await;
+    roles_arrive_with_begin(&w).await;
 }

@@ -6,6 +6,7 @@
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_members::{Membership, Role};
 use tenant_runtime::{Error, SystemPool, TenantId, TenantPool, UserId, ddl, registry};
+use tenant_test_support::mechanism::Mechanism;
 use tenant_test_support::setup::{self, APP_ROLE, SYSTEM_ROLE};
 use uuid::Uuid;
 
@@ -32,6 +33,12 @@ pub(crate) fn user() -> UserId {
 
 impl World {
     pub(crate) async fn new(opts: PgConnectOptions) -> World {
+        Self::with_mechanism(opts, Mechanism::Session).await
+    }
+
+    /// The same world, the application role entering tenants with
+    /// `mechanism`.
+    pub(crate) async fn with_mechanism(opts: PgConnectOptions, mechanism: Mechanism) -> World {
         tenant_members::link();
         let owner = PgPoolOptions::new()
             .max_connections(1)
@@ -45,13 +52,15 @@ impl World {
             "the extension is emitted"
         );
         let key = setup::install(&owner, &ddl).await.unwrap();
+        mechanism.install(&owner).await.unwrap();
         owner.close().await;
-        let app = TenantPool::options()
-            .context_key(key)
+        let app = mechanism
+            .pool_options(key)
             .max_connections(4)
-            .connect_with(opts.clone().username(APP_ROLE))
+            .connect_with(mechanism.connect(&opts, APP_ROLE))
             .await
             .unwrap();
+        assert_eq!(app.mechanism(), Some(mechanism.expected()));
         let system = SystemPool::options()
             .max_connections(1)
             .connect_with(opts.username(SYSTEM_ROLE))

@@ -14,6 +14,8 @@ mod common;
 mod ddl_catalog;
 mod ddl_generated;
 mod emit_cli;
+mod hot_standby;
+mod parallel_plans;
 mod rls_behaviour;
 mod scoped_api;
 mod soak;
