@@ -53,7 +53,7 @@ if ! grep -q "pg$PG_MAJOR" "${PGRX_HOME:-$HOME/.pgrx}/config.toml" 2>/dev/null; 
 fi
 say "building and installing the tenant_context extension"
 log=$(mktemp)
-(cd tenant-context && cargo pgrx install --release --pg-config "$PG_CONFIG") >"$log" 2>&1 || {
+(cd tenant-context && cargo build --release --locked && cargo pgrx install --release --pg-config "$PG_CONFIG") >"$log" 2>&1 || {
   cat "$log" >&2
   exit 1
 }
@@ -99,7 +99,7 @@ if ! pg_lsclusters -h | awk '{print $2}' | grep -qx "$PRIMARY"; then
   say "creating the replica tests' primary on 5434"
   pg_createcluster "$PG_MAJOR" "$PRIMARY" -p 5434 -- --auth-local=trust --auth-host=trust >/dev/null
 fi
-pg_ctlcluster --skip-systemctl-redirect "$PG_MAJOR" "$PRIMARY" start 2>/dev/null || true
+pg_ctlcluster --skip-systemctl-redirect "$PG_MAJOR" "$PRIMARY" start >/dev/null 2>&1 || true
 wait_ready 5434
 if ! pg_lsclusters -h | awk '{print $2}' | grep -qx "$STANDBY"; then
   say "creating the hot standby on 5435 with pg_basebackup"
@@ -108,7 +108,7 @@ if ! pg_lsclusters -h | awk '{print $2}' | grep -qx "$STANDBY"; then
   find "$data" -mindepth 1 -delete
   su -s /bin/sh postgres -c "pg_basebackup -h 127.0.0.1 -p 5434 -U postgres -D '$data' -R -X stream -c fast"
 fi
-pg_ctlcluster --skip-systemctl-redirect "$PG_MAJOR" "$STANDBY" start 2>/dev/null || true
+pg_ctlcluster --skip-systemctl-redirect "$PG_MAJOR" "$STANDBY" start >/dev/null 2>&1 || true
 wait_ready 5435
 [ "$(psql -h 127.0.0.1 -p 5435 -U postgres -Atc 'SELECT pg_is_in_recovery()' postgres)" = t ] || {
   echo "test-services: the cluster on 5435 is not a hot standby" >&2

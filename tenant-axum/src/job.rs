@@ -178,6 +178,69 @@ impl<T> ForTenant<T> {
         R: Send + 'static,
         E: From<TenantError> + Send + 'static,
     {
+        self.spawn_inner(pool, f)
+    }
+
+    /// [`spawn`](Self::spawn)s the work once `request`'s transaction has
+    /// committed, and never if it rolls back: the job then sees every
+    /// write of the handler that queued it. This is the way to start a job
+    /// from a handler ([`RequestTx::after_commit`]); what the job returns
+    /// goes to `done`, with its error logged when it fails.
+    ///
+    /// ```no_run
+    /// use tenant_axum::{ForTenant, RequestId, RequestTx, Tenant, TenantError};
+    /// use tenant_runtime::TenantPool;
+    ///
+    /// async fn signup(tx: RequestTx, tenant: Tenant, id: RequestId, pool: TenantPool) -> Result<&'static str, TenantError> {
+    ///     // .. the handler's writes, through tx.get().await? ..
+    ///     ForTenant::from_request(&tenant, &id, "ada@example.com".to_owned()).spawn_after_commit(
+    ///         &tx,
+    ///         pool,
+    ///         move |job: RequestTx, email: String| async move {
+    ///             let _sees_the_handlers_rows = job.get().await?;
+    ///             tracing::info!(%email, "welcome sent");
+    ///             Ok::<_, TenantError>(())
+    ///         },
+    ///         |_outcome| {},
+    ///     );
+    ///     Ok("signed up")
+    /// }
+    /// ```
+    pub fn spawn_after_commit<F, Fut, R, E>(
+        self,
+        request: &RequestTx,
+        pool: TenantPool,
+        f: F,
+        done: impl FnOnce(Result<R, E>) + Send + 'static,
+    ) where
+        T: Send + 'static,
+        F: FnOnce(RequestTx, T) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: From<TenantError> + std::fmt::Display + Send + 'static,
+    {
+        request.after_commit(async move {
+            let outcome = match self.spawn_inner(pool, f).await {
+                Ok(outcome) => outcome,
+                Err(join) => {
+                    tracing::error!(error = %join, "job after commit panicked");
+                    return;
+                }
+            };
+            if let Err(e) = &outcome {
+                tracing::warn!(error = %e, "job after commit failed");
+            }
+            done(outcome);
+        });
+    }
+
+    fn spawn_inner<F, Fut, R, E>(self, pool: TenantPool, f: F) -> JoinHandle<Result<R, E>>
+    where
+        F: FnOnce(RequestTx, T) -> Fut,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: From<TenantError> + Send + 'static,
+    {
         let span = self.span();
         let tx = RequestTx::new(pool, self.tenant, None);
         let work = f(tx.clone(), self.payload);

@@ -1,12 +1,15 @@
 //! [`RequestTx`]: the request's tenant transaction, begun on first use
 //! and finished by the layer once the handler has answered.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::OnceCell;
+use tracing::Instrument as _;
 
 use crate::error::TenantError;
 use crate::runtime::{self, TenantId, TenantPool, TenantTx, UserId};
@@ -41,12 +44,31 @@ pub struct RequestTx {
     slot: Arc<TxSlot>,
 }
 
-#[derive(Debug)]
 pub(crate) struct TxSlot {
     pool: TenantPool,
     tenant: TenantId,
     user: Option<UserId>,
     tx: OnceCell<TenantTx>,
+    /// Work to spawn once the transaction committed ([`RequestTx::after_commit`]).
+    after_commit: Mutex<Vec<AfterCommit>>,
+}
+
+/// A task queued with [`RequestTx::after_commit`], and the span it was
+/// queued in.
+type AfterCommit = (Pin<Box<dyn Future<Output = ()> + Send>>, tracing::Span);
+
+impl std::fmt::Debug for TxSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxSlot")
+            .field("tenant", &self.tenant)
+            .field("user", &self.user)
+            .field("begun", &self.tx.initialized())
+            .field(
+                "after_commit",
+                &self.after_commit.lock().map_or(0, |queued| queued.len()),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl RequestTx {
@@ -79,6 +101,35 @@ impl RequestTx {
         self.slot.tx.initialized()
     }
 
+    /// Runs `task` once the request's transaction has committed, spawned
+    /// on tokio in the current span; never when it rolls back (an error
+    /// status, a panic, a failed commit). When the transaction was never
+    /// begun, once the handler answered with a 2xx or 3xx.
+    ///
+    /// This is how a handler hands work to a background task that must see
+    /// the handler's writes: a task spawned from the handler itself runs
+    /// while the transaction is still open, and reads the database as it
+    /// was before the request. [`ForTenant::spawn_after_commit`](crate::ForTenant::spawn_after_commit)
+    /// queues a job this way.
+    ///
+    /// ```no_run
+    /// use tenant_axum::{RequestTx, TenantError};
+    ///
+    /// async fn create(tx: RequestTx) -> Result<&'static str, TenantError> {
+    ///     tx.get().await?.raw::<(i64,)>("SELECT 1::int8").fetch_one().await?;
+    ///     tx.after_commit(async { tracing::info!("committed: now tell the world") });
+    ///     Ok("created")
+    /// }
+    /// ```
+    pub fn after_commit(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let queued = (Box::pin(task) as Pin<Box<_>>, tracing::Span::current());
+        self.slot
+            .after_commit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(queued);
+    }
+
     pub(crate) fn new(pool: TenantPool, tenant: TenantId, user: Option<UserId>) -> Self {
         Self {
             slot: Arc::new(TxSlot {
@@ -86,6 +137,7 @@ impl RequestTx {
                 tenant,
                 user,
                 tx: OnceCell::new(),
+                after_commit: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -106,12 +158,28 @@ impl RequestTx {
     /// Fails when another clone still holds it (it then rolls back when the
     /// last one goes), or when the commit fails.
     pub(crate) async fn end(self, commit: bool) -> Result<(), TenantError> {
+        let queued = std::mem::take(
+            &mut *self
+                .slot
+                .after_commit
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         let slot = match Arc::try_unwrap(self.slot) {
             Ok(slot) => slot,
-            Err(shared) if !shared.tx.initialized() => return Ok(()), // never begun
+            Err(shared) if !shared.tx.initialized() => {
+                // Never begun: nothing to commit.
+                if commit {
+                    spawn_all(queued);
+                }
+                return Ok(());
+            }
             Err(_) => return Err(TenantError::TransactionInUse),
         };
         let Some(tx) = slot.tx.into_inner() else {
+            if commit {
+                spawn_all(queued);
+            }
             return Ok(());
         };
         if commit {
@@ -119,6 +187,7 @@ impl RequestTx {
                 .await
                 .map_err(|e| commit_failed(TenantError::from(e)))?;
             tracing::debug!("request transaction committed");
+            spawn_all(queued);
         } else {
             if let Err(e) = runtime::rollback(tx).await {
                 // The connection is discarded; the outcome stands.
@@ -127,6 +196,14 @@ impl RequestTx {
             tracing::debug!("request transaction rolled back");
         }
         Ok(())
+    }
+}
+
+/// Spawns the tasks queued with [`RequestTx::after_commit`], each in the
+/// span it was queued in.
+fn spawn_all(queued: Vec<AfterCommit>) {
+    for (task, span) in queued {
+        tokio::spawn(task.instrument(span));
     }
 }
 

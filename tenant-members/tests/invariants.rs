@@ -171,7 +171,8 @@ async fn two_owners_demoting_each_other_at_once_leave_one(
 }
 
 /// `tenant check` passes on a database with the memberships table, its
-/// constraint and its trigger, as the application role.
+/// constraint and its trigger, as the application role (the probe
+/// entering a tenant with the pools' context key).
 #[sqlx::test]
 async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions) {
     let w = World::new(opts).await;
@@ -193,6 +194,7 @@ async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions)
             json: false,
             strict: true,
             no_probe: false,
+            context_key: Some(w.key.expose_spec()),
             skip: Vec::new(),
             list: false,
         })

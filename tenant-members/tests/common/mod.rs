@@ -5,6 +5,7 @@
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_members::{Membership, Role};
+use tenant_runtime::tx::ContextKey;
 use tenant_runtime::{Error, SystemPool, TenantId, TenantPool, UserId, ddl, registry};
 use tenant_test_support::mechanism::Mechanism;
 use tenant_test_support::setup::{self, APP_ROLE, SYSTEM_ROLE};
@@ -25,6 +26,8 @@ pub(crate) struct World {
     pub(crate) cy: UserId,
     /// Globex's owner.
     pub(crate) dan: UserId,
+    /// The context key the pools hold, for the command line.
+    pub(crate) key: ContextKey,
 }
 
 pub(crate) fn user() -> UserId {
@@ -55,7 +58,7 @@ impl World {
         mechanism.install(&owner).await.unwrap();
         owner.close().await;
         let app = mechanism
-            .pool_options(key)
+            .pool_options(key.clone())
             .max_connections(4)
             .connect_with(mechanism.connect(&opts, APP_ROLE))
             .await
@@ -94,6 +97,7 @@ impl World {
             bob,
             cy,
             dan,
+            key,
         };
         world.add(ada, bob, Role::Admin).await.unwrap();
         world.add(ada, cy, Role::Member).await.unwrap();

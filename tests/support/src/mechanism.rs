@@ -43,7 +43,10 @@ impl Mechanism {
     pub async fn install(self, owner: &PgPool) -> Result<(), sqlx::Error> {
         match self {
             Mechanism::Extension => crate::setup::install_extension(owner).await,
-            _ => Ok(()),
+            // What a server without the extension has (the migration
+            // creates it where it is available).
+            Mechanism::Session => crate::setup::remove_extension(owner).await,
+            Mechanism::Bound | Mechanism::PgBouncer => Ok(()),
         }
     }
 

@@ -95,3 +95,19 @@ pub async fn install_extension(owner: &PgPool) -> Result<(), sqlx::Error> {
         .await
         .map(|_| ())
 }
+
+/// The tenant context without the extension, as on a server that has
+/// none: the plain-SQL context first, then the extension dropped.
+pub async fn remove_extension(owner: &PgPool) -> Result<(), sqlx::Error> {
+    owner
+        .execute(
+            "DO $$ BEGIN
+                 IF pg_catalog.to_regprocedure('tenancy.install_context(boolean)') IS NOT NULL THEN
+                     PERFORM tenancy.install_context(false);
+                 END IF;
+             END $$;
+             DROP EXTENSION IF EXISTS tenant_context;",
+        )
+        .await
+        .map(|_| ())
+}

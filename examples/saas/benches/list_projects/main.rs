@@ -78,7 +78,7 @@ async fn run(opts: &PgConnectOptions) -> Result<(), BoxError> {
     let pool_size = CONCURRENCY[1];
     let targets = targets(opts, &tenants, pool_size).await?;
     same_pages(&targets, tenants.len()).await?;
-    let mut series: Vec<[Series; 3]> = CONCURRENCY.iter().map(|_| Default::default()).collect();
+    let mut series: Vec<[Series; 4]> = CONCURRENCY.iter().map(|_| Default::default()).collect();
     for r in 0..ROUNDS {
         for (i, &clients) in CONCURRENCY.iter().enumerate() {
             let pool = load::clients(clients);
@@ -106,22 +106,25 @@ async fn targets(
     opts: &PgConnectOptions,
     tenants: &[TenantId],
     pool_size: usize,
-) -> Result<[Arc<Target>; 3], BoxError> {
+) -> Result<[Arc<Target>; 4], BoxError> {
     let key = db::new_context_key(opts.clone().username(ROLES.owner)).await?;
     let app = db::tenant_pool(opts.clone().username(ROLES.app), pool_size, key).await?;
+    eprintln!("tenant context: {:?}", app.mechanism());
     let plain = PgPoolOptions::new()
         .max_connections(u32::try_from(pool_size)?)
         .connect_with(opts.clone().username(ROLES.system))
         .await?;
-    let [adapter, hand, runtime] = report::NAMES;
+    let [adapter, hand, runtime, hand_tx] = report::NAMES;
     let runtime_addr = servers::serve(servers::runtime_by_hand(app.clone())).await?;
     let system = db::system_pool(opts.clone().username(ROLES.system)).await?;
     let adapter_addr = servers::serve(servers::adapter(app, system)?).await?;
-    let hand_addr = servers::serve(servers::by_hand(plain)).await?;
+    let hand_addr = servers::serve(servers::by_hand(plain.clone())).await?;
+    let hand_tx_addr = servers::serve(servers::by_hand_in_a_transaction(plain)).await?;
     Ok([
         Arc::new(Target::new(adapter, adapter_addr, bearer_headers(tenants)?)),
         Arc::new(Target::new(hand, hand_addr, id_headers(tenants)?)),
         Arc::new(Target::new(runtime, runtime_addr, id_headers(tenants)?)),
+        Arc::new(Target::new(hand_tx, hand_tx_addr, id_headers(tenants)?)),
     ])
 }
 
@@ -168,7 +171,7 @@ async fn same_pages(targets: &[Arc<Target>], tenants: usize) -> Result<(), BoxEr
 async fn count_messages(
     opts: &PgConnectOptions,
     tenants: &[TenantId],
-) -> Result<[(f64, f64); 3], BoxError> {
+) -> Result<[(f64, f64); 4], BoxError> {
     let upstream: SocketAddr = tokio::net::lookup_host((opts.get_host(), opts.get_port()))
         .await?
         .next()
@@ -181,7 +184,7 @@ async fn count_messages(
         .ssl_mode(PgSslMode::Disable);
     let warm: Vec<TenantId> = tenants.iter().take(20).copied().collect();
     let client = reqwest::Client::new();
-    let mut per_request = [(0.0, 0.0); 3];
+    let mut per_request = [(0.0, 0.0); 4];
     for (which, target) in targets(&via, &warm, 1).await?.iter().enumerate() {
         for n in 0..warm.len() {
             target.fetch(&client, n).await?;

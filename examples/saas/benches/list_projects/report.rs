@@ -54,15 +54,20 @@ pub(crate) fn verdict(met: bool) -> &'static str {
 }
 
 /// The services, in the order their series are kept.
-pub(crate) const NAMES: [&str; 3] = ["adapter", "by hand", "tenant-runtime by hand"];
+pub(crate) const NAMES: [&str; 4] = [
+    "adapter",
+    "by hand",
+    "tenant-runtime by hand",
+    "by hand, in a transaction",
+];
 
 /// The figures, as markdown tables for BENCHMARKS.md: per service, the
 /// ratios (adapter / by hand against the targets, then the split), and
 /// round trips and statements per request.
 pub(crate) fn table(
     concurrency: &[usize],
-    series: &[[Series; 3]],
-    counted: &[(f64, f64); 3],
+    series: &[[Series; 4]],
+    counted: &[(f64, f64); 4],
 ) -> String {
     let mut out = String::from(
         "| clients | service | p50 | p99 | requests/s (median of rounds) |\n| --- | --- | --- | --- | --- |\n",
@@ -79,9 +84,11 @@ pub(crate) fn table(
     }
     out += "\n| clients | ratio of | p50 | p99 | requests/s | latency <= 1.10x | requests/s >= 0.9x |\n| --- | --- | --- | --- | --- | --- | --- |\n";
     for (i, clients) in concurrency.iter().enumerate() {
-        let [adapter, hand, runtime] = &series[i];
+        let [adapter, hand, runtime, hand_tx] = &series[i];
         for (label, a, b) in [
             ("adapter / by hand", adapter, hand),
+            ("adapter / by hand, in a transaction", adapter, hand_tx),
+            ("by hand, in a transaction / by hand", hand_tx, hand),
             ("tenant-runtime by hand / by hand", runtime, hand),
             ("adapter / tenant-runtime by hand", adapter, runtime),
         ] {

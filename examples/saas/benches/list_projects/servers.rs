@@ -1,7 +1,8 @@
 //! The services under test, each on its own ephemeral port: the example's
 //! router (token, resolver, layer, RequestTx, scoped page), the same
-//! handler written by hand with no isolation, and, to split the
-//! difference, the handler on tenant-runtime without the adapter.
+//! handler written by hand with no isolation (one statement, and in a
+//! transaction), and, to split the difference, the handler on
+//! tenant-runtime without the adapter.
 
 use std::net::SocketAddr;
 
@@ -100,5 +101,29 @@ async fn list_by_hand(
         .fetch_all(&pool)
         .await
         .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+    Ok(Json(first_page(rows)))
+}
+
+/// `GET /projects` by hand like [`by_hand`], in a transaction of its own
+/// (`BEGIN`, the query, `COMMIT`): the round trips a tenant transaction
+/// has too, without isolation.
+pub(crate) fn by_hand_in_a_transaction(pool: PgPool) -> Router {
+    Router::new()
+        .route("/projects", get(list_by_hand_in_a_transaction))
+        .with_state(pool)
+}
+
+async fn list_by_hand_in_a_transaction(
+    State(pool): State<PgPool>,
+    headers: HeaderMap,
+) -> Result<Json<Page<Project>>, StatusCode> {
+    let unavailable = |_| StatusCode::SERVICE_UNAVAILABLE;
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let rows: Vec<Project> = sqlx::query_as(LIST_BY_HAND)
+        .bind(tenant(&headers)?)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
     Ok(Json(first_page(rows)))
 }

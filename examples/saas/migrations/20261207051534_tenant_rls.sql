@@ -377,12 +377,16 @@ GRANT EXECUTE ON FUNCTION tenancy.bound_context() TO PUBLIC;
 -- session (temporary sequences that only enter writes); then a bound
 -- token; then "no tenant context" (TN001). Called below, and again by
 -- `tenant context use-extension` after CREATE EXTENSION tenant_context.
-CREATE OR REPLACE FUNCTION tenancy.install_context() RETURNS text[]
+-- install_context(false) writes the plain-SQL context even with the
+-- extension installed (before DROP EXTENSION tenant_context, say).
+DROP FUNCTION IF EXISTS tenancy.install_context();
+CREATE OR REPLACE FUNCTION tenancy.install_context(p_use_extension boolean DEFAULT true) RETURNS text[]
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_extension boolean := EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname = 'tenant_context');
+    v_extension boolean := p_use_extension
+        AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname = 'tenant_context');
     -- The context of this transaction from the session's sequences, valid
     -- only while the stored start time is this transaction's and the
     -- sequence was made by tenancy.open_session, not planted (only its
@@ -402,10 +406,19 @@ DECLARE
     v_mechanisms text[];
 BEGIN
     IF v_extension THEN
-        v_tenant := 'tenant_context.tenant()';
-        v_user := 'tenant_context.user_id()';
+        -- The session's context too, so that connections opened before the
+        -- extension came (a release still running) keep entering tenants
+        -- until they are replaced; wrapped in a function that runs in the
+        -- leader only, so plans stay parallel. The extension's context is
+        -- read first, and is all a pool of this release reads.
+        EXECUTE pg_catalog.format(
+            'CREATE OR REPLACE FUNCTION tenancy.session_context(OUT tenant uuid, OUT user_id uuid) '
+            'LANGUAGE sql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS %L',
+            pg_catalog.format('SELECT %s, %s', pg_catalog.format(v_session, 'ctx'), pg_catalog.format(v_session, 'user')));
+        v_tenant := 'tenant_context.tenant(), (tenancy.session_context()).tenant';
+        v_user := 'tenant_context.user_id(), (tenancy.session_context()).user_id';
         v_parallel := 'RESTRICTED';
-        v_mechanisms := ARRAY['extension', 'bound'];
+        v_mechanisms := ARRAY['extension', 'session', 'bound'];
     ELSE
         v_tenant := pg_catalog.format(v_session, 'ctx');
         v_user := pg_catalog.format(v_session, 'user');
@@ -452,7 +465,25 @@ BEGIN
     RETURN v_mechanisms;
 END
 $fn$;
-REVOKE EXECUTE ON FUNCTION tenancy.install_context() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tenancy.install_context(boolean) FROM PUBLIC;
+
+-- The strongest mechanism the server offers: when the tenant_context
+-- extension is installed on it (its files; it is a trusted extension, so
+-- a database owner or a role with CREATE on the database may create it),
+-- create it here. Without the right, say so and go on with plain SQL.
+DO $ext$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions a WHERE a.name = 'tenant_context')
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname = 'tenant_context') THEN
+        BEGIN
+            CREATE EXTENSION tenant_context;
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE NOTICE 'the tenant_context extension is available but % may not create it: tenant transactions use plain SQL', current_user
+                USING HINT = 'CREATE EXTENSION tenant_context as the database owner, then SELECT tenancy.install_context() as this role.';
+        END;
+    END IF;
+END
+$ext$;
 SELECT tenancy.install_context();
 
 -- The same, as a function, for hand-written SQL (`SELECT tenancy.current_tenant()`).
