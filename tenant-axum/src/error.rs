@@ -22,14 +22,20 @@ pub const RETRY_AFTER_SECS: u32 = 2;
 /// | --- | --- |
 /// | 400 | `missing_tenant`, `malformed_tenant`, `tenant_conflict`, `tenant_rejected` |
 /// | 401 | `missing_token`, `token_*` (one per [`JwtError`]), `token_tenant_claim` |
-/// | 403 | `not_a_member`, `role_required` |
-/// | 404 | `tenant_not_found`, `tenant_deleted` |
+/// | 403 | `not_a_member`, `role_required`, `membership_change_refused`, `cross_tenant_write` |
+/// | 404 | `tenant_not_found`, `tenant_deleted`, `not_found` |
+/// | 409 | `unique_violation` (with `columns`), `still_referenced`, `last_owner`, `invitation_refused` (with `reason`) |
+/// | 422 | `reference_missing` |
 /// | 500 | `directory_failed`, `commit_failed`, `transaction_in_use`, `layer_missing`, `internal` |
 /// | 503 | `database_unavailable`, `keys_unavailable` (with `Retry-After`) |
 ///
-/// Handlers can return it too: `?` on a tenant-runtime error turns an
-/// unknown or deleted tenant into a 404 and an unreachable database into a
-/// 503; other runtime errors become a 500 whose detail is logged, not sent.
+/// Handlers can return it too: `?` on a tenant-runtime error maps the
+/// library's own kinds (an unknown or deleted tenant 404, a duplicate 409
+/// naming the columns, a reference to a missing row 422, a row still
+/// referenced 409, a missing row 404, an unreachable database 503); any
+/// other runtime error becomes a 500 whose detail is logged, not sent. To
+/// answer differently, convert into an error type of your own first and
+/// match on the runtime error there (examples/saas/src/error.rs does).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TenantError {
@@ -97,6 +103,40 @@ pub enum TenantError {
         /// The extractor.
         extractor: &'static str,
     },
+    /// A unique index refused the write.
+    #[error("{}", if .columns.is_empty() { "a row with the same values already exists".to_owned() } else { format!("a row with the same {} already exists", .columns.join(", ")) })]
+    Duplicate {
+        /// The columns whose values are taken (the tenant column left
+        /// out), when a model declares the unique set.
+        columns: Vec<String>,
+    },
+    /// A reference names a row that does not exist in this tenant.
+    #[error("the request refers to a row that does not exist")]
+    ReferenceMissing,
+    /// The row is still referenced by others and cannot be deleted.
+    #[error("other rows still refer to this one: delete or change them first")]
+    StillReferenced,
+    /// No row with that key in this tenant.
+    #[error("no such row")]
+    NotFound,
+    /// A write named another tenant's row or moved a row to one.
+    #[error("a row of another tenant cannot be written here")]
+    CrossTenantWrite,
+    /// tenant-members: the change would leave the tenant without an owner.
+    #[error("the organisation would have no owner left: make another member owner first")]
+    LastOwner,
+    /// tenant-members: the acting user's role may not make this change.
+    #[error("this change needs the {needed} role in the organisation")]
+    ChangeRefused {
+        /// The least role that may make it.
+        needed: String,
+    },
+    /// tenant-members: the invitation was refused, for `reason` (a code).
+    #[error("invitation refused: {reason}")]
+    InvitationRefused {
+        /// Why (`unknown`, `used`, `expired`, `not_yours`, ...).
+        reason: &'static str,
+    },
     /// Any other runtime error a handler passed on with `?`.
     #[error("internal error")]
     Internal {
@@ -122,6 +162,15 @@ impl TenantError {
             }
             TenantError::TenantNotFound { .. } | TenantError::TenantDeleted { .. } => {
                 StatusCode::NOT_FOUND
+            }
+            TenantError::Duplicate { .. }
+            | TenantError::StillReferenced
+            | TenantError::LastOwner
+            | TenantError::InvitationRefused { .. } => StatusCode::CONFLICT,
+            TenantError::ReferenceMissing => StatusCode::UNPROCESSABLE_ENTITY,
+            TenantError::NotFound => StatusCode::NOT_FOUND,
+            TenantError::CrossTenantWrite | TenantError::ChangeRefused { .. } => {
+                StatusCode::FORBIDDEN
             }
             TenantError::DatabaseUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             TenantError::DirectoryFailed { .. }
@@ -149,6 +198,14 @@ impl TenantError {
             TenantError::RoleRequired { .. } => "role_required",
             TenantError::TenantNotFound { .. } => "tenant_not_found",
             TenantError::TenantDeleted { .. } => "tenant_deleted",
+            TenantError::Duplicate { .. } => "unique_violation",
+            TenantError::ReferenceMissing => "reference_missing",
+            TenantError::StillReferenced => "still_referenced",
+            TenantError::NotFound => "not_found",
+            TenantError::CrossTenantWrite => "cross_tenant_write",
+            TenantError::LastOwner => "last_owner",
+            TenantError::ChangeRefused { .. } => "membership_change_refused",
+            TenantError::InvitationRefused { .. } => "invitation_refused",
             TenantError::DatabaseUnavailable { .. } => "database_unavailable",
             TenantError::DirectoryFailed { .. } => "directory_failed",
             TenantError::CommitFailed { .. } => "commit_failed",
@@ -174,6 +231,12 @@ struct Body<'a> {
 struct Detail<'a> {
     code: &'a str,
     message: String,
+    /// `unique_violation`: the columns whose values are taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    columns: Option<&'a [String]>,
+    /// `invitation_refused`: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 impl IntoResponse for TenantError {
@@ -188,6 +251,14 @@ impl IntoResponse for TenantError {
             error: Detail {
                 code: self.code(),
                 message: self.message(),
+                columns: match &self {
+                    TenantError::Duplicate { columns } if !columns.is_empty() => Some(columns),
+                    _ => None,
+                },
+                reason: match &self {
+                    TenantError::InvitationRefused { reason } => Some(reason),
+                    _ => None,
+                },
             },
         };
         let mut response = (status, Json(body)).into_response();
@@ -231,6 +302,14 @@ impl From<RuntimeError> for TenantError {
             RuntimeFailure::Unavailable => TenantError::DatabaseUnavailable {
                 reason: e.to_string(),
             },
+            RuntimeFailure::Unique(columns) => TenantError::Duplicate { columns },
+            RuntimeFailure::ReferenceMissing => TenantError::ReferenceMissing,
+            RuntimeFailure::StillReferenced => TenantError::StillReferenced,
+            RuntimeFailure::RowNotFound => TenantError::NotFound,
+            RuntimeFailure::CrossTenantWrite => TenantError::CrossTenantWrite,
+            RuntimeFailure::LastOwner => TenantError::LastOwner,
+            RuntimeFailure::ChangeRefused(needed) => TenantError::ChangeRefused { needed },
+            RuntimeFailure::InvitationRefused(reason) => TenantError::InvitationRefused { reason },
             RuntimeFailure::Other => TenantError::Internal {
                 reason: e.to_string(),
             },
@@ -259,6 +338,23 @@ mod tests {
 
     fn id() -> TenantId {
         TenantId::parse("3f333df6-90a4-4fda-8dd3-9485d27cee36").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_names_its_columns_and_not_its_values() {
+        let e = TenantError::from(tenant_runtime::Error::UniqueViolation {
+            table: "public.users".into(),
+            constraint: "users_tenant_id_email_key".into(),
+            columns: vec!["email".into()],
+        });
+        let (status, _, json) = body(e).await;
+        assert_eq!(status, 409);
+        assert_eq!(json["error"]["code"], "unique_violation");
+        assert_eq!(json["error"]["columns"], serde_json::json!(["email"]));
+        assert_eq!(
+            json["error"]["message"],
+            "a row with the same email already exists"
+        );
     }
 
     #[tokio::test]
@@ -413,10 +509,46 @@ mod tests {
             (e.code(), e.status().as_u16()),
             ("database_unavailable", 503)
         );
-        let e = TenantError::from(Error::RowNotFound {
-            table: "projects".into(),
-        });
-        assert_eq!((e.code(), e.status().as_u16()), ("internal", 500));
+        let kinds: Vec<(Error, &str, u16)> = vec![
+            (
+                Error::RowNotFound {
+                    table: "public.projects".into(),
+                },
+                "not_found",
+                404,
+            ),
+            (
+                Error::UniqueViolation {
+                    table: "public.users".into(),
+                    constraint: "users_tenant_id_email_key".into(),
+                    columns: vec!["email".into()],
+                },
+                "unique_violation",
+                409,
+            ),
+            (
+                Error::ReferenceMissing {
+                    table: "public.tasks".into(),
+                    constraint: "tasks_fkey".into(),
+                },
+                "reference_missing",
+                422,
+            ),
+            (
+                Error::StillReferenced {
+                    table: "public.tasks".into(),
+                    constraint: "tasks_fkey".into(),
+                },
+                "still_referenced",
+                409,
+            ),
+            (Error::LastOwner { tenant: id() }, "last_owner", 409),
+            (Error::SessionTampered, "internal", 500),
+        ];
+        for (runtime, code, status) in kinds {
+            let e = TenantError::from(runtime);
+            assert_eq!((e.code(), e.status().as_u16()), (code, status));
+        }
         let e = TenantError::from(DirectoryError::Unavailable("x".into()));
         assert_eq!(e.code(), "database_unavailable");
         let e = TenantError::from(DirectoryError::Query("x".into()));

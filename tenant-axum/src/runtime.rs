@@ -68,6 +68,23 @@ pub(crate) enum RuntimeFailure {
     Deleted(TenantId),
     /// The database is down or the pool gave up waiting: retry later.
     Unavailable,
+    /// A unique index refused the write: the columns taken (tenant column
+    /// left out), when a model declares them.
+    Unique(Vec<String>),
+    /// A reference names a row that does not exist in the tenant.
+    ReferenceMissing,
+    /// The row is still referenced and cannot be deleted.
+    StillReferenced,
+    /// No row with that key in the tenant.
+    RowNotFound,
+    /// A row of another tenant, written or moved to.
+    CrossTenantWrite,
+    /// tenant-members: the tenant would have no owner left.
+    LastOwner,
+    /// tenant-members: the acting user's role may not make the change.
+    ChangeRefused(String),
+    /// tenant-members: an invitation refused, with its reason's code.
+    InvitationRefused(&'static str),
     /// Anything else: a bug or a constraint the handler did not expect.
     Other,
 }
@@ -80,6 +97,14 @@ pub(crate) fn classify(e: &Error) -> RuntimeFailure {
         Error::DatabaseUnavailable(_) | Error::PoolTimedOut { .. } | Error::PoolClosed => {
             RuntimeFailure::Unavailable
         }
+        Error::UniqueViolation { columns, .. } => RuntimeFailure::Unique(columns.clone()),
+        Error::ReferenceMissing { .. } => RuntimeFailure::ReferenceMissing,
+        Error::StillReferenced { .. } => RuntimeFailure::StillReferenced,
+        Error::RowNotFound { .. } => RuntimeFailure::RowNotFound,
+        Error::CrossTenantWrite { .. } => RuntimeFailure::CrossTenantWrite,
+        Error::LastOwner { .. } => RuntimeFailure::LastOwner,
+        Error::MembershipChangeRefused { needed } => RuntimeFailure::ChangeRefused(needed.clone()),
+        Error::InvitationRefused { reason } => RuntimeFailure::InvitationRefused(reason.code()),
         _ => RuntimeFailure::Other,
     }
 }

@@ -71,7 +71,8 @@ SELECT a.attrelid::int8 AS table_oid, a.attname::text AS name,
        a.attnotnull AS not_null,
        pg_get_expr(d.adbin, d.adrelid) AS default_expr,
        a.attidentity::text <> '' AS identity,
-       a.attgenerated::text <> '' AS computed
+       a.attgenerated::text <> '' AS computed,
+       coalesce(a.attstattarget, -1)::int4 AS stat_target
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -101,7 +102,8 @@ WHERE con.contype IN ('p', 'u', 'f') AND ",
 ORDER BY con.conrelid, con.conname"
 );
 
-/// Key columns only (not `INCLUDE` ones); an expression column reads as ''.
+/// Key columns only (not `INCLUDE` ones); an expression column reads as
+/// '' in `columns` and as its text in `expressions` (a plain one as '').
 const INDEXES: &str = concat!(
     "\
 SELECT i.indrelid::int8 AS table_oid, ic.relname::text AS name,
@@ -109,7 +111,12 @@ SELECT i.indrelid::int8 AS table_oid, ic.relname::text AS name,
        i.indpred IS NOT NULL AS partial, am.amname::text AS method,
        ARRAY(SELECT coalesce(a.attname::text, '') FROM generate_series(0, i.indnkeyatts - 1) AS k(pos)
              LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k.pos]
-             ORDER BY k.pos) AS columns
+             ORDER BY k.pos) AS columns,
+       ARRAY(SELECT CASE WHEN i.indkey[k.pos] = 0 THEN pg_get_indexdef(i.indexrelid, k.pos + 1, true) ELSE '' END
+             FROM generate_series(0, i.indnkeyatts - 1) AS k(pos) ORDER BY k.pos) AS expressions,
+       ARRAY(SELECT coalesce(ia.attstattarget, -1)::int4 FROM generate_series(0, i.indnkeyatts - 1) AS k(pos)
+             JOIN pg_attribute ia ON ia.attrelid = i.indexrelid AND ia.attnum = k.pos + 1
+             ORDER BY k.pos) AS stat_targets
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam
@@ -156,6 +163,23 @@ WHERE NOT t.tgisinternal AND ",
     user_schemas!(),
     "
 ORDER BY t.tgrelid, t.tgname"
+);
+
+/// Extended statistics objects (`CREATE STATISTICS`): their expressions
+/// and their statistics target (-1 the default).
+const STATISTICS_OBJECTS: &str = concat!(
+    "\
+SELECT s.stxrelid::int8 AS table_oid, sn.nspname::text AS schema, s.stxname::text AS name,
+       coalesce(pg_get_statisticsobjdef_expressions(s.oid), '{}')::text[] AS expressions,
+       coalesce(s.stxstattarget, -1)::int4 AS stat_target
+FROM pg_statistic_ext s
+JOIN pg_namespace sn ON sn.oid = s.stxnamespace
+JOIN pg_class c ON c.oid = s.stxrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE ",
+    user_schemas!(),
+    "
+ORDER BY s.stxrelid, s.stxname"
 );
 
 /// Views and materialized views with the relations their rules read.
@@ -212,6 +236,53 @@ SELECT coalesce(array_agg(r.role_name::text ORDER BY r.role_name), '{}') FROM te
 const TENANCY_USAGE: &str =
     "SELECT has_schema_privilege(n.oid, 'USAGE') FROM pg_namespace n WHERE n.nspname = 'tenancy'";
 
+/// Defaults PostgreSQL applies to every new connection of the session's
+/// role here (`ALTER ROLE .. [IN DATABASE ..] SET`, `ALTER DATABASE ..
+/// SET`): role and database first, then the role's, then the database's.
+const STORED_SETTINGS: &str = "\
+SELECT CASE WHEN s.setdatabase = 0 THEN NULL ELSE d.datname::text END AS database,
+       CASE WHEN s.setrole = 0 THEN NULL ELSE r.rolname::text END AS role,
+       coalesce(s.setconfig, '{}')::text[] AS settings
+FROM pg_catalog.pg_db_role_setting s
+LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+WHERE s.setdatabase IN (0, (SELECT d2.oid FROM pg_catalog.pg_database d2 WHERE d2.datname = current_database()))
+  AND s.setrole IN (0, (SELECT r2.oid FROM pg_catalog.pg_roles r2 WHERE r2.rolname = current_user))
+ORDER BY s.setrole = 0, s.setdatabase = 0";
+
+/// Where the connection is, and the `tenant_context` extension: installed
+/// (its version and schema) or only available on the server.
+const CONTEXT_SERVER: &str = "\
+SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
+       e.extversion::text AS version, n.nspname::text AS schema,
+       (SELECT a.default_version::text FROM pg_catalog.pg_available_extensions a
+         WHERE a.name = 'tenant_context') AS available
+FROM (SELECT 1) AS one
+LEFT JOIN pg_catalog.pg_extension e ON e.extname = 'tenant_context'
+LEFT JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace";
+
+/// What the migration installed (`tenancy.install_context()`): the
+/// mechanisms a tenant pool chooses from.
+const CONTEXT_MECHANISMS: &str = "SELECT tenancy.context_mechanisms()::text[]";
+
+/// Every function in the extension's schema, and whether it is a member
+/// of the extension (`pg_depend` deptype `e`).
+const EXTENSION_FUNCTIONS: &str = "\
+SELECT p.proname::text || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')' AS signature,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+               WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+                 AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.refobjid = e.oid) AS member
+FROM pg_catalog.pg_extension e
+JOIN pg_catalog.pg_proc p ON p.pronamespace = e.extnamespace
+WHERE e.extname = 'tenant_context'
+ORDER BY 1";
+
+/// Loads the extension's library into this backend (the setting exists
+/// only once it is loaded); has no other effect.
+const EXTENSION_LOAD: &str = "SELECT tenant_context.session_open()";
+/// What the application role must not be able to read.
+const EXTENSION_TOKEN: &str = "SELECT pg_catalog.current_setting('tenant_context.token')";
+
 /// Who the connection is and how PostgreSQL treats it.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
@@ -252,6 +323,8 @@ pub(crate) struct Column {
     pub(crate) identity: bool,
     /// `GENERATED ALWAYS AS (..) STORED`.
     pub(crate) computed: bool,
+    /// `attstattarget`: -1 the default, 0 no planner statistics.
+    pub(crate) stat_target: i32,
 }
 
 /// What a constraint is (`pg_constraint.contype`).
@@ -321,6 +394,11 @@ pub(crate) struct Index {
     pub(crate) partial: bool,
     pub(crate) method: String,
     pub(crate) columns: Vec<String>,
+    /// For each key column: its expression, or '' for a plain column.
+    pub(crate) expressions: Vec<String>,
+    /// For each key column: its statistics target (ANALYZE samples an
+    /// expression column's values; -1 the default, 0 none).
+    pub(crate) stat_targets: Vec<i32>,
 }
 
 /// A row-level security policy.
@@ -367,6 +445,18 @@ pub(crate) struct Trigger {
     pub(crate) enabled: bool,
 }
 
+/// An extended statistics object (`CREATE STATISTICS`) on a table.
+#[derive(Debug, Clone)]
+pub(crate) struct StatisticsObject {
+    pub(crate) schema: String,
+    pub(crate) name: String,
+    /// Its expressions, as text (its plain columns are left out: ANALYZE
+    /// does not build an object one of whose columns has no statistics).
+    pub(crate) expressions: Vec<String>,
+    /// -1 the default, 0: ANALYZE builds nothing for it.
+    pub(crate) stat_target: i32,
+}
+
 /// A table or partitioned table, with everything on it.
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
@@ -388,6 +478,8 @@ pub(crate) struct Table {
     pub(crate) indexes: Vec<Index>,
     pub(crate) policies: Vec<Policy>,
     pub(crate) triggers: Vec<Trigger>,
+    /// Extended statistics objects on it.
+    pub(crate) statistics: Vec<StatisticsObject>,
 }
 
 impl Table {
@@ -465,6 +557,63 @@ pub(crate) struct TenancyFunction {
     pub(crate) config: Vec<String>,
 }
 
+/// Defaults stored for new connections (`pg_db_role_setting`) that apply
+/// to the session's role in this database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredSettings {
+    /// The database they are limited to; `None`: every database.
+    pub(crate) database: Option<String>,
+    /// The role they are limited to; `None`: every role.
+    pub(crate) role: Option<String>,
+    /// `name=value`, as PostgreSQL stores them.
+    pub(crate) settings: Vec<String>,
+}
+
+/// A function in the `tenant_context` extension's schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExtensionFunction {
+    /// `name(argument types)`, without the schema.
+    pub(crate) signature: String,
+    /// It belongs to the extension (made by `CREATE EXTENSION`, not
+    /// planted in its schema).
+    pub(crate) member: bool,
+}
+
+/// What reading a setting did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SettingRead {
+    /// It returned this value.
+    Read(Option<String>),
+    /// The database refused, with this SQLSTATE and message.
+    Refused { code: String, message: String },
+}
+
+/// The `tenant_context` extension, as installed in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Extension {
+    pub(crate) version: String,
+    pub(crate) schema: String,
+    pub(crate) functions: Vec<ExtensionFunction>,
+    /// `current_setting('tenant_context.token')` as the session's role,
+    /// after loading the library.
+    pub(crate) token_read: SettingRead,
+}
+
+/// The tenant context the database offers, and where the connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ContextFacts {
+    /// `tenancy.context_mechanisms()`, or why it could not be read
+    /// (`SQLSTATE: message`; missing before the migration that made it).
+    pub(crate) mechanisms: Result<Vec<String>, String>,
+    /// `pg_is_in_recovery()`: a hot standby.
+    pub(crate) in_recovery: bool,
+    /// `None` when the extension is not installed in this database.
+    pub(crate) extension: Option<Extension>,
+    /// The version the server would install (`pg_available_extensions`'s
+    /// default), when it has the extension's files.
+    pub(crate) extension_available: Option<String>,
+}
+
 /// The snapshot.
 #[derive(Debug, Clone)]
 pub(crate) struct Catalog {
@@ -479,6 +628,10 @@ pub(crate) struct Catalog {
     /// Roles allowed to set the tenant with set_config alone; `None` when
     /// the table is missing or unreadable.
     pub(crate) compat_roles: Option<Vec<String>>,
+    /// Stored defaults that apply to the role's new connections here.
+    pub(crate) stored_settings: Vec<StoredSettings>,
+    /// The context mechanisms and the extension.
+    pub(crate) context: ContextFacts,
 }
 
 #[cfg(test)]
@@ -504,6 +657,13 @@ impl Catalog {
             tenancy_functions: Vec::new(),
             tenancy_usage: None,
             compat_roles: None,
+            stored_settings: Vec::new(),
+            context: ContextFacts {
+                mechanisms: Ok(vec!["session".to_owned(), "bound".to_owned()]),
+                in_recovery: false,
+                extension: None,
+                extension_available: None,
+            },
         }
     }
 }
@@ -565,6 +725,8 @@ impl Catalog {
                     partial: r.try_get("partial")?,
                     method: r.try_get("method")?,
                     columns: r.try_get("columns")?,
+                    expressions: r.try_get("expressions")?,
+                    stat_targets: r.try_get("stat_targets")?,
                 });
             }
         }
@@ -591,6 +753,16 @@ impl Catalog {
                     on_insert: r.try_get("on_insert")?,
                     on_update: r.try_get("on_update")?,
                     enabled: r.try_get("enabled")?,
+                });
+            }
+        }
+        for r in sqlx::query(STATISTICS_OBJECTS).fetch_all(&mut *tx).await? {
+            if let Some(i) = on(r.try_get("table_oid")?) {
+                tables[i].statistics.push(StatisticsObject {
+                    schema: r.try_get("schema")?,
+                    name: r.try_get("name")?,
+                    expressions: r.try_get("expressions")?,
+                    stat_target: r.try_get("stat_target")?,
                 });
             }
         }
@@ -654,6 +826,19 @@ impl Catalog {
             sp.rollback().await?;
             roles
         };
+        let stored_settings = sqlx::query(STORED_SETTINGS)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(StoredSettings {
+                    database: r.try_get("database")?,
+                    role: r.try_get("role")?,
+                    settings: r.try_get("settings")?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()?;
+        let context = context_facts(&mut tx).await?;
         tx.rollback().await?;
         Ok(Catalog {
             session,
@@ -664,6 +849,8 @@ impl Catalog {
             tenancy_functions,
             tenancy_usage,
             compat_roles,
+            stored_settings,
+            context,
         })
     }
 
@@ -681,6 +868,97 @@ impl Catalog {
     /// The `tenants` table (in `public`, where emit-rls and better-tenant put it).
     pub(crate) fn tenants(&self) -> Option<&Table> {
         self.table("public", "tenants")
+    }
+}
+
+/// A database error as `SQLSTATE: message`; any other error as is.
+fn refusal(e: sqlx::Error) -> sqlx::Result<(String, String)> {
+    match e {
+        sqlx::Error::Database(db) => Ok((
+            db.code().unwrap_or_default().into_owned(),
+            db.message().to_owned(),
+        )),
+        other => Err(other),
+    }
+}
+
+/// The context mechanisms, the server's recovery state and the extension,
+/// each statement that may fail behind a savepoint of `tx`.
+async fn context_facts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+) -> sqlx::Result<ContextFacts> {
+    let server = sqlx::query(CONTEXT_SERVER).fetch_one(&mut **tx).await?;
+    let in_recovery: bool = server.try_get("in_recovery")?;
+    let version: Option<String> = server.try_get("version")?;
+    let schema: Option<String> = server.try_get("schema")?;
+    let available: Option<String> = server.try_get("available")?;
+
+    let mechanisms = {
+        let mut sp = tx.begin().await?;
+        let read = sqlx::query_scalar::<_, Vec<String>>(CONTEXT_MECHANISMS)
+            .fetch_one(&mut *sp)
+            .await;
+        sp.rollback().await?;
+        match read {
+            Ok(m) => Ok(m),
+            Err(e) => Err(refusal(e).map(|(code, message)| format!("{code}: {message}"))?),
+        }
+    };
+
+    let extension = match (version, schema) {
+        (Some(version), Some(schema)) => {
+            let functions = sqlx::query(EXTENSION_FUNCTIONS)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(ExtensionFunction {
+                        signature: r.try_get("signature")?,
+                        member: r.try_get("member")?,
+                    })
+                })
+                .collect::<sqlx::Result<_>>()?;
+            // Loading the library defines the setting; whether that
+            // worked, the read below says what the role can see.
+            let mut sp = tx.begin().await?;
+            let loaded = sqlx::query(EXTENSION_LOAD).execute(&mut *sp).await;
+            sp.rollback().await?;
+            refusal_or_ok(loaded.map(|_| ()))?;
+            let mut sp = tx.begin().await?;
+            let read = sqlx::query_scalar::<_, Option<String>>(EXTENSION_TOKEN)
+                .fetch_one(&mut *sp)
+                .await;
+            sp.rollback().await?;
+            let token_read = match read {
+                Ok(value) => SettingRead::Read(value),
+                Err(e) => {
+                    let (code, message) = refusal(e)?;
+                    SettingRead::Refused { code, message }
+                }
+            };
+            Some(Extension {
+                version,
+                schema,
+                functions,
+                token_read,
+            })
+        }
+        _ => None,
+    };
+    Ok(ContextFacts {
+        mechanisms,
+        in_recovery,
+        extension,
+        extension_available: available,
+    })
+}
+
+/// Drops a database error (the statement was refused: what follows
+/// reports its effect); keeps any other.
+fn refusal_or_ok(result: sqlx::Result<()>) -> sqlx::Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => refusal(e).map(|_| ()),
     }
 }
 
@@ -717,6 +995,7 @@ fn table(r: &PgRow) -> sqlx::Result<Table> {
         indexes: Vec::new(),
         policies: Vec::new(),
         triggers: Vec::new(),
+        statistics: Vec::new(),
     })
 }
 
@@ -731,6 +1010,7 @@ fn column(r: &PgRow) -> sqlx::Result<Column> {
         default: r.try_get("default_expr")?,
         identity: r.try_get("identity")?,
         computed: r.try_get("computed")?,
+        stat_target: r.try_get("stat_target")?,
     })
 }
 

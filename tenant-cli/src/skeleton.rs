@@ -49,6 +49,8 @@ pub(crate) struct Field {
     pub(crate) generated: bool,
     pub(crate) default: Option<String>,
     pub(crate) references: Option<Reference>,
+    /// `SET STATISTICS 0` in the database: `#[tenant(no_statistics)]`.
+    pub(crate) no_statistics: bool,
     /// The sqlx feature `rust_type` needs.
     pub(crate) sqlx_feature: Option<&'static str>,
     pub(crate) doc: String,
@@ -373,6 +375,12 @@ fn field(c: &Column, is_tenant: bool, is_key: bool) -> Field {
             None => (false, None),
         }
     };
+    if is_tenant && c.stat_target == 0 {
+        notes.push(
+            "the tenant column has SET STATISTICS 0 in the database; the derive keeps statistics on it (the policy's filter is planned from them)"
+                .to_owned(),
+        );
+    }
     let doc = if is_tenant {
         "The tenant this row belongs to.".to_owned()
     } else {
@@ -393,6 +401,7 @@ fn field(c: &Column, is_tenant: bool, is_key: bool) -> Field {
         generated,
         default,
         references: None,
+        no_statistics: c.stat_target == 0 && !is_tenant,
         sqlx_feature,
         doc,
         notes,
@@ -603,6 +612,9 @@ pub(crate) fn render(m: &Model) -> String {
         if let Some(r) = &f.references {
             attrs.push(format!("references = {:?}", r.spelled()));
         }
+        if f.no_statistics {
+            attrs.push("no_statistics".to_owned());
+        }
         if !attrs.is_empty() {
             let _ = writeln!(out, "    #[tenant({})]", attrs.join(", "));
         }
@@ -645,6 +657,7 @@ pub(crate) fn table_meta(m: &Model) -> Option<&'static TableMeta> {
                 schema: r.schema.as_deref().map(leak),
                 name: leak(&r.table),
             }),
+            no_statistics: f.no_statistics,
         })
         .collect();
     let uniques: Vec<UniqueMeta> = m
@@ -691,6 +704,7 @@ mod tests {
             default: None,
             identity: false,
             computed: false,
+            stat_target: -1,
         }
     }
 
@@ -719,6 +733,7 @@ mod tests {
             indexes,
             policies: Vec::new(),
             triggers: Vec::new(),
+            statistics: Vec::new(),
         }
     }
 
@@ -745,6 +760,8 @@ mod tests {
             partial: false,
             method: "btree".to_owned(),
             columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            expressions: vec![String::new(); columns.len()],
+            stat_targets: vec![-1; columns.len()],
         }
     }
 
@@ -756,6 +773,8 @@ mod tests {
         let mut tags = column("tags", "text[]", "_text", true);
         tags.element_type = "text".to_owned();
         tags.default = Some("'{}'::text[]".to_owned());
+        let mut created_by = column("createdBy", "text", "text", false);
+        created_by.stat_target = 0;
         let accounts = table(
             1,
             "accounts",
@@ -764,7 +783,7 @@ mod tests {
                 column("tenant_id", "uuid", "uuid", true),
                 column("name", "character varying(80)", "varchar", true),
                 column("type", "text", "text", false),
-                column("createdBy", "text", "text", false),
+                created_by,
                 tags,
             ],
             vec![constraint(ConstraintKind::PrimaryKey, &["id"], 0, &[])],
@@ -812,6 +831,7 @@ mod tests {
         "sql_type",
         "default",
         "references",
+        "no_statistics",
     ];
 
     #[test]
@@ -882,7 +902,7 @@ mod tests {
             "    #[tenant(primary_key, generated)]\n    pub id: sqlx::types::Uuid,",
             "    #[tenant(sql_type = \"character varying(80)\")]\n    pub name: String,",
             "    pub r#type: Option<String>,",
-            "    #[tenant(column = \"\\\"createdBy\\\"\")]\n    pub created_by: Option<String>,",
+            "    #[tenant(column = \"\\\"createdBy\\\"\", no_statistics)]\n    pub created_by: Option<String>,",
             "    #[tenant(default = \"'{}'::text[]\")]\n    pub tags: Vec<String>,",
             "    #[tenant(references = \"accounts\")]\n    pub account_id: sqlx::types::Uuid,",
             "    #[tenant(sql_type = \"numeric(12,2)\")]\n    pub amount: Option<sqlx::types::Decimal>,",
@@ -926,6 +946,12 @@ mod tests {
         // (tenant, account_id) is the index emit-rls adds for the reference: not declared again.
         assert!(deals.indexes.is_empty());
         let accounts = table_meta(&models[0]).unwrap();
+        let without: Vec<&str> = accounts.without_statistics().map(|c| c.name).collect();
+        assert_eq!(
+            without,
+            ["createdBy"],
+            "SET STATISTICS 0 becomes no_statistics"
+        );
         assert_eq!(accounts.uniques.len(), 1);
         assert_eq!(
             (accounts.uniques[0].columns, accounts.uniques[0].global),

@@ -63,4 +63,8 @@ pub(crate) struct FieldInput {
     /// foreign key `(tenant, column) -> table(tenant, primary key)`.
     #[darling(default)]
     pub(crate) references: Option<SpannedValue<String>>,
+    /// The planner keeps no statistics on this column (`SET STATISTICS
+    /// 0`), so EXPLAIN estimates cannot give its values away to other
+    /// tenants.
+    pub(crate) no_statistics: Flag,
 }

@@ -243,6 +243,7 @@ fn table_meta(model: &Model, rt: &TokenStream, spec: &statements::Table<'_>) -> 
         let nullable = c.nullable;
         let generated = c.generated;
         let default = option(c.default.as_deref());
+        let no_statistics = c.no_statistics;
         let references = match &c.references {
             Some(r) => {
                 let schema = option(r.schema.as_deref());
@@ -260,6 +261,7 @@ fn table_meta(model: &Model, rt: &TokenStream, spec: &statements::Table<'_>) -> 
                 generated: #generated,
                 default: #default,
                 references: #references,
+                no_statistics: #no_statistics,
             }
         }
     });

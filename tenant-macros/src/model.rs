@@ -28,6 +28,8 @@ pub(crate) struct Column {
     pub(crate) generated: bool,
     pub(crate) default: Option<String>,
     pub(crate) references: Option<Reference>,
+    /// `#[tenant(no_statistics)]`: `SET STATISTICS 0`.
+    pub(crate) no_statistics: bool,
 }
 
 /// The table a `references = ".."` names; no schema means the model's own.

@@ -267,6 +267,7 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
             generated: field.generated.is_present(),
             default: field.default.as_ref().map(|d| d.as_str().to_owned()),
             references,
+            no_statistics: field.no_statistics.is_present(),
         });
     }
     out
@@ -356,6 +357,20 @@ fn tenant_column(
             error_at(
                 r.span(),
                 "the tenant column already references the tenants table: remove `references`",
+            ),
+        );
+    }
+    if field.no_statistics.is_present() {
+        // Its statistics plan the policy's filter of every query, and the
+        // migration could not clear old ones: the policy depends on the
+        // column, so its type cannot be set again.
+        refuse(
+            &mut ok,
+            error_at(
+                field.no_statistics.span(),
+                "the tenant column keeps its planner statistics: the policy's filter of every query is planned \
+                 from them, and the policy that uses the column keeps the migration from clearing old ones; \
+                 remove `no_statistics`",
             ),
         );
     }
@@ -549,5 +564,64 @@ impl ToTokens for At {
         let mut p = proc_macro2::Punct::new('#', proc_macro2::Spacing::Alone);
         p.set_span(self.0);
         tokens.extend([proc_macro2::TokenTree::Punct(p)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::validate;
+
+    #[test]
+    fn no_statistics_is_recorded_on_its_column_only() {
+        let input = syn::parse2(quote! {
+            #[tenant_table(name = "tasks")]
+            struct Task {
+                id: i64,
+                tenant_id: TenantId,
+                #[tenant(no_statistics)]
+                title: String,
+                #[tenant(column = "customer", no_statistics)]
+                client: Option<String>,
+                done: bool,
+            }
+        })
+        .unwrap();
+        let model = match validate(&input) {
+            Ok(model) => model,
+            Err(e) => panic!("{e}"),
+        };
+        let marked: Vec<&str> = model
+            .columns
+            .iter()
+            .filter(|c| c.no_statistics)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(marked, ["title", "customer"]);
+    }
+
+    #[test]
+    fn the_tenant_column_keeps_its_statistics() {
+        let input = syn::parse2(quote! {
+            #[tenant_table(name = "tasks")]
+            struct Task {
+                id: i64,
+                #[tenant(no_statistics)]
+                tenant_id: TenantId,
+            }
+        })
+        .unwrap();
+        let errors: Vec<String> = validate(&input)
+            .err()
+            .expect("refused")
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("the tenant column keeps its planner statistics"),
+            "{errors:?}"
+        );
     }
 }

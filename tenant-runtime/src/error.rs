@@ -68,21 +68,39 @@ pub enum Error {
     /// A unique index or constraint already has a row with these values:
     /// within the tenant for `unique(..)`, across tenants for
     /// `global_unique(..)`.
-    #[error("unique violation: {table} already has a row with the same values for {constraint}")]
+    #[error(
+        "unique violation: {table} already has a row with the same {}",
+        if .columns.is_empty() { format!("values for {constraint}") } else { .columns.join(", ") }
+    )]
     UniqueViolation {
         /// `schema.table` written to.
         table: String,
         /// The unique index or constraint.
         constraint: String,
+        /// Its columns, when a registered model declares it (the tenant
+        /// column left out); empty otherwise.
+        columns: Vec<String>,
     },
-    /// A reference points at a row that does not exist in this tenant (a
-    /// composite foreign key `(tenant, id)` failed), or a row is still
-    /// referenced and cannot be deleted.
+    /// A row names, through a reference, a row that does not exist in this
+    /// tenant (a composite foreign key `(tenant, id)` failed on an insert
+    /// or an update of the referencing row).
     #[error(
-        "reference violated on {table} ({constraint}): the referenced row must exist in the same tenant"
+        "reference to a missing row on {table} ({constraint}): the referenced row must exist in the same tenant"
     )]
-    ReferenceViolation {
-        /// `schema.table` written to.
+    ReferenceMissing {
+        /// `schema.table` with the reference.
+        table: String,
+        /// The foreign key.
+        constraint: String,
+    },
+    /// A row cannot be deleted (or its key changed) because rows of
+    /// `table` still reference it (a foreign key without `ON DELETE
+    /// CASCADE` or `SET NULL`).
+    #[error(
+        "the row is still referenced from {table} ({constraint}): delete or change those rows first"
+    )]
+    StillReferenced {
+        /// `schema.table` that still references it.
         table: String,
         /// The foreign key.
         constraint: String,
@@ -297,6 +315,29 @@ fn sqlstate_suffix(e: &sqlx::Error) -> String {
     }
 }
 
+impl Error {
+    /// This error as the statement `sql` raised it: a failed reference of
+    /// a `DELETE` is a row still referenced, of an `INSERT` a reference to
+    /// a missing row, whatever language the server's messages are in.
+    pub(crate) fn for_statement(self, sql: &str) -> Self {
+        let verb = sql
+            .trim_start()
+            .split_ascii_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        match (self, verb.as_str()) {
+            (Error::ReferenceMissing { table, constraint }, "DELETE") => {
+                Error::StillReferenced { table, constraint }
+            }
+            (Error::StillReferenced { table, constraint }, "INSERT") => {
+                Error::ReferenceMissing { table, constraint }
+            }
+            (other, _) => other,
+        }
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         let pg = match &e {
@@ -459,10 +500,24 @@ fn from_database(pg: &PgDatabaseError) -> Option<Error> {
         },
         "25P02" => Error::TransactionAborted,
         "23505" => Error::UniqueViolation {
+            columns: crate::model::registry::unique_columns(
+                pg.schema().unwrap_or("public"),
+                pg.table().unwrap_or_default(),
+                pg.constraint().unwrap_or_default(),
+            ),
             table: table(),
             constraint: constraint(),
         },
-        "23503" => Error::ReferenceViolation {
+        // Both report the referencing table; only the message says which
+        // side failed. Statements of this library correct it by their
+        // kind (Error::for_statement), whatever the server's language.
+        "23503" if pg.message().starts_with("update or delete on table") => {
+            Error::StillReferenced {
+                table: table(),
+                constraint: constraint(),
+            }
+        }
+        "23503" => Error::ReferenceMissing {
             table: table(),
             constraint: constraint(),
         },

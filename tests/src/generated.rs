@@ -36,6 +36,7 @@ fn column(name: &'static str, sql_type: &'static str) -> ColumnMeta {
         generated: false,
         default: None,
         references: None,
+        no_statistics: false,
     }
 }
 

@@ -43,9 +43,12 @@ async fn commits_on_success_and_redirect_rolls_back_otherwise(
         .await;
         assert_eq!(got.status.as_u16(), status);
     }
-    // A handler error (a duplicate name) rolls back the earlier insert too.
+    // A handler error (a duplicate name: 409, naming the column) rolls
+    // back the earlier insert too.
     let dup = call(&app, post_req("/projects?name=ok", &header)).await;
-    assert_eq!(dup.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    assert_eq!(dup.code(), "unique_violation");
+    assert_eq!(dup.json["error"]["columns"], serde_json::json!(["name"]));
     assert_eq!(db.projects(0).await, ["created", "moved", "ok"]);
     assert!(
         db.projects(1).await.is_empty(),

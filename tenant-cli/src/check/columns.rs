@@ -1,7 +1,12 @@
 //! The tenant column of each tenant table: a non-null uuid referencing
-//! tenants, filled from the transaction's tenant, and never changed.
+//! tenants, filled from the transaction's tenant, and never changed; and
+//! no planner statistics on the columns a model marks
+//! `#[tenant(no_statistics)]`.
+
+use tenant_sql::ident::quote;
 
 use super::{Check, Ctx, Finding, Severity, TenantTable, Verdict};
+use crate::catalog::mentions_column;
 
 pub(super) const CHECKS: &[Check] = &[
     Check {
@@ -27,6 +32,12 @@ pub(super) const CHECKS: &[Check] = &[
         severity: Severity::Warning,
         title: "a trigger refuses to move a row to another tenant, for every role (tenancy.refuse_tenant_move)",
         run: move_guard,
+    },
+    Check {
+        id: "column.no-statistics",
+        severity: Severity::Error,
+        title: "columns a model marks #[tenant(no_statistics)] have no planner statistics (SET STATISTICS 0), nor do index or statistics-object expressions over them",
+        run: no_statistics,
     },
 ];
 
@@ -147,5 +158,110 @@ fn move_guard(ctx: &Ctx<'_>) -> Verdict {
                 t.table.quoted()
             ),
         )]
+    })
+}
+
+/// A statistics target as a message says it.
+fn target(n: i32) -> String {
+    if n < 0 {
+        format!("the default ({n})")
+    } else {
+        n.to_string()
+    }
+}
+
+/// Under row-level security PostgreSQL still estimates leakproof operators
+/// (`=`, `<`, `^@` on text) from a column's statistics, so EXPLAIN's row
+/// estimates read out its most common values and histogram bounds, every
+/// tenant's included. Index expressions get statistics of their own.
+fn no_statistics(ctx: &Ctx<'_>) -> Verdict {
+    ctx.each_table(|t| {
+        let Some(model) = t.model else {
+            return Vec::new();
+        };
+        let mut findings = Vec::new();
+        for marked in model.without_statistics() {
+            // A column the table lacks is drift.model-columns' finding.
+            let Some(c) = t.table.column(marked.name) else {
+                continue;
+            };
+            let (table, column) = (t.table.quoted(), quote(&c.name));
+            if c.stat_target != 0 {
+                findings.push(Finding::new(
+                    t.qualified(),
+                    format!(
+                        "column {} has statistics target {}, but model {} marks it #[tenant(no_statistics)]: \
+                         ANALYZE samples its most common values and histogram, and EXPLAIN row estimates \
+                         give them away to every tenant",
+                        c.name,
+                        target(c.stat_target),
+                        model.model
+                    ),
+                    format!(
+                        "apply the emit-rls migration (it sets the target and clears the statistics ANALYZE \
+                         already collected), or: ALTER TABLE {table} ALTER COLUMN {column} SET STATISTICS 0; \
+                         ALTER TABLE {table} ALTER COLUMN {column} TYPE {}; (the type it has, and its COLLATE \
+                         if it has one: drops the old statistics without rewriting the table)",
+                        c.sql_type
+                    ),
+                ));
+            }
+            for index in &t.table.indexes {
+                let expressions = index.expressions.iter().zip(&index.stat_targets);
+                for (position, (expression, &n)) in (1..).zip(expressions) {
+                    if n == 0 || expression.is_empty() || !mentions_column(expression, &c.name) {
+                        continue;
+                    }
+                    findings.push(Finding::new(
+                        t.qualified(),
+                        format!(
+                            "index {} has the expression `{expression}` over {}, which model {} marks \
+                             #[tenant(no_statistics)], with statistics target {}: ANALYZE samples the \
+                             expression's values, and EXPLAIN estimates on it give them away to every tenant",
+                            index.name,
+                            c.name,
+                            model.model,
+                            target(n)
+                        ),
+                        format!(
+                            "ALTER INDEX {} ALTER COLUMN {position} SET STATISTICS 0; and if ANALYZE ran since \
+                             the index was made, make it again (DROP INDEX, CREATE INDEX, then this ALTER INDEX, \
+                             in one transaction): REINDEX keeps its statistics",
+                            tenant_sql::ident::qualified(&t.table.schema, &index.name)
+                        ),
+                    ));
+                }
+            }
+        }
+        // Expressions of a statistics object get statistics of their own
+        // (plain columns without statistics keep ANALYZE from building the
+        // object at all).
+        for object in &t.table.statistics {
+            let over: Vec<&str> = model
+                .without_statistics()
+                .map(|c| c.name)
+                .filter(|name| object.expressions.iter().any(|e| mentions_column(e, name)))
+                .collect();
+            if object.stat_target == 0 || over.is_empty() {
+                continue;
+            }
+            findings.push(Finding::new(
+                t.qualified(),
+                format!(
+                    "statistics object {} has the expressions {} over {}, which model {} marks \
+                     #[tenant(no_statistics)]: ANALYZE samples their values, and EXPLAIN estimates on \
+                     them give them away to every tenant",
+                    object.name,
+                    object.expressions.join(", "),
+                    over.join(", "),
+                    model.model
+                ),
+                format!(
+                    "DROP STATISTICS {}; (ALTER STATISTICS .. SET STATISTICS 0 would keep what ANALYZE built)",
+                    tenant_sql::ident::qualified(&object.schema, &object.name)
+                ),
+            ));
+        }
+        findings
     })
 }

@@ -11,6 +11,8 @@ mod columns;
 mod drift;
 mod exposure;
 mod keys;
+mod mechanism;
+mod own_rows;
 mod policies;
 mod probe;
 mod report;
@@ -22,6 +24,7 @@ use std::collections::BTreeSet;
 use anyhow::bail;
 use tenant_runtime::meta::TableMeta;
 use tenant_runtime::registry;
+use tenant_runtime::tx::{CONTEXT_KEY_ENV, ContextKey};
 
 use crate::Outcome;
 use crate::catalog::{Catalog, Column, Table};
@@ -48,9 +51,18 @@ pub struct CheckArgs {
     #[arg(long)]
     pub strict: bool,
     /// Leave out the behavioural probe (reads and refused writes as the
-    /// application role, in a transaction that is always rolled back).
+    /// application role, and a tenant's round trip of its own rows, in
+    /// transactions that are always rolled back).
     #[arg(long)]
     pub no_probe: bool,
+    /// The context key the service's TenantPool holds, `<id>:<hex>`, so
+    /// the probe can enter a tenant as the pool does and insert, read,
+    /// update and delete a row of its own in every tenant table (rolled
+    /// back; sequences the inserts draw from still advance). Prefer the
+    /// environment variable to the flag, which other users of the machine
+    /// may see in the process list [env: TENANT_CONTEXT_KEY].
+    #[arg(long, value_name = "ID:HEX")]
+    pub context_key: Option<String>,
     /// Leave out a validation, by id (repeatable).
     #[arg(long = "skip", value_name = "ID")]
     pub skip: Vec<String>,
@@ -110,6 +122,9 @@ impl Finding {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Verdict {
     Pass,
+    /// Passed, with facts the report shows (what was found, what was
+    /// only partly checked).
+    Note(String),
     Fail(Vec<Finding>),
     /// Could not run; says why.
     Skip(String),
@@ -222,6 +237,7 @@ pub(crate) fn checks() -> impl Iterator<Item = &'static Check> {
     [
         roles::CHECKS,
         tenancy::CHECKS,
+        mechanism::CHECKS,
         policies::CHECKS,
         columns::CHECKS,
         keys::CHECKS,
@@ -269,6 +285,7 @@ pub(crate) fn run_with_models(
     let url = args
         .connect
         .require_app("check validates the database as that role")?;
+    let key = context_key(args)?;
     db::block_on(async {
         let mut conn = url.connect().await?;
         let catalog = Catalog::read(&mut conn).await?;
@@ -280,7 +297,17 @@ pub(crate) fn run_with_models(
         let probe = if args.no_probe {
             None
         } else {
-            let probe = probe::run(&mut conn, &catalog, &tenant_tables).await;
+            // Left out with --skip: not even run (it writes, if only in a
+            // transaction that is rolled back).
+            let entry = match &key {
+                Some(_) if skip.contains("probe.tenant-own-rows") => None,
+                Some(key) => Some(own_rows::Entry {
+                    key: key.clone(),
+                    options: url.options()?,
+                }),
+                None => None,
+            };
+            let probe = probe::run(&mut conn, &catalog, &tenant_tables, entry.as_ref()).await;
             Some(probe.doing("running the probe")?)
         };
         let ctx = Ctx {
@@ -305,6 +332,28 @@ pub(crate) fn run_with_models(
             },
         )
     })
+}
+
+/// The context key from `--context-key` or `TENANT_CONTEXT_KEY`, if
+/// given; a malformed one is a usage error.
+fn context_key(args: &CheckArgs) -> anyhow::Result<Option<ContextKey>> {
+    let given = args
+        .context_key
+        .clone()
+        .map(|k| (k, "--context-key"))
+        .or_else(|| {
+            std::env::var(CONTEXT_KEY_ENV)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|k| (k, CONTEXT_KEY_ENV))
+        });
+    let Some((spec, from)) = given else {
+        return Ok(None);
+    };
+    spec.trim()
+        .parse()
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{from} is not a context key: {e}"))
 }
 
 const SYSTEM_ROLE: &str = "SELECT current_user::text, r.rolsuper, r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user";

@@ -17,13 +17,20 @@
 //!    tenant: `tenancy.current_tenant()` must refuse and no table may
 //!    return a row. Only the library's `begin` enters a tenant.
 //! 4. Writing the tenants table must be refused.
+//! 5. With the service's context key, a tenant entered the way
+//!    `TenantPool` enters it must read, and insert, read back, update and
+//!    delete a row of its own in every tenant table ([`own_rows`]), in a
+//!    transaction of its own that is rolled back too.
 //!
 //! Nothing is kept, except that an insert that reaches a column default
 //! may consume a sequence value (sequences are not transactional).
+//!
+//! [`own_rows`]: super::own_rows
 
 use sqlx::postgres::{PgConnection, PgDatabaseError};
 use sqlx::{Connection as _, Executor as _, Postgres, Transaction};
 
+use super::own_rows::{self, Entry, OwnRows, OwnTable, Round};
 use super::{Check, Ctx, Finding, Severity, TenantTable, Verdict};
 use tenant_sql::ident::quote as quote_ident;
 
@@ -60,6 +67,12 @@ pub(super) const CHECKS: &[Check] = &[
         severity: Severity::Error,
         title: "probe: set_config to an existing tenant, or a forged tenancy.enter, does not enter that tenant",
         run: forged_switch_refused,
+    },
+    Check {
+        id: "probe.tenant-own-rows",
+        severity: Severity::Error,
+        title: "probe: a tenant entered through TenantPool (the service's context key) reads every tenant table and inserts, reads back, updates and deletes a row of its own in each (tables where no row can be made up are only read)",
+        run: tenant_own_rows,
     },
     Check {
         id: "probe.tenants-write-refused",
@@ -149,6 +162,8 @@ pub(crate) struct Probe {
     pub(crate) tenants_update: Option<Attempt>,
     /// `None` without a tenant to forge a switch into.
     pub(crate) forged: Option<Forged>,
+    /// A tenant's round trip of its own rows.
+    pub(crate) own: OwnRows,
 }
 
 /// Runs the probe as `conn`'s role; an error here is a lost connection or
@@ -157,6 +172,7 @@ pub(crate) async fn run(
     conn: &mut PgConnection,
     catalog: &Catalog,
     tables: &[TenantTable<'_>],
+    entry: Option<&Entry>,
 ) -> sqlx::Result<Probe> {
     let mut tx = conn.begin().await?;
     tx.execute(LIMITS).await?;
@@ -268,11 +284,13 @@ pub(crate) async fn run(
         (None, None)
     };
     tx.rollback().await?;
+    let own = own_rows::run(conn, catalog, tables, entry).await?;
     Ok(Probe {
         tables: probes,
         tenants_insert,
         tenants_update,
         forged,
+        own,
     })
 }
 
@@ -311,7 +329,15 @@ async fn attempt(
     tx.execute(UNDO).await?;
     match result {
         Ok(rows) => Ok(Attempt::Rows(rows)),
-        Err(sqlx::Error::Database(db)) => {
+        Err(e) => refusal(e),
+    }
+}
+
+/// A statement the database refused, as an [`Attempt`]; any other error
+/// (a lost connection) as is.
+pub(super) fn refusal(e: sqlx::Error) -> sqlx::Result<Attempt> {
+    match e {
+        sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default().into_owned();
             let mut message = db.message().to_owned();
             if let Some(detail) = db
@@ -322,7 +348,7 @@ async fn attempt(
             }
             Ok(Attempt::Failed { code, message })
         }
-        Err(other) => Err(other),
+        other => Err(other),
     }
 }
 
@@ -530,4 +556,168 @@ fn tenants_write_refused(ctx: &Ctx<'_>) -> Verdict {
         ));
     }
     Verdict::from_findings(findings)
+}
+
+const POLICY_FIX: &str = "apply the emit-rls policy: USING and WITH CHECK compare the tenant column to (SELECT c.tenant FROM tenancy.context c), which admits the entered tenant's rows (see policy.exact)";
+
+/// What to do about a statement of the entered tenant on its own rows
+/// that the database refused with `code`.
+fn access_fix(code: &str, message: &str, table: &str, role: &str) -> String {
+    match code {
+        "42501" if message.contains("row-level security") => POLICY_FIX.to_owned(),
+        "42501" => format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role}; and USAGE on its schema and EXECUTE on what its policy, defaults and triggers call (tenant roles --apply grants what the models need)"
+        ),
+        sqlstate::NO_TENANT_CONTEXT => "the table's policy does not see the tenant TenantPool entered: it must read it through tenancy.context (apply the emit-rls migration; if the extension is installed, SELECT tenancy.install_context(); as the owner)".to_owned(),
+        sqlstate::CROSS_TENANT_WRITE => "the row made for the entered tenant was taken for another tenant's: check the tenant column's default (tenancy.default_tenant()) and the policy's WITH CHECK (apply the emit-rls migration)".to_owned(),
+        _ => "find what refuses the statement (a policy, a trigger, a grant, a function it calls) and let the entered tenant use its own rows; if the table is meant to be read-only for the application, leave this out with --skip probe.tenant-own-rows".to_owned(),
+    }
+}
+
+/// What went wrong for the entered tenant on one table.
+fn own_table_findings(t: &OwnTable, how: &str, role: &str) -> Vec<Finding> {
+    let refused = |what: &str, code: &str, message: &str| {
+        Finding::new(
+            t.table.as_str(),
+            format!("{how}, {what} was refused with {code}: {message}"),
+            access_fix(code, message, &t.quoted, role),
+        )
+    };
+    let mut findings = Vec::new();
+    if let Attempt::Failed { code, message } = &t.read {
+        findings.push(refused(
+            "reading the table (the tenant's own rows)",
+            code,
+            message,
+        ));
+    }
+    if let Some(Attempt::Failed { code, message }) = &t.insert
+        && !own_rows::refused_by_rules(code)
+    {
+        findings.push(refused(
+            "inserting a row of its own (made up by the probe)",
+            code,
+            message,
+        ));
+    }
+    // A read cannot break a table's rules; a write can (noted, not failed).
+    let steps = [
+        (
+            "reading back the row it had just inserted",
+            &t.read_back,
+            false,
+        ),
+        ("updating the row it had just inserted", &t.update, true),
+        ("deleting the row it had just inserted", &t.delete, true),
+    ];
+    for (what, attempt, write) in steps {
+        match attempt {
+            None | Some(Attempt::Rows(1) | Attempt::NotRun(_)) => {}
+            Some(Attempt::Failed { code, .. }) if write && own_rows::refused_by_rules(code) => {}
+            Some(Attempt::Failed { code, message }) => findings.push(refused(what, code, message)),
+            Some(Attempt::Rows(n)) => findings.push(Finding::new(
+                t.table.as_str(),
+                format!(
+                    "{how}, {what} found {n} rows instead of 1: a policy's USING does not admit the tenant's own row, so the tenant cannot read or change what it writes"
+                ),
+                POLICY_FIX,
+            )),
+        }
+    }
+    findings
+}
+
+/// What a passing round trip did, table by table.
+fn own_rows_note(round: &Round) -> String {
+    let mut full = Vec::new();
+    let mut partial = Vec::new();
+    let mut only_read = Vec::new();
+    for t in &round.tables {
+        let rules = |what: &str, a: &Option<Attempt>| match a {
+            Some(Attempt::Failed { code, message }) => Some(format!(
+                "{what} was refused by the table's own rules with {code}: {message}"
+            )),
+            _ => None,
+        };
+        if let Some(why) = &t.only_read {
+            only_read.push(format!("{}: {why}", t.table));
+        } else if let Some(why) =
+            rules("the update", &t.update).or_else(|| rules("the delete", &t.delete))
+        {
+            partial.push(format!("{}: inserted and read back, but {why}", t.table));
+        } else {
+            full.push(t.table.as_str());
+        }
+    }
+    let mechanism = round.mechanism.map_or_else(
+        || "its mechanism".to_owned(),
+        |m| format!("the {m} mechanism"),
+    );
+    let mut note = format!(
+        "tenant {} entered through TenantPool ({mechanism}) read every tenant table; ",
+        round.tenant
+    );
+    if full.is_empty() {
+        note.push_str("it could write a row of its own in no table");
+    } else {
+        note.push_str(&format!(
+            "it inserted, read back, updated and deleted a made-up row of its own in {}",
+            full.join(", ")
+        ));
+    }
+    if !partial.is_empty() {
+        note.push_str(&format!("; partly: {}", partial.join("; ")));
+    }
+    if !only_read.is_empty() {
+        note.push_str(&format!("; only read: {}", only_read.join("; ")));
+    }
+    note.push_str(" (all rolled back)");
+    note
+}
+
+fn tenant_own_rows(ctx: &Ctx<'_>) -> Verdict {
+    let Some(probe) = ctx.probe else {
+        return Verdict::Skip("the probe was left out (--no-probe)".to_owned());
+    };
+    if ctx.tenant_tables.is_empty() {
+        return Verdict::Skip(ctx.no_tenant_tables());
+    }
+    let round = match &probe.own {
+        OwnRows::NotRun(why) => return Verdict::Skip(why.clone()),
+        OwnRows::Refused(what) => {
+            return Verdict::Fail(vec![Finding::new(
+                "TenantPool",
+                format!(
+                    "{what}: the probe could not enter a tenant as the service does, so nothing shows that a tenant can read and write its own rows"
+                ),
+                "give check the context key the service uses (TENANT_CONTEXT_KEY; `tenant context-key list` shows the live ones) and fix what the error names",
+            )]);
+        }
+        OwnRows::Ran(round) => round,
+    };
+    let role = &ctx.catalog.session.role;
+    let how = format!("with tenant {} entered through TenantPool", round.tenant);
+    let mut findings = Vec::new();
+    if !matches!(round.entered, Attempt::Rows(1)) {
+        let what = match &round.entered {
+            Attempt::Failed { code, message } => format!("failed with {code}: {message}"),
+            _ => "returned another tenant, or none".to_owned(),
+        };
+        findings.push(Finding::new(
+            "tenancy.current_tenant()",
+            format!(
+                "after TenantPool::begin({}), tenancy.current_tenant() {what}: the pool's begin did not enter the tenant",
+                round.tenant
+            ),
+            "apply the emit-rls migration (tenancy.context must read the context the pool's begin sets; with the extension installed, SELECT tenancy.install_context(); as the owner)",
+        ));
+    }
+    for t in &round.tables {
+        findings.extend(own_table_findings(t, &how, role));
+    }
+    if findings.is_empty() {
+        Verdict::Note(own_rows_note(round))
+    } else {
+        Verdict::Fail(findings)
+    }
 }

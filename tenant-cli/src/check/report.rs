@@ -33,6 +33,9 @@ struct CheckResult<'a> {
     status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     skip_reason: Option<&'a str>,
+    /// What a passing validation found (the facts it reports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
     findings: &'a [Finding],
 }
 
@@ -53,7 +56,7 @@ fn summary(results: &[(&Check, Verdict)]) -> Summary {
         |f: &dyn Fn(&Check, &Verdict) -> bool| results.iter().filter(|(c, v)| f(c, v)).count();
     Summary {
         checks: results.len(),
-        passed: count(&|_, v| *v == Verdict::Pass),
+        passed: count(&|_, v| matches!(v, Verdict::Pass | Verdict::Note(_))),
         errors: count(&|c, v| c.severity == Severity::Error && matches!(v, Verdict::Fail(_))),
         warnings: count(&|c, v| c.severity == Severity::Warning && matches!(v, Verdict::Fail(_))),
         skipped: count(&|_, v| matches!(v, Verdict::Skip(_))),
@@ -76,12 +79,16 @@ pub(super) fn print(ctx: &Ctx<'_>, results: &[(&'static Check, Verdict)], json: 
                 severity: c.severity,
                 title: c.title,
                 status: match v {
-                    Verdict::Pass => Status::Pass,
+                    Verdict::Pass | Verdict::Note(_) => Status::Pass,
                     Verdict::Fail(_) => Status::Fail,
                     Verdict::Skip(_) => Status::Skip,
                 },
                 skip_reason: match v {
                     Verdict::Skip(why) => Some(why.as_str()),
+                    _ => None,
+                },
+                note: match v {
+                    Verdict::Note(note) => Some(note.as_str()),
                     _ => None,
                 },
                 findings: match v {
@@ -135,6 +142,9 @@ fn text(r: &Report<'_>) -> String {
                 let _ = writeln!(out, " (skipped: {why})");
             }
             None => out.push('\n'),
+        }
+        if let Some(note) = c.note {
+            let _ = writeln!(out, "      {note}");
         }
         for f in c.findings {
             let _ = writeln!(out, "      - {}: {}", f.object, f.message);

@@ -1,7 +1,7 @@
 //! The roles: the application role must be subject to row-level security
 //! and unable to become a role that is not; the system role must bypass it.
 
-use tenant_sql::ident::quote;
+use tenant_sql::ident::{quote, spell};
 
 use super::{Check, Ctx, Finding, Severity, Verdict};
 
@@ -41,6 +41,12 @@ pub(super) const CHECKS: &[Check] = &[
         severity: Severity::Error,
         title: "the application role cannot create temporary tables (one would shadow a table name in a later request on the same connection)",
         run: no_temp,
+    },
+    Check {
+        id: "role.no-stored-settings",
+        severity: Severity::Warning,
+        title: "no ALTER ROLE .. SET or ALTER DATABASE .. SET default applies to the application role's connections here (no reset a session can do removes one)",
+        run: no_stored_settings,
     },
     Check {
         id: "role.owns-no-tenant-table",
@@ -188,6 +194,71 @@ fn no_temp(ctx: &Ctx<'_>) -> Verdict {
     )
 }
 
+fn no_stored_settings(ctx: &Ctx<'_>) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    const WHY: &str = "PostgreSQL applies it to every new connection, and no reset a session can do (RESET ALL, DISCARD ALL, the pool's own reset) removes it; a role may set such defaults on itself (ALTER ROLE <itself> SET ..), so one injected statement could reach every later connection";
+    let findings = ctx
+        .catalog
+        .stored_settings
+        .iter()
+        .map(|s| {
+            let settings = s.settings.join(", ");
+            let reset_each = |alter: &str| {
+                s.settings
+                    .iter()
+                    .map(|kv| {
+                        let name = kv.split_once('=').map_or(kv.as_str(), |(name, _)| name);
+                        let name: Vec<String> = name.split('.').map(spell).collect();
+                        format!("{alter} RESET {};", name.join("."))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            match (&s.role, &s.database) {
+                (Some(r), Some(d)) => Finding::new(
+                    format!("role {r} in database {d}"),
+                    format!(
+                        "ALTER ROLE {} IN DATABASE {} SET {settings}: {WHY}",
+                        spell(r),
+                        spell(d)
+                    ),
+                    format!(
+                        "ALTER ROLE {} IN DATABASE {} RESET ALL; (give the service what it needs in its connection options instead)",
+                        spell(r),
+                        spell(d)
+                    ),
+                ),
+                (Some(r), None) => Finding::new(
+                    format!("role {r}"),
+                    format!(
+                        "ALTER ROLE {} SET {settings} (in every database): {WHY}",
+                        spell(r)
+                    ),
+                    format!(
+                        "ALTER ROLE {} RESET ALL; (give the service what it needs in its connection options instead)",
+                        spell(r)
+                    ),
+                ),
+                (None, d) => {
+                    let d = d.as_deref().unwrap_or_default();
+                    Finding::new(
+                        format!("database {d}"),
+                        format!(
+                            "ALTER DATABASE {} SET {settings} (for every role, {role} included): {WHY}",
+                            spell(d)
+                        ),
+                        format!(
+                            "{} (or, if every role here needs it, keep it and accept that it is not per-transaction state)",
+                            reset_each(&format!("ALTER DATABASE {}", spell(d)))
+                        ),
+                    )
+                }
+            }
+        })
+        .collect();
+    Verdict::from_findings(findings)
+}
+
 fn owns_no_tenant_table(ctx: &Ctx<'_>) -> Verdict {
     let role = &ctx.catalog.session.role;
     ctx.each_table(|t| {
@@ -290,4 +361,56 @@ fn system_not_superuser(ctx: &Ctx<'_>) -> Verdict {
         ),
         "CREATE ROLE tenant_system LOGIN BYPASSRLS; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO tenant_system; and use it for --system-url",
     )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, StoredSettings};
+
+    #[test]
+    fn stored_settings_are_listed_with_the_reset_for_each_scope() {
+        fn ctx(catalog: &Catalog) -> Ctx<'_> {
+            Ctx {
+                catalog,
+                tenant_tables: Vec::new(),
+                models: &[],
+                system: None,
+                probe: None,
+            }
+        }
+        let mut catalog = Catalog::for_tests(Vec::new());
+        assert_eq!(no_stored_settings(&ctx(&catalog)), Verdict::Pass);
+        let stored =
+            |database: Option<&str>, role: Option<&str>, settings: &[&str]| StoredSettings {
+                database: database.map(str::to_owned),
+                role: role.map(str::to_owned),
+                settings: settings.iter().map(|s| (*s).to_owned()).collect(),
+            };
+        catalog.stored_settings = vec![
+            stored(Some("db"), Some("app"), &["search_path=evil, public"]),
+            stored(None, Some("app"), &["app.current_tenant=x"]),
+            stored(Some("db"), None, &["statement_timeout=5s", "app.x=1"]),
+        ];
+        let Verdict::Fail(findings) = no_stored_settings(&ctx(&catalog)) else {
+            panic!("stored settings are reported");
+        };
+        let fixes: Vec<&str> = findings.iter().map(|f| f.fix.as_str()).collect();
+        assert!(
+            fixes[0].starts_with("ALTER ROLE app IN DATABASE db RESET ALL;"),
+            "{fixes:?}"
+        );
+        assert!(
+            fixes[1].starts_with("ALTER ROLE app RESET ALL;"),
+            "{fixes:?}"
+        );
+        assert!(
+            fixes[2].starts_with(
+                "ALTER DATABASE db RESET statement_timeout; ALTER DATABASE db RESET app.x;"
+            ),
+            "{fixes:?}"
+        );
+        assert!(findings[0].message.contains("search_path=evil, public"));
+        assert!(findings[2].message.contains("app included"));
+    }
 }

@@ -364,6 +364,16 @@ END
 $fn$;
 GRANT EXECUTE ON FUNCTION tenancy.bound_context() TO PUBLIC;
 
+-- Whether the context uses the tenant_context extension when it is there:
+-- install_context(false) writes the plain-SQL context even with the
+-- extension installed (before DROP EXTENSION tenant_context, say), and
+-- the choice stays for later migrations; install_context(true) undoes it.
+CREATE TABLE IF NOT EXISTS tenancy.context_choice (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    use_extension boolean NOT NULL
+);
+REVOKE ALL ON tenancy.context_choice FROM PUBLIC;
+
 -- Writes the verified context for what the database has: the view
 -- tenancy.context, which every policy reads the tenant through, and
 -- tenancy.entered_tenant() and tenancy.current_user_id(). The first
@@ -371,17 +381,14 @@ GRANT EXECUTE ON FUNCTION tenancy.bound_context() TO PUBLIC;
 -- checks; its reader is parallel safe), else the connection's tenancy
 -- session (temporary sequences that only enter writes); then a bound
 -- token; then "no tenant context" (TN001). Called below, and again by
--- `tenant context use-extension` after CREATE EXTENSION tenant_context.
--- install_context(false) writes the plain-SQL context even with the
--- extension installed (before DROP EXTENSION tenant_context, say).
+-- the owner after CREATE EXTENSION tenant_context.
 DROP FUNCTION IF EXISTS tenancy.install_context();
-CREATE OR REPLACE FUNCTION tenancy.install_context(p_use_extension boolean DEFAULT true) RETURNS text[]
+CREATE OR REPLACE FUNCTION tenancy.install_context(p_use_extension boolean DEFAULT NULL) RETURNS text[]
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_extension boolean := p_use_extension
-        AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname = 'tenant_context');
+    v_extension boolean;
     -- The context of this transaction from the session's sequences, valid
     -- only while the stored start time is this transaction's and the
     -- sequence was made by tenancy.open_session, not planted (only its
@@ -400,6 +407,12 @@ DECLARE
     v_parallel text;
     v_mechanisms text[];
 BEGIN
+    IF p_use_extension IS NOT NULL THEN
+        INSERT INTO tenancy.context_choice (use_extension) VALUES (p_use_extension)
+            ON CONFLICT (one) DO UPDATE SET use_extension = EXCLUDED.use_extension;
+    END IF;
+    v_extension := coalesce((SELECT c.use_extension FROM tenancy.context_choice c), true)
+        AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname = 'tenant_context');
     IF v_extension THEN
         -- The session's context too, so that connections opened before the
         -- extension came (a release still running) keep entering tenants
@@ -469,12 +482,13 @@ REVOKE EXECUTE ON FUNCTION tenancy.install_context(boolean) FROM PUBLIC;
 DO $ext$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions a WHERE a.name = 'tenant_context')
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname = 'tenant_context') THEN
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname = 'tenant_context')
+       AND coalesce((SELECT c.use_extension FROM tenancy.context_choice c), true) THEN
         BEGIN
             CREATE EXTENSION tenant_context;
         EXCEPTION WHEN insufficient_privilege THEN
             RAISE NOTICE 'the tenant_context extension is available but % may not create it: tenant transactions use plain SQL', current_user
-                USING HINT = 'CREATE EXTENSION tenant_context as the database owner, then SELECT tenancy.install_context() as this role.';
+                USING HINT = 'CREATE EXTENSION tenant_context as the database owner, then SELECT tenancy.install_context(true) as this role.';
         END;
     END IF;
 END

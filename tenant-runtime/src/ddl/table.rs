@@ -30,6 +30,9 @@ pub(super) fn emit(out: &mut String, table: &OrderedTable) {
         out,
         "ALTER TABLE {qualified} ALTER COLUMN {tenant} SET DEFAULT {TENANT_HINT};"
     );
+    for column in meta.without_statistics() {
+        no_statistics(out, meta, &qualified, column);
+    }
     add_constraint(
         out,
         &qualified,
@@ -154,6 +157,83 @@ fn reference(
             quote(target.primary_key),
         ),
     );
+}
+
+/// `#[tenant(no_statistics)]`: no planner statistics on `column`.
+///
+/// Under row-level security PostgreSQL hides `pg_stats` but still plans
+/// with a column's statistics when the operator is leakproof (text `=`,
+/// `<>`, `<`, `IN`, `^@` are; `LIKE` and `~` are not), so EXPLAIN's row
+/// estimates give away its most common values and histogram, every
+/// tenant's rows included. `SET STATISTICS 0` makes ANALYZE skip the
+/// column (and extended statistics objects with it among their plain
+/// columns), but PostgreSQL 15 keeps what ANALYZE collected before: the
+/// next ANALYZE does not remove it, and only a superuser can delete from
+/// `pg_statistic`. What the table's owner can do is set the column's type
+/// again, to the type and collation it has: that drops the column's
+/// statistics and the extended statistics data over it, rewrites no rows,
+/// keeps plain indexes, rebuilds expression indexes over the column (with
+/// their statistics targets back at the default) and checks CHECK
+/// constraints over it again (one scan of the table). It needs the
+/// ACCESS EXCLUSIVE lock the section's policy statements take anyway, and
+/// runs only when there are statistics to clear: `pg_stats` shows them to
+/// the owner once `FORCE ROW LEVEL SECURITY` is lifted, which the block
+/// does inside the migration's transaction and puts back before it ends,
+/// so no other session ever sees the table without it. A view, rule,
+/// trigger or policy that uses the column refuses the type change; the
+/// block then fails the migration and says what to do, rather than leave
+/// the statistics behind. Index expressions and statistics objects over
+/// the column get statistics of their own, which `SET STATISTICS 0` on
+/// the column does not stop: `tenant check` reports them
+/// (`column.no-statistics`).
+fn no_statistics(out: &mut String, meta: &TableMeta, table: &str, column: &ColumnMeta) {
+    let name = quote(column.name);
+    let _ = writeln!(
+        out,
+        "-- #[tenant(no_statistics)]: no planner statistics, and none left from before\n\
+         ALTER TABLE {table} ALTER COLUMN {name} SET STATISTICS 0;"
+    );
+    let regclass = format!("{}::regclass", literal::quote(table));
+    let alter_type = literal::quote(&format!("ALTER TABLE {table} ALTER COLUMN {name} TYPE "));
+    let body = format!(
+        "
+DECLARE
+    forced boolean;
+    collected boolean;
+BEGIN
+    SELECT c.relforcerowsecurity INTO forced FROM pg_catalog.pg_class c WHERE c.oid = {regclass};
+    IF forced THEN
+        ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY;
+    END IF;
+    collected := EXISTS (SELECT FROM pg_catalog.pg_stats s
+        WHERE s.schemaname = {schema} AND s.tablename = {relname} AND s.attname = {attname});
+    IF forced THEN
+        ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+    END IF;
+    IF collected THEN
+        EXECUTE (SELECT {alter_type} || pg_catalog.format_type(a.atttypid, a.atttypmod)
+                 || coalesce(' COLLATE ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(co.collname), '')
+            FROM pg_catalog.pg_attribute a
+            LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+            LEFT JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace
+            WHERE a.attrelid = {regclass} AND a.attname = {attname});
+    END IF;
+EXCEPTION WHEN feature_not_supported THEN
+    RAISE EXCEPTION 'cannot clear the planner statistics of %.%: %', {table_text}, {name_text}, SQLERRM
+        USING HINT = {hint};
+END
+",
+        schema = literal::quote(meta.schema),
+        relname = literal::quote(meta.name),
+        attname = literal::quote(column.name),
+        table_text = literal::quote(table),
+        name_text = literal::quote(&name),
+        hint = literal::quote(
+            "drop what uses the column before this migration and create it again after it, \
+             or have a superuser delete the column's rows from pg_statistic first"
+        ),
+    );
+    let _ = writeln!(out, "DO {};", literal::dollar_quote(&body));
 }
 
 /// `ADD CONSTRAINT` has no `IF NOT EXISTS`; adding a name that exists

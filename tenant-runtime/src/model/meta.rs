@@ -45,6 +45,11 @@ pub struct ColumnMeta {
     pub default: Option<&'static str>,
     /// Another tenant table this column points at.
     pub references: Option<TableRef>,
+    /// `#[tenant(no_statistics)]`: the planner keeps no statistics on this
+    /// column (`SET STATISTICS 0`, and the migration clears what ANALYZE
+    /// collected before), so EXPLAIN row estimates cannot give its values
+    /// away to other tenants.
+    pub no_statistics: bool,
 }
 
 /// The table a `references = ".."` names.
@@ -164,5 +169,10 @@ impl TableMeta {
     /// Columns that reference another tenant table.
     pub fn references(&self) -> impl Iterator<Item = &'static ColumnMeta> {
         self.columns.iter().filter(|c| c.references.is_some())
+    }
+
+    /// Columns marked `#[tenant(no_statistics)]`.
+    pub fn without_statistics(&self) -> impl Iterator<Item = &'static ColumnMeta> {
+        self.columns.iter().filter(|c| c.no_statistics)
     }
 }

@@ -322,6 +322,32 @@ fn order(metas: impl IntoIterator<Item = &'static TableMeta>) -> Result<Ordered,
     Ok(Ordered { tables: ordered })
 }
 
+/// The columns of the unique index `index` of `schema.table`, as a
+/// registered model declares it (the tenant column left out, since every
+/// tenant-scoped unique has it): for telling a user which of their values
+/// is taken. Empty when no registered model declares such an index.
+pub fn unique_columns(schema: &str, table: &str, index: &str) -> Vec<String> {
+    let Ok(tables) = tables() else {
+        return Vec::new();
+    };
+    let Some(meta) = tables.find(schema, table) else {
+        return Vec::new();
+    };
+    meta.uniques
+        .iter()
+        .map(|u| u.columns)
+        .chain(std::iter::once(&[meta.tenant_column, meta.primary_key][..]))
+        .find(|columns| tenant_sql::names::object(meta.name, columns, "key") == index)
+        .map(|columns| {
+            columns
+                .iter()
+                .filter(|c| **c != meta.tenant_column)
+                .map(|c| (*c).to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +363,7 @@ mod tests {
             generated: false,
             default: None,
             references,
+            no_statistics: false,
         }
     }
 

@@ -68,6 +68,7 @@ pub(crate) async fn fetch_all<T: Row, M: Mode>(
         )
     })
     .await
+    .map_err(|e| e.for_statement(sql))
 }
 
 pub(crate) async fn fetch_optional<T: Row, M: Mode>(
@@ -86,6 +87,7 @@ pub(crate) async fn fetch_optional<T: Row, M: Mode>(
         )
     })
     .await
+    .map_err(|e| e.for_statement(sql))
 }
 
 pub(crate) async fn fetch_count<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) -> Result<i64> {
@@ -100,6 +102,7 @@ pub(crate) async fn fetch_count<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Ar
         )
     })
     .await
+    .map_err(|e| e.for_statement(sql))
 }
 
 pub(crate) async fn execute<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) -> Result<u64> {
@@ -115,6 +118,7 @@ pub(crate) async fn execute<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) 
     })
     .await
     .map(|done| done.rows_affected())
+    .map_err(|e| e.for_statement(sql))
 }
 
 // Defined here, next to what it returns, so the transaction module needs
@@ -181,20 +185,29 @@ impl<'tx, 'q, T: Row, M: Mode> RawQuery<'tx, 'q, T, M> {
     pub async fn fetch_all(self) -> Result<Vec<T>> {
         let mut conn = self.tx.lock().await;
         let query = self.query.persistent(conn.persistent());
-        conn.run(|c| Box::pin(query.fetch_all(c))).await
+        let sql = sqlx::Execute::sql(&query);
+        conn.run(|c| Box::pin(query.fetch_all(c)))
+            .await
+            .map_err(|e| e.for_statement(sql))
     }
 
     /// The first row, if any.
     pub async fn fetch_optional(self) -> Result<Option<T>> {
         let mut conn = self.tx.lock().await;
         let query = self.query.persistent(conn.persistent());
-        conn.run(|c| Box::pin(query.fetch_optional(c))).await
+        let sql = sqlx::Execute::sql(&query);
+        conn.run(|c| Box::pin(query.fetch_optional(c)))
+            .await
+            .map_err(|e| e.for_statement(sql))
     }
 
     /// Exactly one row ([`Error::Database`] with `RowNotFound` otherwise).
     pub async fn fetch_one(self) -> Result<T> {
         let mut conn = self.tx.lock().await;
         let query = self.query.persistent(conn.persistent());
-        conn.run(|c| Box::pin(query.fetch_one(c))).await
+        let sql = sqlx::Execute::sql(&query);
+        conn.run(|c| Box::pin(query.fetch_one(c)))
+            .await
+            .map_err(|e| e.for_statement(sql))
     }
 }

@@ -91,13 +91,16 @@ pub async fn install_key(owner: &PgPool, id: i32) -> Result<ContextKey, sqlx::Er
 /// trusted extension) and points the tenant context at it.
 pub async fn install_extension(owner: &PgPool) -> Result<(), sqlx::Error> {
     owner
-        .execute("CREATE EXTENSION IF NOT EXISTS tenant_context; SELECT tenancy.install_context();")
+        .execute(
+            "CREATE EXTENSION IF NOT EXISTS tenant_context; SELECT tenancy.install_context(true);",
+        )
         .await
         .map(|_| ())
 }
 
 /// The tenant context without the extension, as on a server that has
-/// none: the plain-SQL context first, then the extension dropped.
+/// none: the plain-SQL context first (a choice later migrations keep),
+/// then the extension dropped.
 pub async fn remove_extension(owner: &PgPool) -> Result<(), sqlx::Error> {
     owner
         .execute(

@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::cli_common::{
-    Scratch, UNREACHABLE, assert_error_line, check_json, findings, ids_with, owner_url,
-    redact_uuids, role_url, stdout, tenant,
+    Scratch, UNREACHABLE, assert_error_line, check_json, check_json_with_key, findings, ids_with,
+    note, owner_url, redact_uuids, role_url, skip_reason, stdout, tenant, tenant_with_env,
 };
-use crate::common::{APP_ROLE, SYSTEM_ROLE, TestDb, rls_ddl};
+use crate::common::{APP_ROLE, Mechanism, SYSTEM_ROLE, TestDb, rls_ddl};
 
 /// Rows for both tenants in every example table, written by the owner,
 /// so "sees no rows" means something.
@@ -46,14 +46,38 @@ async fn the_example_database_passes_every_check(_: PgPoolOptions, opts: PgConne
     let app = role_url(&opts, APP_ROLE);
     let system = role_url(&opts, SYSTEM_ROLE);
 
-    let (code, report) = check_json(&["--database-url", &app, "--system-url", &system]);
+    let (code, report) =
+        check_json_with_key(&["--database-url", &app, "--system-url", &system], &db.key);
     assert_eq!(code, Some(0), "{report:#}");
     let checks = report["checks"].as_array().unwrap();
     assert!(checks.len() >= 25, "{} validations", checks.len());
+    // Everything passes; only the extension's check has nothing to check.
+    assert_eq!(
+        ids_with(&report, "skip"),
+        set(&["context.extension-sealed"]),
+        "{report:#}"
+    );
+    assert!(skip_reason(&report, "context.extension-sealed").contains("not installed"));
     assert_eq!(
         ids_with(&report, "pass").len(),
-        checks.len(),
-        "all pass, none skipped: {report:#}"
+        checks.len() - 1,
+        "all pass: {report:#}"
+    );
+    // The probe entered a tenant as TenantPool does and went through a
+    // row of its own in every table: a task, after the project it needs.
+    let own = note(&report, "probe.tenant-own-rows");
+    assert!(
+        own.contains("entered through TenantPool (the session mechanism)")
+            && own.contains("updated and deleted a made-up row of its own in public.projects, public.tasks, public.users")
+            && !own.contains("only read"),
+        "{own}"
+    );
+    let mechanism = note(&report, "context.mechanism");
+    assert!(
+        mechanism.contains("lists session, bound")
+            && mechanism.contains("enters tenants with session")
+            && mechanism.contains("cannot be seen from the database"),
+        "{mechanism}"
     );
     for c in checks {
         for key in ["id", "severity", "title", "status"] {
@@ -79,7 +103,7 @@ async fn the_example_database_passes_every_check(_: PgPoolOptions, opts: PgConne
     let summary = &report["summary"];
     assert_eq!(
         (summary["checks"].as_u64(), summary["passed"].as_u64()),
-        (Some(checks.len() as u64), Some(checks.len() as u64))
+        (Some(checks.len() as u64), Some(checks.len() as u64 - 1))
     );
     assert_eq!(
         (
@@ -87,41 +111,57 @@ async fn the_example_database_passes_every_check(_: PgPoolOptions, opts: PgConne
             summary["warnings"].as_u64(),
             summary["skipped"].as_u64()
         ),
-        (Some(0), Some(0), Some(0))
+        (Some(0), Some(0), Some(1))
     );
 
-    // The same as text, and DATABASE_URL / SYSTEM_DATABASE_URL stand in for the flags.
-    let out = crate::cli_common::tenant_with_env(
+    // The same as text, and DATABASE_URL / SYSTEM_DATABASE_URL /
+    // TENANT_CONTEXT_KEY stand in for the flags.
+    let key = db.key.expose_spec();
+    let out = tenant_with_env(
         &["check"],
-        &[("DATABASE_URL", &app), ("SYSTEM_DATABASE_URL", &system)],
+        &[
+            ("DATABASE_URL", &app),
+            ("SYSTEM_DATABASE_URL", &system),
+            ("TENANT_CONTEXT_KEY", &key),
+        ],
     );
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     assert!(
         text.contains(&format!(
-            "{n} validations: {n} passed, 0 failed (error), 0 failed (warning), 0 skipped",
-            n = checks.len()
+            "{n} validations: {p} passed, 0 failed (error), 0 failed (warning), 1 skipped",
+            n = checks.len(),
+            p = checks.len() - 1
         )),
         "{text}"
     );
     assert!(
-        text.lines().filter(|l| l.starts_with("ok ")).count() == checks.len(),
+        text.lines().filter(|l| l.starts_with("ok ")).count() == checks.len() - 1,
         "{text}"
     );
+    assert!(
+        text.contains(own),
+        "the note is printed under its line: {text}"
+    );
+
+    // --context-key does what the variable does.
+    let (code, report) = check_json(&["--database-url", &app, "--context-key", &key]);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert!(ids_with(&report, "pass").contains("probe.tenant-own-rows"));
 
     // --no-probe leaves the probe out (and says so), nothing else.
     let (code, report) = check_json(&["--database-url", &app, "--no-probe"]);
     assert_eq!(code, Some(0));
     let skipped = ids_with(&report, "skip");
     assert!(
-        skipped
-            .iter()
-            .all(|id| id.starts_with("probe.") || id.starts_with("role.system")),
+        skipped.iter().all(|id| id.starts_with("probe.")
+            || id.starts_with("role.system")
+            || id == "context.extension-sealed"),
         "{skipped:?}"
     );
     assert_eq!(
         skipped.iter().filter(|id| id.starts_with("probe.")).count(),
-        6
+        7
     );
     db.close().await;
 }
@@ -195,7 +235,8 @@ async fn a_broken_schema_fails_the_checks_it_breaks(_: PgPoolOptions, opts: PgCo
     let db = broken_db(opts.clone()).await;
     let app = role_url(&opts, APP_ROLE);
     let system = role_url(&opts, SYSTEM_ROLE);
-    let (code, report) = check_json(&["--database-url", &app, "--system-url", &system]);
+    let (code, report) =
+        check_json_with_key(&["--database-url", &app, "--system-url", &system], &db.key);
     assert_eq!(code, Some(1), "errors exit 1");
     let expected = set(&[
         "role.owns-no-tenant-table",
@@ -232,7 +273,18 @@ async fn a_broken_schema_fails_the_checks_it_breaks(_: PgPoolOptions, opts: PgCo
         "probe.forged-switch-refused",
     ]);
     assert_eq!(ids_with(&report, "fail"), expected, "{report:#}");
-    assert!(ids_with(&report, "skip").is_empty());
+    assert_eq!(
+        ids_with(&report, "skip"),
+        set(&["context.extension-sealed"])
+    );
+    // A tenant still reads and writes its own rows everywhere, even where
+    // everyone's are open (crm.contacts, whose row points at the project
+    // the probe made first).
+    assert!(
+        note(&report, "probe.tenant-own-rows")
+            .contains("in crm.contacts, public.notes, public.projects, public.tasks, public.users"),
+        "{report:#}"
+    );
     for id in &expected {
         for f in findings(&report, id) {
             for key in ["object", "message", "fix"] {
@@ -298,13 +350,21 @@ async fn a_broken_schema_fails_the_checks_it_breaks(_: PgPoolOptions, opts: PgCo
         .fetch_one(&db.owner)
         .await
         .unwrap();
-    let text = stdout(&tenant(&[
-        "check",
-        "--database-url",
-        &app,
-        "--system-url",
-        &system,
-    ]));
+    let available: Option<String> = sqlx::query_scalar(
+        "SELECT default_version::text FROM pg_available_extensions WHERE name = 'tenant_context'",
+    )
+    .fetch_optional(&db.owner)
+    .await
+    .unwrap();
+    let key = db.key.expose_spec();
+    let text = stdout(&tenant_with_env(
+        &["check", "--database-url", &app, "--system-url", &system],
+        &[("TENANT_CONTEXT_KEY", &key)],
+    ));
+    let text = match available {
+        Some(v) => text.replace(&format!("has version {v}:"), "has version [version]:"),
+        None => text,
+    };
     let text = text
         .replace(opts.get_database().unwrap(), "[db]")
         .replace(&format!("owner {owner}"), "owner [owner]")
@@ -361,6 +421,8 @@ async fn a_legacy_schema_fails_the_tenants_and_context_checks(
         "drift.unmodelled-table",
         "probe.no-tenant-error",
         "probe.tenants-write-refused",
+        // No tenancy.context_mechanisms(): no TenantPool can start.
+        "context.mechanism",
     ]);
     assert_eq!(ids_with(&report, "fail"), expected, "{report:#}");
     let shape: Vec<&str> = findings(&report, "tenants.shape")
@@ -394,7 +456,10 @@ async fn a_legacy_schema_fails_the_tenants_and_context_checks(
             // No tenancy schema, and no tenant the role can read to forge.
             "context.functions-pinned",
             "context.no-compat-for-app",
+            "context.extension-sealed",
             "probe.forged-switch-refused",
+            // No context key given.
+            "probe.tenant-own-rows",
             "role.system-bypasses-rls",
             "role.system-distinct",
             "role.system-not-superuser"
@@ -639,7 +704,9 @@ fn every_command_has_help() {
         "--no-probe",
         "--skip",
         "--list",
+        "--context-key",
         "DATABASE_URL",
+        "TENANT_CONTEXT_KEY",
     ] {
         assert!(check.contains(flag), "{flag}: {check}");
     }
@@ -717,6 +784,55 @@ async fn each_leaking_misconfiguration_fails_as_an_error(_: PgPoolOptions, opts:
     assert_error(&report, "function.security-definer");
     run("DROP TRIGGER leak ON tasks; DROP FUNCTION public.leak_names()").await;
 
+    // Statistics back on tasks.title, which the model marks
+    // #[tenant(no_statistics)], and an index expression and a statistics
+    // object over it that ANALYZE would sample: EXPLAIN's estimates would
+    // read other tenants' common titles out of any of them.
+    run("ALTER TABLE tasks ALTER COLUMN title SET STATISTICS 100; \
+         CREATE INDEX tasks_title_lower_idx ON tasks (tenant_id, lower(title)); \
+         CREATE STATISTICS tasks_title_stats ON (lower(title)) FROM tasks")
+    .await;
+    let (ids, report) = failed();
+    assert_eq!(ids, set(&["column.no-statistics"]), "{report:#}");
+    assert_error(&report, "column.no-statistics");
+    let found = findings(&report, "column.no-statistics");
+    let text = |i: usize, key: &str| found[i][key].as_str().unwrap().to_owned();
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(
+        text(0, "message").contains("column title has statistics target 100")
+            && text(0, "fix").contains(
+                "ALTER TABLE \"public\".\"tasks\" ALTER COLUMN \"title\" SET STATISTICS 0;"
+            ),
+        "{found:?}"
+    );
+    assert!(
+        text(1, "message")
+            .contains("index tasks_title_lower_idx has the expression `lower(title)`")
+            && text(1, "fix").contains(
+                "ALTER INDEX \"public\".\"tasks_title_lower_idx\" ALTER COLUMN 2 SET STATISTICS 0;"
+            ),
+        "{found:?}"
+    );
+    assert!(
+        text(2, "message")
+            .contains("statistics object tasks_title_stats has the expressions lower(title)")
+            && text(2, "fix").contains("DROP STATISTICS \"public\".\"tasks_title_stats\";"),
+        "{found:?}"
+    );
+    run(
+        "ALTER INDEX tasks_title_lower_idx ALTER COLUMN 2 SET STATISTICS 0; \
+         DROP STATISTICS tasks_title_stats",
+    )
+    .await;
+    let (ids, _) = failed();
+    assert_eq!(
+        ids,
+        set(&["column.no-statistics"]),
+        "the column still fails"
+    );
+    run("DROP INDEX tasks_title_lower_idx").await;
+    run(&rls_ddl()).await;
+
     // CREATEROLE: on PostgreSQL 15 the role can grant itself the system
     // role. Roles are cluster-wide, so this one is the test's own.
     let db_name = opts.get_database().unwrap();
@@ -745,6 +861,302 @@ async fn each_leaking_misconfiguration_fails_as_an_error(_: PgPoolOptions, opts:
 
     // Put right, it passes again.
     let (code, report) = check_json(&["--database-url", &app, "--system-url", &system]);
+    assert_eq!(code, Some(0), "{report:#}");
+    db.close().await;
+}
+
+/// A short name for a role of this test's own (roles are cluster-wide):
+/// `prefix` and the end of the test database's name.
+fn own_role(opts: &PgConnectOptions, prefix: &str) -> String {
+    let db_name = opts.get_database().unwrap();
+    format!(
+        "{prefix}_{}",
+        db_name[db_name.len().saturating_sub(12)..].to_lowercase()
+    )
+}
+
+/// The probe enters a tenant as TenantPool does and goes through a row of
+/// its own in every tenant table: where the tenant cannot (a policy that
+/// admits none of its rows, a missing grant), check fails and names the
+/// table and the SQLSTATE, while the probes that look for leaks still pass.
+#[sqlx::test]
+async fn a_tenant_that_cannot_use_its_own_rows_fails_the_probe(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let db = TestDb::new(opts.clone()).await;
+    add_rows(&db).await;
+    let app = role_url(&opts, APP_ROLE);
+    let system = role_url(&opts, SYSTEM_ROLE);
+    sqlx::raw_sql(&format!(
+        "ALTER POLICY rls_tenant_projects ON projects USING (false); \
+         REVOKE UPDATE ON users FROM {APP_ROLE}"
+    ))
+    .execute(&db.owner)
+    .await
+    .unwrap();
+
+    let (code, report) =
+        check_json_with_key(&["--database-url", &app, "--system-url", &system], &db.key);
+    assert_eq!(code, Some(1), "{report:#}");
+    let failed = ids_with(&report, "fail");
+    assert!(failed.contains("probe.tenant-own-rows"), "{failed:?}");
+    assert_error(&report, "probe.tenant-own-rows");
+    for id in [
+        "probe.no-tenant-fails-closed",
+        "probe.random-tenant-sees-nothing",
+        "probe.cross-tenant-insert-refused",
+        "probe.forged-switch-refused",
+    ] {
+        assert!(!failed.contains(id), "{id}: nothing leaks: {report:#}");
+    }
+    let own = findings(&report, "probe.tenant-own-rows");
+    let by_object = |object: &str| {
+        own.iter()
+            .find(|f| f["object"] == object)
+            .unwrap_or_else(|| panic!("no finding on {object}: {own:#?}"))
+    };
+    assert_eq!(own.len(), 2, "{own:#?}");
+    let projects = by_object("public.projects");
+    let message = projects["message"].as_str().unwrap();
+    assert!(
+        message.contains("entered through TenantPool")
+            && message.contains("inserting a row of its own")
+            && message.contains("42501")
+            && message.contains("row-level security"),
+        "{message}"
+    );
+    assert!(
+        projects["fix"]
+            .as_str()
+            .unwrap()
+            .contains("emit-rls policy"),
+        "{projects}"
+    );
+    let users = by_object("public.users");
+    let message = users["message"].as_str().unwrap();
+    assert!(
+        message.contains("updating the row it had just inserted was refused with 42501")
+            && message.contains("permission denied"),
+        "{message}"
+    );
+    assert!(
+        users["fix"].as_str().unwrap().starts_with(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON \"public\".\"users\" TO {APP_ROLE};"
+        )),
+        "{users}"
+    );
+
+    // Without the key the probe cannot enter a tenant, and says what it needs.
+    let (_, report) = check_json(&["--database-url", &app]);
+    assert!(
+        skip_reason(&report, "probe.tenant-own-rows").contains("TENANT_CONTEXT_KEY"),
+        "{report:#}"
+    );
+    // With a key the database does not hold, the pool cannot start.
+    let (code, report) = check_json_with_key(
+        &["--database-url", &app],
+        &tenant_runtime::tx::ContextKey::generate(7),
+    );
+    assert_eq!(code, Some(1));
+    let refused = findings(&report, "probe.tenant-own-rows");
+    assert_eq!(refused.len(), 1, "{report:#}");
+    assert_eq!(refused[0]["object"], "TenantPool");
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("context key 7"),
+        "{refused:#?}"
+    );
+    // A malformed one is a usage error.
+    assert_error_line(
+        &tenant_with_env(
+            &["check", "--database-url", &app],
+            &[("TENANT_CONTEXT_KEY", "not-a-key")],
+        ),
+        "TENANT_CONTEXT_KEY is not a context key",
+    );
+    db.close().await;
+}
+
+/// On a database with the tenant_context extension, check reports it and
+/// the mechanism a pool would choose, and the probe enters through it; a
+/// function planted in the extension's schema and a role that may read
+/// every setting fail the extension's check; a context that offers no
+/// mechanism fails context.mechanism.
+#[sqlx::test]
+async fn the_context_mechanism_and_the_extension_are_reported_and_checked(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let db = TestDb::with_mechanism(opts.clone(), Mechanism::Extension).await;
+    add_rows(&db).await;
+    let app = role_url(&opts, APP_ROLE);
+    let system = role_url(&opts, SYSTEM_ROLE);
+    let (code, report) =
+        check_json_with_key(&["--database-url", &app, "--system-url", &system], &db.key);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert!(ids_with(&report, "skip").is_empty(), "{report:#}");
+    let mechanism = note(&report, "context.mechanism");
+    assert!(
+        mechanism.contains("lists extension, ")
+            && mechanism.contains("the tenant_context extension")
+            && mechanism.contains("is installed (schema tenant_context)")
+            && mechanism.contains("enters tenants with extension"),
+        "{mechanism}"
+    );
+    let own = note(&report, "probe.tenant-own-rows");
+    assert!(
+        own.contains("(the extension mechanism)")
+            && own.contains("public.projects, public.tasks, public.users"),
+        "{own}"
+    );
+
+    let run = async |sql: &str| {
+        sqlx::raw_sql(sql)
+            .execute(&db.owner)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    };
+    let reader = own_role(&opts, "tenant_cli_reader");
+    run(&format!(
+        "CREATE FUNCTION tenant_context.tenant(p uuid) RETURNS uuid LANGUAGE sql AS 'SELECT p'; \
+         DROP ROLE IF EXISTS {reader}; CREATE ROLE {reader} LOGIN; GRANT pg_read_all_settings TO {reader}; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {reader}"
+    ))
+    .await;
+    let (code, report) = check_json(&["--database-url", &role_url(&opts, &reader), "--no-probe"]);
+    run(&format!("DROP OWNED BY {reader}; DROP ROLE {reader}")).await;
+    assert_eq!(code, Some(1), "{report:#}");
+    assert!(ids_with(&report, "fail").contains("context.extension-sealed"));
+    let objects: BTreeSet<String> = findings(&report, "context.extension-sealed")
+        .iter()
+        .map(|f| f["object"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        objects,
+        set(&[
+            "tenant_context.tenant(uuid)",
+            "tenant_context.token",
+            reader.as_str()
+        ]),
+        "{report:#}"
+    );
+    run("DROP FUNCTION tenant_context.tenant(uuid)").await;
+    let (code, report) = check_json(&["--database-url", &app, "--no-probe"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert!(ids_with(&report, "pass").contains("context.extension-sealed"));
+
+    // A context that offers nothing: no pool can start here.
+    run("CREATE OR REPLACE FUNCTION tenancy.context_mechanisms() RETURNS text[] LANGUAGE sql IMMUTABLE \
+         SET search_path = pg_catalog, pg_temp AS $$SELECT '{}'::text[]$$")
+    .await;
+    let (code, report) = check_json(&["--database-url", &app, "--no-probe"]);
+    assert_eq!(code, Some(1));
+    let failed = findings(&report, "context.mechanism");
+    assert_eq!(failed.len(), 1, "{report:#}");
+    assert!(
+        failed[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no tenant context mechanism runs where this URL connects"),
+        "{failed:#?}"
+    );
+    db.close().await;
+}
+
+/// Defaults stored for the application role's connections here (role in
+/// this database, the database for everyone, the role everywhere: one
+/// the role gave itself) are warnings, with the reset for each scope.
+#[sqlx::test]
+async fn stored_settings_that_reach_the_application_role_are_reported(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let db = TestDb::new(opts.clone()).await;
+    let app = role_url(&opts, APP_ROLE);
+    let name = opts.get_database().unwrap().to_owned();
+    // How check writes the name in SQL (quoted when it has capitals).
+    let spelled = tenant_sql::ident::spell(&name);
+    let run = async |sql: &str| {
+        sqlx::raw_sql(sql)
+            .execute(&db.owner)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    };
+    run(&format!(
+        "ALTER ROLE {APP_ROLE} IN DATABASE \"{name}\" SET statement_timeout = '1min'; \
+         ALTER DATABASE \"{name}\" SET app.flag = 'on'"
+    ))
+    .await;
+    let (code, report) = check_json(&["--database-url", &app, "--no-probe"]);
+    assert_eq!(code, Some(0), "a warning: {report:#}");
+    assert_eq!(ids_with(&report, "fail"), set(&["role.no-stored-settings"]));
+    let found = findings(&report, "role.no-stored-settings");
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(
+        found[0]["object"],
+        format!("role {APP_ROLE} in database {name}")
+    );
+    assert!(
+        found[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("statement_timeout=1min")
+    );
+    assert!(
+        found[0]["fix"].as_str().unwrap().starts_with(&format!(
+            "ALTER ROLE {APP_ROLE} IN DATABASE {spelled} RESET ALL;"
+        )),
+        "{found:#?}"
+    );
+    assert_eq!(found[1]["object"], format!("database {name}"));
+    assert!(
+        found[1]["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("ALTER DATABASE {spelled} RESET app.flag;")),
+        "{found:#?}"
+    );
+    let (code, _) = check_json(&["--database-url", &app, "--no-probe", "--strict"]);
+    assert_eq!(code, Some(1));
+
+    // Any role may store a default for itself: one of this test's own does.
+    let role = own_role(&opts, "tenant_cli_settings");
+    run(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+    ))
+    .await;
+    let itself = db.pool_as(&role, 1).await;
+    sqlx::raw_sql(&format!("ALTER ROLE {role} SET search_path = public"))
+        .execute(&itself)
+        .await
+        .expect("a role may alter its own defaults");
+    itself.close().await;
+    let (_, report) = check_json(&["--database-url", &role_url(&opts, &role), "--no-probe"]);
+    run(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).await;
+    let objects: Vec<&str> = findings(&report, "role.no-stored-settings")
+        .iter()
+        .map(|f| f["object"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        objects,
+        [format!("role {role}"), format!("database {name}")]
+    );
+    assert!(
+        findings(&report, "role.no-stored-settings")[0]["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("ALTER ROLE {role} RESET ALL;"))
+    );
+
+    run(&format!(
+        "ALTER ROLE {APP_ROLE} IN DATABASE \"{name}\" RESET ALL; ALTER DATABASE \"{name}\" RESET ALL"
+    ))
+    .await;
+    let (code, report) = check_json(&["--database-url", &app, "--no-probe", "--strict"]);
     assert_eq!(code, Some(0), "{report:#}");
     db.close().await;
 }

@@ -38,8 +38,8 @@ pub(crate) fn owner_url(opts: &PgConnectOptions) -> String {
 /// A URL on a port nothing listens on.
 pub(crate) const UNREACHABLE: &str = "postgres://tenant_rt_app@127.0.0.1:1/nowhere";
 
-/// Runs `tenant <args>`, without the test's database variables, so only
-/// the URLs passed on the command line count.
+/// Runs `tenant <args>`, without the test's database variables (nor a
+/// context key), so only what is passed on the command line counts.
 pub(crate) fn tenant(args: &[&str]) -> Output {
     tenant_with_env(args, &[])
 }
@@ -50,7 +50,8 @@ pub(crate) fn tenant_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     command
         .args(args)
         .env_remove("DATABASE_URL")
-        .env_remove("SYSTEM_DATABASE_URL");
+        .env_remove("SYSTEM_DATABASE_URL")
+        .env_remove("TENANT_CONTEXT_KEY");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -88,9 +89,20 @@ pub(crate) fn assert_error_line(out: &Output, names: &str) {
 
 /// `tenant check --json <args>`: the exit code and the parsed report.
 pub(crate) fn check_json(args: &[&str]) -> (Option<i32>, Value) {
+    check_json_with_env(args, &[])
+}
+
+/// [`check_json`] with the service's context key in `TENANT_CONTEXT_KEY`,
+/// so the probe enters a tenant as the service's pool does.
+pub(crate) fn check_json_with_key(args: &[&str], key: &ContextKey) -> (Option<i32>, Value) {
+    check_json_with_env(args, &[("TENANT_CONTEXT_KEY", &key.expose_spec())])
+}
+
+/// [`check_json`] with extra environment variables.
+pub(crate) fn check_json_with_env(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Value) {
     let mut all = vec!["check", "--json"];
     all.extend_from_slice(args);
-    let out = tenant(&all);
+    let out = tenant_with_env(&all, env);
     let report = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
         panic!(
             "check --json printed no JSON ({e}): {}{}",
@@ -110,6 +122,24 @@ pub(crate) fn ids_with(report: &Value, status: &str) -> BTreeSet<String> {
         .filter(|c| c["status"] == status)
         .map(|c| c["id"].as_str().expect("id is a string").to_owned())
         .collect()
+}
+
+/// The note of validation `id` (what it found, when it passed with facts).
+pub(crate) fn note<'r>(report: &'r Value, id: &str) -> &'r str {
+    report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["id"] == id))
+        .and_then(|c| c["note"].as_str())
+        .unwrap_or_else(|| panic!("{id} has no note: {report:#}"))
+}
+
+/// The skip reason of validation `id`.
+pub(crate) fn skip_reason<'r>(report: &'r Value, id: &str) -> &'r str {
+    report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["id"] == id))
+        .and_then(|c| c["skip_reason"].as_str())
+        .unwrap_or_else(|| panic!("{id} was not skipped: {report:#}"))
 }
 
 /// The findings of validation `id`.

@@ -12,6 +12,7 @@ use tenant_cli::{CheckArgs, ConnectArgs, Outcome};
 use tenant_runtime::ddl;
 use tenant_runtime::meta::TableMeta;
 use tenant_runtime::registry::{self, Ordered};
+use tenant_runtime::tx::ContextKey;
 use tenant_tests::generated::{self, Shape};
 use tenant_tests::setup;
 
@@ -19,8 +20,13 @@ use crate::cli_common::role_url;
 use crate::common::{APP_ROLE, SYSTEM_ROLE, TestDb};
 
 /// `tenant check` of the test database against `models`, as the
-/// application role (the system role given too).
-async fn check(opts: &PgConnectOptions, models: Vec<&'static TableMeta>) -> Outcome {
+/// application role (the system role given too, and the context key, so
+/// the probe writes a row of its own in every generated table).
+async fn check(
+    opts: &PgConnectOptions,
+    key: &ContextKey,
+    models: Vec<&'static TableMeta>,
+) -> Outcome {
     let args = CheckArgs {
         connect: ConnectArgs {
             database_url: Some(role_url(opts, APP_ROLE)),
@@ -30,6 +36,7 @@ async fn check(opts: &PgConnectOptions, models: Vec<&'static TableMeta>) -> Outc
         json: true,
         strict: true,
         no_probe: false,
+        context_key: Some(key.expose_spec()),
         skip: Vec::new(),
         list: false,
     };
@@ -134,7 +141,7 @@ async fn generated_model_sets_apply_twice_unchanged_and_isolate_tenants(
     }
     // check, strict, passes with every set's models, and fails without
     // them: their tables are then tenant tables no model declares.
-    assert_eq!(check(&opts, applied).await, Outcome::Ok);
-    assert_eq!(check(&opts, example).await, Outcome::Findings);
+    assert_eq!(check(&opts, &db.key, applied).await, Outcome::Ok);
+    assert_eq!(check(&opts, &db.key, example).await, Outcome::Findings);
     db.close().await;
 }

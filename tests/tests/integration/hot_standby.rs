@@ -131,6 +131,8 @@ async fn reads_on_the_standby_are_isolated(extension: bool, expect: ContextMecha
     let key = setup::install(&pair.primary, &rls_ddl()).await.unwrap();
     if extension {
         setup::install_extension(&pair.primary).await.unwrap();
+    } else {
+        setup::remove_extension(&pair.primary).await.unwrap();
     }
     let system = SystemPool::options()
         .max_connections(1)

@@ -16,6 +16,7 @@ mod ddl_generated;
 mod emit_cli;
 mod hot_standby;
 mod parallel_plans;
+mod planner_statistics;
 mod rls_behaviour;
 mod scoped_api;
 mod soak;

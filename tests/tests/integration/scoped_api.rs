@@ -193,7 +193,7 @@ async fn database_rules_come_back_as_their_own_errors(_: PgPoolOptions, opts: Pg
     users.insert(&user(a, "ada@example.com")).await.unwrap();
     let err = users.insert(&user(a, "ada@example.com")).await.unwrap_err();
     assert!(
-        matches!(&err, Error::UniqueViolation { table, constraint } if table == "public.users" && constraint == "users_tenant_id_email_key"),
+        matches!(&err, Error::UniqueViolation { table, constraint, columns } if table == "public.users" && constraint == "users_tenant_id_email_key" && columns == &["email"]),
         "{err:?}"
     );
     drop(tx);
@@ -208,7 +208,28 @@ async fn database_rules_come_back_as_their_own_errors(_: PgPoolOptions, opts: Pg
         done: false,
     };
     let err = Task::scoped(&tx).insert(&task).await.unwrap_err();
-    assert!(matches!(err, Error::ReferenceViolation { .. }), "{err:?}");
+    assert!(matches!(err, Error::ReferenceMissing { .. }), "{err:?}");
+    drop(tx);
+
+    // A project its tasks still reference cannot be deleted.
+    let tx = db.app.begin(b).await.unwrap();
+    let task = Task {
+        id: 0,
+        tenant_id: b,
+        project_id: b_project.id,
+        assignee: None,
+        title: "kept".into(),
+        done: false,
+    };
+    Task::scoped(&tx).insert(&task).await.unwrap();
+    let err = Project::scoped(&tx)
+        .delete(&b_project.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::StillReferenced { table, .. } if table == "public.tasks"),
+        "{err:?}"
+    );
     drop(tx);
     db.close().await;
 }
