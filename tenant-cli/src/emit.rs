@@ -28,16 +28,18 @@ pub struct EmitArgs {
     /// With -o: print what would be written, write nothing.
     #[arg(long, requires = "out")]
     pub dry_run: bool,
+    /// Emit the shared part (the tenants table and the tenant context)
+    /// even with no model linked into the binary, which is otherwise an
+    /// error.
+    #[arg(long)]
+    pub allow_no_models: bool,
 }
 
 pub(crate) fn run(args: &EmitArgs) -> anyhow::Result<Outcome> {
-    let tables = registry::tables()?;
-    if tables.is_empty() {
-        eprintln!(
-            "warning: no #[derive(TenantScoped)] model is linked into this binary; \
-             the DDL has the tenants table only (see the linking rule in the registry docs)"
-        );
+    if !args.allow_no_models {
+        crate::require_models("emit-rls")?;
     }
+    let tables = registry::tables()?;
     let sql = ddl::emit(tables);
     if let Some(dir) = &args.check {
         let newest = migrations::newest(dir).with_context(|| dir.display().to_string())?;

@@ -184,6 +184,19 @@ pub fn emit_rls() -> ExitCode {
     exit(emit::run(&EmitRls::parse().args))
 }
 
+/// Stops a command that means nothing without models (`emit-rls`,
+/// `check`) when none is linked: the usual cause is a binary that calls
+/// `tenant_cli::main()` but names nothing of the crate that defines the
+/// models, so the linker drops their registrations.
+pub(crate) fn require_models(command: &str) -> anyhow::Result<()> {
+    if tenant_runtime::registry::tables()?.is_empty() {
+        anyhow::bail!(
+            "no #[derive(TenantScoped)] model is linked into this binary, so {command} has nothing to work on.              The binary must use something of the crate that defines the models, or the linker drops their              registrations: add `pub fn link() {{}}` to that crate and call it first,              `fn main() -> std::process::ExitCode {{ my_models::link(); tenant_cli::main() }}`              (models defined in the binary's own crate are always linked)"
+        );
+    }
+    Ok(())
+}
+
 /// The exit code for a command's result; an error is printed as one line.
 pub fn exit(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {

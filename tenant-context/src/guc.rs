@@ -93,11 +93,18 @@ fn verify(text: &str, source: pg_sys::GucSource::Type) -> Result<Context, Refuse
         Refusal::Spent => forged("already used"),
     })?;
     match liveness::check(token.tenant, key_id) {
-        Liveness::Live => Ok(Context {
-            tenant: token.tenant,
-            user: token.user,
-            xact_start: now,
-        }),
+        Liveness::Live => {
+            let context = Context {
+                tenant: token.tenant,
+                user: token.user,
+                xact_start: now,
+            };
+            match (token.tenant, token.user) {
+                (Some(tenant), Some(user)) => crate::role::look_up(context, tenant, user),
+                _ => crate::role::clear(),
+            }
+            Ok(context)
+        }
         Liveness::RoleCanCreateTemp => Err(refused(
             b"TN008",
             "the application role may create temporary tables, which could shadow a table's name in a later request",

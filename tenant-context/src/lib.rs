@@ -26,6 +26,7 @@ use pgrx::prelude::*;
 
 mod guc;
 mod liveness;
+mod role;
 mod state;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -36,6 +37,7 @@ mod state;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     guc::define();
+    role::define();
 }
 
 /// Opens this backend's tenant context session: `secret` (32 random

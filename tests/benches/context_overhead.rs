@@ -12,9 +12,9 @@
 //! extension (the extension and bound-token mechanisms) and
 //! `tenant_bench_overhead_sql` without (the SQL session). On one
 //! application-role connection per database, every variant runs request by
-//! request in an order rotated each round (the `overhead_breakdown`
-//! method: which CPU a backend sits on moves both wall time and server
-//! CPU on this VM, so every ratio is taken on one backend). The begin
+//! request in an order rotated each round (which CPU a backend sits on
+//! moves both wall time and server CPU on this VM, so every ratio is
+//! taken on one backend, and only variants on the same backend take turns). The begin
 //! messages are the library's own, driven by hand; the last rows run the
 //! whole library (`TenantPool::begin`, `Project::scoped(&tx)`, `commit`),
 //! each pool on a backend of its own, against a plain sqlx pool's
@@ -184,6 +184,8 @@ async fn prepare(owner: &PgPool, extension: bool) -> Result<ContextKey, BoxError
     let key = setup::install(owner, &ddl::emit(registry::tables()?)).await?;
     if extension {
         setup::install_extension(owner).await?;
+    } else {
+        setup::remove_extension(owner).await?;
     }
     load_projects(owner, 100, 1000).await?;
     owner

@@ -13,6 +13,7 @@ fn the_committed_migration_matches_the_models() {
         out: None,
         check: Some(dir),
         dry_run: false,
+        allow_no_models: false,
     });
     assert_eq!(check.run().expect("the folder is readable"), Outcome::Ok);
 }

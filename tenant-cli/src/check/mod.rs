@@ -264,6 +264,9 @@ pub(crate) fn evaluate(ctx: &Ctx<'_>, skip: &BTreeSet<&str>) -> Vec<(&'static Ch
 }
 
 pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
+    if !args.list {
+        crate::require_models("check")?;
+    }
     let models: Vec<&'static TableMeta> = registry::tables()?.iter().collect();
     run_with_models(args, &models)
 }

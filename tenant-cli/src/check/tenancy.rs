@@ -332,11 +332,12 @@ fn enter_tenant(ctx: &Ctx<'_>) -> Verdict {
 /// What every tenancy function's `SET` clause must hold.
 const PINNED: &str = "search_path=pg_catalog, pg_temp";
 
-/// The tenancy functions that must not pin it: the column default,
-/// which PostgreSQL inlines into each INSERT only without a `SET` clause
-/// (its body qualifies every name it uses, so a search_path changes
-/// nothing in it).
-const INLINED: &[&str] = &["default_tenant"];
+/// The tenancy functions that must not pin it: the column default, and
+/// with the extension the readers of the tenant and the user, which
+/// PostgreSQL inlines where they are called only without a `SET` clause
+/// (their bodies qualify every name they use, so a search_path changes
+/// nothing in them).
+const INLINED: &[&str] = &["default_tenant", "entered_tenant", "current_user_id"];
 
 fn functions_pinned(ctx: &Ctx<'_>) -> Verdict {
     if ctx.catalog.tenancy_functions.is_empty() {

@@ -404,6 +404,10 @@ DECLARE
     END$sql$;
     v_tenant text;
     v_user text;
+    -- Read after a bound token: the SQL session of a release still running.
+    v_after text := '';
+    v_user_after text := '';
+    v_pinned text;
     v_parallel text;
     v_mechanisms text[];
 BEGIN
@@ -419,12 +423,17 @@ BEGIN
         -- until they are replaced; wrapped in a function that runs in the
         -- leader only, so plans stay parallel. The extension's context is
         -- read first, and is all a pool of this release reads.
+        -- PL/pgSQL: it keeps its plan for the session (a SQL function that
+        -- is not inlined is planned at every call).
         EXECUTE pg_catalog.format(
             'CREATE OR REPLACE FUNCTION tenancy.session_context(OUT tenant uuid, OUT user_id uuid) '
-            'LANGUAGE sql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS %L',
-            pg_catalog.format('SELECT %s, %s', pg_catalog.format(v_session, 'ctx'), pg_catalog.format(v_session, 'user')));
-        v_tenant := 'tenant_context.tenant(), (tenancy.session_context()).tenant';
-        v_user := 'tenant_context.user_id(), (tenancy.session_context()).user_id';
+            'LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS %L',
+            pg_catalog.format('BEGIN tenant := %s; user_id := %s; END',
+                              pg_catalog.format(v_session, 'ctx'), pg_catalog.format(v_session, 'user')));
+        v_tenant := 'tenant_context.tenant()';
+        v_user := 'tenant_context.user_id()';
+        v_after := '(tenancy.session_context()).tenant, ';
+        v_user_after := '(tenancy.session_context()).user_id, ';
         v_parallel := 'RESTRICTED';
         v_mechanisms := ARRAY['extension', 'session', 'bound'];
     ELSE
@@ -437,22 +446,26 @@ BEGIN
     -- A view, not a function: the policy's sub-select then costs no
     -- function call per statement.
     EXECUTE pg_catalog.format(
-        'CREATE OR REPLACE VIEW tenancy.context AS SELECT COALESCE(%s, (tenancy.bound_context()).tenant, tenancy.unverified_tenant()) AS tenant',
-        v_tenant);
+        'CREATE OR REPLACE VIEW tenancy.context AS SELECT COALESCE(%s, (tenancy.bound_context()).tenant, %stenancy.unverified_tenant()) AS tenant',
+        v_tenant, v_after);
     GRANT SELECT ON tenancy.context TO PUBLIC;
     -- The verified tenant, or NULL where tenancy.context would raise TN001:
     -- for policies of tables that are readable outside a tenant too
     -- (tenant-members' users), which must not fail there.
+    -- With the extension these are inlined where they are called (no SET
+    -- clause, every name qualified): a policy that reads them per row, or
+    -- a function that reads them once, pays no call of its own.
+    v_pinned := CASE WHEN v_extension THEN '' ELSE 'SET search_path = pg_catalog, pg_temp ' END;
     EXECUTE pg_catalog.format(
         'CREATE OR REPLACE FUNCTION tenancy.entered_tenant() RETURNS uuid LANGUAGE sql STABLE PARALLEL %s '
-        'SET search_path = pg_catalog, pg_temp AS %L',
-        v_parallel, pg_catalog.format('SELECT COALESCE(%s, (tenancy.bound_context()).tenant)', v_tenant));
+        '%sAS %L',
+        v_parallel, v_pinned, pg_catalog.format('SELECT COALESCE(%s, (tenancy.bound_context()).tenant%s)', v_tenant, pg_catalog.rtrim(', ' || v_after, ', ')));
     -- The verified user of this transaction, or NULL (TenantPool::begin_as,
     -- begin_global_as). Unlike the tenant, none is not an error.
     EXECUTE pg_catalog.format(
         'CREATE OR REPLACE FUNCTION tenancy.current_user_id() RETURNS uuid LANGUAGE sql STABLE PARALLEL %s '
-        'SET search_path = pg_catalog, pg_temp AS %L',
-        v_parallel, pg_catalog.format('SELECT COALESCE(%s, (tenancy.bound_context()).user_id)', v_user));
+        '%sAS %L',
+        v_parallel, v_pinned, pg_catalog.format('SELECT COALESCE(%s, (tenancy.bound_context()).user_id%s)', v_user, pg_catalog.rtrim(', ' || v_user_after, ', ')));
     -- The tenant column's default: the verified tenant when the extension
     -- keeps it (a C call per row), else the hint setting app.current_tenant
     -- that the begin message sets (an expression: inlined, it costs nothing

@@ -156,10 +156,18 @@ impl Entering {
                 *counter += 1;
                 let token = SessionToken::sign(secret, tenant_bytes, user_bytes, *counter);
                 // Nothing may follow the BEGIN but a read: SECURITY.md. No
-                // hint: the column default reads the extension.
+                // hint: the column default reads the extension. The role
+                // was found as the token was checked; SHOW plans nothing.
+                let role = if role.is_empty() {
+                    ""
+                } else {
+                    "; SHOW tenant_context.user_in_tenant"
+                };
                 let message = format!("SET LOCAL tenant_context.token = '{token}'; BEGIN{role}");
                 let rows = simple_query_rows(conn, &message).await.map_err(refused)?;
-                first_text(&rows).map_err(Failure::closing)
+                Ok(first_text(&rows)
+                    .map_err(Failure::closing)?
+                    .filter(|role| !role.is_empty()))
             }
             Self::Session { secret, counter } => {
                 *counter += 1;
