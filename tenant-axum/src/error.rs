@@ -290,6 +290,21 @@ impl From<DirectoryError> for TenantError {
     }
 }
 
+/// sqlx's own errors, from queries run on [`TenantTx::connection`]
+/// (`sqlx::query!` in a handler): mapped as the library's statements' are
+/// (a duplicate 409, a missing reference 422, ..), and `fetch_one` finding
+/// no row is a 404.
+///
+/// [`TenantTx::connection`]: tenant_runtime::Tx::connection
+impl From<sqlx::Error> for TenantError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => TenantError::NotFound,
+            other => RuntimeError::from(other).into(),
+        }
+    }
+}
+
 impl From<RuntimeError> for TenantError {
     fn from(e: RuntimeError) -> Self {
         match runtime::classify(&e) {

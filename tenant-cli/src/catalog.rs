@@ -92,7 +92,8 @@ SELECT con.conrelid::int8 AS table_oid, con.conname::text AS name, con.contype::
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.pos) AS columns,
        con.confrelid::int8 AS ref_oid,
        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, pos)
-             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.pos) AS ref_columns
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.pos) AS ref_columns,
+       con.confdeltype::text AS on_delete
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -383,6 +384,9 @@ pub(crate) struct Constraint {
     /// The referenced table, for a foreign key.
     pub(crate) ref_oid: i64,
     pub(crate) ref_columns: Vec<String>,
+    /// `pg_constraint.confdeltype` of a foreign key (`a` no action, `r`
+    /// restrict, `c` cascade, `n` set null, `d` set default); else ' '.
+    pub(crate) on_delete: char,
 }
 
 /// An index; expression columns are ''.
@@ -713,6 +717,11 @@ impl Catalog {
                     columns: r.try_get("columns")?,
                     ref_oid: r.try_get("ref_oid")?,
                     ref_columns: r.try_get("ref_columns")?,
+                    on_delete: r
+                        .try_get::<String, _>("on_delete")?
+                        .chars()
+                        .next()
+                        .unwrap_or(' '),
                 });
             }
         }

@@ -11,7 +11,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use tenant_runtime::meta::{ColumnMeta, IndexMeta, TableMeta, TableRef, TableSql, UniqueMeta};
+use tenant_runtime::meta::{
+    ColumnMeta, IndexMeta, OnDelete, TableMeta, TableRef, TableSql, UniqueMeta,
+};
 use tenant_sql::{default_expr, ident, types};
 
 use crate::catalog::{Catalog, Column, Table};
@@ -62,6 +64,7 @@ pub(crate) struct Field {
 pub(crate) struct Reference {
     pub(crate) schema: Option<String>,
     pub(crate) table: String,
+    pub(crate) on_delete: OnDelete,
 }
 
 impl Reference {
@@ -196,9 +199,20 @@ fn model(catalog: &Catalog, t: &Table, tenant_tables: &[&Table], tenant_column: 
                 .all(|(a, b)| a == tenant_column || *b == target_key[0]);
         match (is_tenant, own.as_slice()) {
             (true, [column]) if pairs_tenant && points_at_key => {
+                let on_delete = OnDelete::ALL
+                    .iter()
+                    .map(|(_, action)| *action)
+                    .find(|action| action.catalog_code() == fk.on_delete);
+                if on_delete.is_none() {
+                    notes.push(format!(
+                        "foreign key {} deletes with an action a model cannot declare (SET DEFAULT, or SET NULL of every column): the model says no_action",
+                        fk.name
+                    ));
+                }
                 let reference = Reference {
                     schema: (target.schema != t.schema).then(|| target.schema.clone()),
                     table: target.name.clone(),
+                    on_delete: on_delete.unwrap_or_default(),
                 };
                 if let Some(f) = fields.iter_mut().find(|f| f.column == **column && f.references.is_none()) {
                     f.references = Some(reference);
@@ -611,6 +625,9 @@ pub(crate) fn render(m: &Model) -> String {
         }
         if let Some(r) = &f.references {
             attrs.push(format!("references = {:?}", r.spelled()));
+            if r.on_delete != OnDelete::NoAction {
+                attrs.push(format!("on_delete = {:?}", r.on_delete.name()));
+            }
         }
         if f.no_statistics {
             attrs.push("no_statistics".to_owned());
@@ -656,6 +673,7 @@ pub(crate) fn table_meta(m: &Model) -> Option<&'static TableMeta> {
             references: f.references.as_ref().map(|r| TableRef {
                 schema: r.schema.as_deref().map(leak),
                 name: leak(&r.table),
+                on_delete: r.on_delete,
             }),
             no_statistics: f.no_statistics,
         })
@@ -749,6 +767,11 @@ mod tests {
             columns: columns.iter().map(|c| (*c).to_owned()).collect(),
             ref_oid,
             ref_columns: ref_columns.iter().map(|c| (*c).to_owned()).collect(),
+            on_delete: if kind == ConstraintKind::ForeignKey {
+                'a'
+            } else {
+                ' '
+            },
         }
     }
 
@@ -940,7 +963,8 @@ mod tests {
             deals.columns[2].references,
             Some(TableRef {
                 schema: None,
-                name: "accounts"
+                name: "accounts",
+                on_delete: OnDelete::NoAction,
             })
         );
         // (tenant, account_id) is the index emit-rls adds for the reference: not declared again.

@@ -42,6 +42,8 @@ pub(crate) struct ModelInput {
 #[darling(attributes(tenant))]
 pub(crate) struct FieldInput {
     pub(crate) ident: Option<syn::Ident>,
+    /// The field's visibility, given to its generated `Column` constant.
+    pub(crate) vis: syn::Visibility,
     pub(crate) ty: syn::Type,
     /// The single-column primary key.
     pub(crate) primary_key: Flag,
@@ -63,6 +65,10 @@ pub(crate) struct FieldInput {
     /// foreign key `(tenant, column) -> table(tenant, primary key)`.
     #[darling(default)]
     pub(crate) references: Option<SpannedValue<String>>,
+    /// What deleting the referenced row does: `no_action` (the default),
+    /// `restrict`, `cascade` or `set_null`.
+    #[darling(default)]
+    pub(crate) on_delete: Option<SpannedValue<String>>,
     /// The planner keeps no statistics on this column (`SET STATISTICS
     /// 0`), so EXPLAIN estimates cannot give its values away to other
     /// tenants.

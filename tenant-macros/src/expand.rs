@@ -88,6 +88,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     let insert_binds = spec.insert_columns().map(|c| add(model.column(c.name)));
     let update_binds = spec.update_columns().map(|c| add(model.column(c.name)));
     let entry_points = entry_points(ident, &rt);
+    let columns = column_constants(model, &rt);
+    let finders = finders(model, &rt, &spec);
 
     hidden_block(quote! {
             #[automatically_derived]
@@ -95,6 +97,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 type Key = #key_ty;
 
                 const META: &'static #rt::meta::TableMeta = &#meta;
+
+                type Finders<'tx> = __Finders<'tx>;
 
                 fn tenant_uuid(&self) -> #rt::__private::Uuid {
                     #tenant_uuid
@@ -126,7 +130,113 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             }
 
             #entry_points
+            #columns
+            #finders
     })
+}
+
+/// `Model::FIELD`: a typed [`Column`] per field, with the field's
+/// visibility, for `filter` and `order_by`.
+fn column_constants(model: &Model, rt: &TokenStream) -> TokenStream {
+    let ident = &model.ident;
+    let constants = model.columns.iter().map(|c| {
+        let vis = &c.vis;
+        let ty = &c.ty;
+        let field = c.field.unraw().to_string();
+        let constant = format_ident!("{}", field.to_uppercase(), span = c.field.span());
+        let quoted = tenant_sql::ident::quote(&c.name);
+        let doc = format!(
+            "The `{field}` column (`{}`), for `filter` and `order_by`.",
+            c.name
+        );
+        quote_spanned! {c.field.span()=>
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis const #constant: #rt::Column<#ident, #ty> = #rt::Column::new(#quoted);
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl #ident {
+            #(#constants)*
+        }
+    }
+}
+
+/// `find_by_..` for every unique constraint that is not the primary key:
+/// the tenant's row with those values, by a statement written now.
+fn finders(model: &Model, rt: &TokenStream, spec: &statements::Table<'_>) -> TokenStream {
+    let ident = &model.ident;
+    let tenant = &model.tenant_column().name;
+    let key = &model.primary_key_column().name;
+    let mut seen = std::collections::BTreeSet::new();
+    let methods = model.uniques.iter().filter_map(|unique| {
+        let columns: Vec<&Column> = unique
+            .columns
+            .iter()
+            .filter(|c| *c != tenant)
+            .map(|c| model.column(c))
+            .collect();
+        if columns.is_empty() || (columns.len() == 1 && columns[0].name == *key) {
+            return None;
+        }
+        let fields: Vec<String> = columns
+            .iter()
+            .map(|c| c.field.unraw().to_string())
+            .collect();
+        let name = format!("find_by_{}", fields.join("_and_"));
+        if !seen.insert(name.clone()) {
+            return None;
+        }
+        let method = format_ident!("{}", name);
+        let sql = spec.find_by(&columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>());
+        let params: Vec<syn::Ident> = fields.iter().map(|f| format_ident!("{}", f)).collect();
+        let types = columns.iter().map(|c| &c.ty);
+        let doc = format!(
+            "The tenant's `{ident}` whose {} {}, if it has one (the `unique({})` constraint).",
+            fields
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            if fields.len() == 1 {
+                "is the one given"
+            } else {
+                "are the ones given"
+            },
+            unique.columns.join(", "),
+        );
+        Some(quote! {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            pub async fn #method<'v>(
+                &self,
+                #(#params: impl #rt::Value<'v, #types>),*
+            ) -> #rt::Result<::core::option::Option<#ident>> {
+                #rt::__private::find_by(self.tx, #sql, |args| args #(.bind(#params))*).await
+            }
+        })
+    });
+    let methods: Vec<TokenStream> = methods.collect();
+    quote! {
+        /// The finders of the model's unique constraints, on one tenant
+        /// transaction (what `Model::scoped(&tx)` dereferences to).
+        pub struct __Finders<'tx> {
+            tx: &'tx #rt::TenantTx,
+        }
+
+        #[automatically_derived]
+        impl<'tx> #rt::__private::Finders<'tx> for __Finders<'tx> {
+            fn new(tx: &'tx #rt::TenantTx) -> Self {
+                Self { tx }
+            }
+        }
+
+        #[automatically_derived]
+        impl<'tx> __Finders<'tx> {
+            #(#methods)*
+        }
+    }
 }
 
 /// When validation fails: the errors, plus a stand-in impl and entry points
@@ -146,6 +256,7 @@ pub(crate) fn fallback(input: &syn::DeriveInput, errors: TokenStream) -> TokenSt
             impl #rt::TenantTable for #ident {
                 type Key = i64;
                 const META: &'static #rt::meta::TableMeta = &#rt::__private::INVALID_TABLE;
+                type Finders<'tx> = #rt::__private::NoFinders<'tx>;
                 fn tenant_uuid(&self) -> #rt::__private::Uuid {
                     ::core::unreachable!()
                 }
@@ -248,7 +359,12 @@ fn table_meta(model: &Model, rt: &TokenStream, spec: &statements::Table<'_>) -> 
             Some(r) => {
                 let schema = option(r.schema.as_deref());
                 let table = &r.table;
-                quote!(::core::option::Option::Some(#rt::meta::TableRef { schema: #schema, name: #table }))
+                let on_delete = format_ident!("{}", r.on_delete.variant());
+                quote!(::core::option::Option::Some(#rt::meta::TableRef {
+                    schema: #schema,
+                    name: #table,
+                    on_delete: #rt::meta::OnDelete::#on_delete,
+                }))
             }
             None => quote!(::core::option::Option::None),
         };
@@ -279,6 +395,15 @@ fn table_meta(model: &Model, rt: &TokenStream, spec: &statements::Table<'_>) -> 
     let purge_batch = &queries.purge_batch;
     let scoped = query_set(&queries.scoped, rt);
     let system = query_set(&queries.system, rt);
+    let filter = {
+        let statements::FilterPieces {
+            select,
+            table,
+            tenant,
+            key,
+        } = &queries.filter;
+        quote!(#rt::meta::FilterSql { select: #select, table: #table, tenant: #tenant, key: #key })
+    };
     quote! {
         #rt::meta::TableMeta {
             model: ::core::concat!(::core::module_path!(), "::", #model_name),
@@ -294,6 +419,7 @@ fn table_meta(model: &Model, rt: &TokenStream, spec: &statements::Table<'_>) -> 
                 scoped: #scoped,
                 system: #system,
                 purge_batch: #purge_batch,
+                filter: #filter,
             },
         }
     }

@@ -21,6 +21,7 @@ pub(crate) struct Model {
 /// One struct field and the column it maps to.
 pub(crate) struct Column {
     pub(crate) field: syn::Ident,
+    pub(crate) vis: syn::Visibility,
     pub(crate) ty: syn::Type,
     pub(crate) name: String,
     pub(crate) sql_type: String,
@@ -36,6 +37,7 @@ pub(crate) struct Column {
 pub(crate) struct Reference {
     pub(crate) schema: Option<String>,
     pub(crate) table: String,
+    pub(crate) on_delete: tenant_sql::on_delete::OnDelete,
 }
 
 /// The columns of a `unique(..)` or `index(..)`, as SQL column names.

@@ -3,6 +3,7 @@
 //! the token that is wrong.
 
 use std::collections::HashMap;
+use tenant_sql::on_delete::OnDelete;
 
 use darling::FromDeriveInput;
 use darling::util::{PathList, SpannedValue};
@@ -247,12 +248,17 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
                 )),
             );
         }
+        let on_delete = on_delete(field, peeled.nullable, errors);
         let references =
             field
                 .references
                 .as_ref()
                 .and_then(|r| match sql_ident::parse_qualified(r) {
-                    Ok((schema, table)) => Some(Reference { schema, table }),
+                    Ok((schema, table)) => Some(Reference {
+                        schema,
+                        table,
+                        on_delete,
+                    }),
                     Err(e) => {
                         errors.push(error_at(r.span(), format!("referenced table {e}")));
                         None
@@ -260,6 +266,7 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
                 });
         out.push(Column {
             field: ident.clone(),
+            vis: field.vis.clone(),
             ty: field.ty.clone(),
             name,
             sql_type,
@@ -271,6 +278,42 @@ fn columns(fields: &[FieldInput], errors: &mut Accumulator) -> Vec<Column> {
         });
     }
     out
+}
+
+/// `on_delete = ".."`: a known action, on a field that references a table,
+/// and `set_null` only where the column may be `NULL`.
+fn on_delete(field: &FieldInput, nullable: bool, errors: &mut Accumulator) -> OnDelete {
+    let Some(written) = &field.on_delete else {
+        return OnDelete::NoAction;
+    };
+    let Some(action) = OnDelete::from_name(written) else {
+        let known: Vec<String> = OnDelete::ALL
+            .iter()
+            .map(|(n, _)| format!("\"{n}\""))
+            .collect();
+        errors.push(error_at(
+            written.span(),
+            format!(
+                "unknown on_delete action {:?}: write one of {}",
+                written.as_str(),
+                known.join(", ")
+            ),
+        ));
+        return OnDelete::NoAction;
+    };
+    if field.references.is_none() {
+        errors.push(error_at(
+            written.span(),
+            "on_delete applies to a reference: add references = \"<table>\" or remove on_delete",
+        ));
+    }
+    if action == OnDelete::SetNull && !nullable {
+        errors.push(error_at(
+            written.span(),
+            "on_delete = \"set_null\" needs a column that can be NULL: make the field an Option, or pick \"cascade\" or \"restrict\"",
+        ));
+    }
+    action
 }
 
 /// The field marked `#[tenant(tenant_id)]`, else the column named `tenant_id`,

@@ -124,6 +124,14 @@ pub enum Error {
          it was rolled back and the connection closed"
     )]
     SessionTampered,
+    /// A statement of the transaction was run while its connection was
+    /// lent out by [`Tx::connection`](crate::tx::Tx::connection): it would
+    /// wait for the connection forever, so it fails instead.
+    #[error(
+        "the transaction's connection is lent out (Tx::connection): drop that guard \
+         before running the transaction's other statements"
+    )]
+    ConnectionHeld,
     /// [`Tx::static_select`](crate::tx::Tx::static_select) was given
     /// something other than one `SELECT`.
     #[error("static_select takes one SELECT statement, not {sql:?}: use raw(..) for anything else")]

@@ -15,12 +15,15 @@ pub mod tx;
 pub use admin::{PurgeOptions, PurgeReport, Tenant, TenantUpdate, Tenants, slug_from_name};
 pub use error::{Error, InvitationRefusal, PurgeRefusal, Result};
 pub use model::{TenantColumn, TenantTable, meta, registry};
-pub use query::{RawQuery, Row, Scoped, System, TenantScoped};
+pub use query::{
+    Column, Compare, Filter, NoColumns, Order, Query, RawQuery, Row, Scoped, System, TenantScoped,
+    Value,
+};
 pub use tenant_id::{ParseTenantIdError, TenantId};
 pub use tenant_macros::TenantScoped;
 pub use tx::{
     ContextMechanism, GlobalMode, GlobalTx, Pool, PoolOptions, PoolStatus, SystemMode, SystemPool,
-    SystemScope, SystemTx, TenantMode, TenantPool, TenantScope, TenantTx, Tx,
+    SystemScope, SystemTx, TenantMode, TenantPool, TenantScope, TenantTx, Tx, TxConnection,
 };
 pub use user_id::UserId;
 
@@ -35,6 +38,7 @@ pub mod __private {
 
     pub use crate::model::TenantColumn;
     pub use crate::model::registry::Registration;
+    pub use crate::query::{Args, Finders, NoFinders, find_by};
 
     use crate::model::meta::{TableMeta, TableSql};
 

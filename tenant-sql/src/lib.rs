@@ -21,5 +21,6 @@ pub mod default_expr;
 pub mod ident;
 pub mod literal;
 pub mod names;
+pub mod on_delete;
 pub mod statements;
 pub mod types;

@@ -57,6 +57,23 @@ pub struct Statements {
     pub system: QuerySet,
     /// Deletes up to `$2` rows of tenant `$1`, for the purge.
     pub purge_batch: String,
+    /// The pieces a filtered query is built from at run time.
+    pub filter: FilterPieces,
+}
+
+/// The fixed parts of a filtered query (`Model::scoped(&tx).filter(..)`):
+/// the run time only appends `WHERE`, `ORDER BY` and `LIMIT` clauses made
+/// of the quoted names below and of parameters, never a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterPieces {
+    /// `SELECT <columns> FROM <table>`.
+    pub select: String,
+    /// The table, quoted and qualified.
+    pub table: String,
+    /// The tenant column, quoted.
+    pub tenant: String,
+    /// The primary key, quoted.
+    pub key: String,
 }
 
 /// Read and write statements of one access mode.
@@ -153,7 +170,29 @@ impl Table<'_> {
             scoped,
             system,
             purge_batch,
+            filter: FilterPieces {
+                select: from,
+                table,
+                tenant,
+                key,
+            },
         }
+    }
+
+    /// One row of the tenant (`$1`) by the columns of a unique constraint
+    /// other than the tenant column (`$2`, `$3`, .. in the order given):
+    /// the statement of a generated `find_by_..` finder.
+    pub fn find_by(&self, columns: &[&str]) -> String {
+        let table = qualified(self.schema, self.name);
+        let mut sql = format!(
+            "SELECT {} FROM {table} WHERE {} = $1",
+            self.select_list(),
+            quote(self.tenant)
+        );
+        for (i, column) in columns.iter().enumerate() {
+            sql.push_str(&format!(" AND {} = ${}", quote(column), i + 2));
+        }
+        sql
     }
 
     /// Columns aliased to field names, so `#[derive(sqlx::FromRow)]` reads
@@ -242,6 +281,18 @@ mod tests {
                 .ends_with("LIMIT (SELECT $2::bigint) OFFSET (SELECT $3::bigint)")
         );
         assert!(!s.system.find.contains("tenant_id\" = $"));
+    }
+
+    #[test]
+    fn a_finder_binds_the_tenant_then_the_unique_columns_in_order() {
+        assert_eq!(
+            table().find_by(&["Display Name", "id"]),
+            "SELECT \"id\", \"tenant_id\", \"Display Name\" AS \"name\" FROM \"public\".\"Order Items\" WHERE \"tenant_id\" = $1 AND \"Display Name\" = $2 AND \"id\" = $3"
+        );
+        let pieces = table().statements().filter;
+        assert_eq!(pieces.table, "\"public\".\"Order Items\"");
+        assert_eq!(pieces.tenant, "\"tenant_id\"");
+        assert!(pieces.select.starts_with("SELECT \"id\", "));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! default, uniques and indexes that lead with the tenant, references to
 //! earlier tables), without writing hundreds of structs.
 
-use tenant_runtime::meta::{ColumnMeta, IndexMeta, TableMeta, TableRef, TableSql, UniqueMeta};
+use tenant_runtime::meta::{
+    ColumnMeta, IndexMeta, OnDelete, TableMeta, TableRef, TableSql, UniqueMeta,
+};
 
 /// What one generated table has besides its key and tenant column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +19,22 @@ pub struct Shape {
     pub nullable_note: bool,
     /// A `parent_id` referencing the previous table of the set.
     pub references_previous: bool,
+    /// What deleting the previous table's row does to `parent_id`.
+    pub on_delete: OnDelete,
+}
+
+impl Shape {
+    /// The same shape, its reference deleting with the next action.
+    pub fn turned(self) -> Self {
+        let at = OnDelete::ALL
+            .iter()
+            .position(|(_, action)| *action == self.on_delete)
+            .unwrap_or(0);
+        Self {
+            on_delete: OnDelete::ALL[(at + 1) % OnDelete::ALL.len()].1,
+            ..self
+        }
+    }
 }
 
 fn leak<T>(value: T) -> &'static T {
@@ -75,6 +93,7 @@ pub fn tables(prefix: &str, shapes: &[Shape]) -> Vec<&'static TableMeta> {
                     references: Some(TableRef {
                         schema: None,
                         name: names[i - 1],
+                        on_delete: shape.on_delete,
                     }),
                     ..column("parent_id", "bigint")
                 });
@@ -117,6 +136,7 @@ pub fn cycling_shapes(n: usize) -> Vec<Shape> {
             index_created: i & 2 != 0,
             nullable_note: i & 4 != 0,
             references_previous: i & 8 != 0,
+            on_delete: OnDelete::ALL[(i >> 4) % OnDelete::ALL.len()].1,
         })
         .collect()
 }

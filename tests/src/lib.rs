@@ -54,8 +54,8 @@ pub struct Task {
     /// The project, of the same tenant.
     #[tenant(references = "projects")]
     pub project_id: i64,
-    /// The assignee, of the same tenant.
-    #[tenant(column = "assignee_id", references = "users")]
+    /// The assignee, of the same tenant; unassigned when the user goes.
+    #[tenant(column = "assignee_id", references = "users", on_delete = "set_null")]
     pub assignee: Option<i64>,
     /// What to do. Free text that repeats (recurring tasks), so its most
     /// common values would be in the planner's statistics, readable by

@@ -203,8 +203,25 @@ fn keys(ctx: &Ctx<'_>) -> Verdict {
         for c in m.references() {
             let composite = t
                 .foreign_keys()
-                .any(|fk| same_set(&fk.columns, &[m.tenant_column, c.name]));
-            if !composite {
+                .find(|fk| same_set(&fk.columns, &[m.tenant_column, c.name]));
+            let declared = c.references.map(|r| r.on_delete).unwrap_or_default();
+            if let Some(fk) = composite
+                && fk.on_delete != declared.catalog_code()
+            {
+                findings.push(Finding::new(
+                    t.qualified(),
+                    format!(
+                        "{}.{} declares on_delete = \"{}\" and foreign key {} deletes otherwise (confdeltype '{}')",
+                        m.model,
+                        c.field,
+                        declared.name(),
+                        fk.name,
+                        fk.on_delete
+                    ),
+                    "apply the emit-rls migration",
+                ));
+            }
+            if composite.is_none() {
                 findings.push(Finding::new(
                     t.qualified(),
                     format!(

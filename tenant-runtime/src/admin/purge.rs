@@ -84,13 +84,13 @@ impl SystemPool {
         let grace = options.grace.as_secs_f64();
         let started = self
             .with_system(async |tx| {
-                let args = Args::new().add(tenant).add(grace);
+                let args = Args::new().bind(tenant).bind(grace);
                 let marked: Option<(TenantId,)> = query::fetch_optional(tx, START, args).await?;
                 if marked.is_some() {
                     return Ok(Ok(()));
                 }
                 let state: Option<(Option<OffsetDateTime>, Option<OffsetDateTime>)> =
-                    query::fetch_optional(tx, STATE, Args::new().add(tenant).add(grace)).await?;
+                    query::fetch_optional(tx, STATE, Args::new().bind(tenant).bind(grace)).await?;
                 Ok::<_, Error>(Err(match state {
                     None => Error::TenantNotFound { tenant },
                     Some((None, _)) => Error::PurgeRefused {
@@ -120,7 +120,7 @@ impl SystemPool {
             report.tables.push((table.meta().qualified_name(), removed));
         }
         self.batch(tenant, grace, async |tx| {
-            query::execute(tx, DELETE_TENANT, Args::new().add(tenant)).await
+            query::execute(tx, DELETE_TENANT, Args::new().bind(tenant)).await
         })
         .await?;
         report.batches += 1;
@@ -147,7 +147,7 @@ impl SystemPool {
         loop {
             let deleted = self
                 .batch(tenant, options.grace.as_secs_f64(), async |tx| {
-                    query::execute(tx, sql, Args::new().add(tenant).add(limit)).await
+                    query::execute(tx, sql, Args::new().bind(tenant).bind(limit)).await
                 })
                 .await?;
             *batches += 1;
@@ -167,7 +167,7 @@ impl SystemPool {
         delete: impl AsyncFnOnce(&SystemTx) -> Result<u64>,
     ) -> Result<u64> {
         self.with_system(async |tx| {
-            let args = Args::new().add(tenant).add(grace);
+            let args = Args::new().bind(tenant).bind(grace);
             let locked = query::fetch_count(tx, STILL_PURGING, args).await?;
             if locked == 0 {
                 return Err(Error::PurgeRefused {

@@ -140,25 +140,25 @@ impl Tenants<'_> {
     /// `ON CONFLICT DO NOTHING` rather than catching the unique violation:
     /// a failed statement would abort the whole system transaction.
     async fn insert(&self, name: &str, slug: &str) -> Result<Option<Tenant>> {
-        let args = Args::new().add(name).add(slug);
+        let args = Args::new().bind(name).bind(slug);
         query::fetch_optional(self.tx, INSERT, args).await
     }
 
     /// The tenant with this id, deleted or not.
     pub async fn get(&self, id: TenantId) -> Result<Option<Tenant>> {
-        query::fetch_optional(self.tx, GET, Args::new().add(id)).await
+        query::fetch_optional(self.tx, GET, Args::new().bind(id)).await
     }
 
     /// The tenant with this slug, deleted or not.
     pub async fn get_by_slug(&self, slug: &str) -> Result<Option<Tenant>> {
-        query::fetch_optional(self.tx, GET_BY_SLUG, Args::new().add(slug)).await
+        query::fetch_optional(self.tx, GET_BY_SLUG, Args::new().bind(slug)).await
     }
 
     /// Active tenants, oldest first: up to `limit`, skipping `offset`.
     pub async fn list(&self, limit: u32, offset: u64) -> Result<Vec<Tenant>> {
         let args = Args::new()
-            .add(i64::from(limit))
-            .add(i64::try_from(offset).unwrap_or(i64::MAX));
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
         query::fetch_all(self.tx, LIST, args).await
     }
 
@@ -173,9 +173,9 @@ impl Tenants<'_> {
             check_slug(slug)?;
         }
         let args = Args::new()
-            .add(id)
-            .add(change.name)
-            .add(change.slug.clone());
+            .bind(id)
+            .bind(change.name)
+            .bind(change.slug.clone());
         match query::fetch_optional(self.tx, UPDATE, args).await {
             Ok(Some(t)) => Ok(t),
             Ok(None) => Err(Error::TenantNotFound { tenant: id }),
@@ -190,7 +190,7 @@ impl Tenants<'_> {
     /// and its rows stay until [`SystemPool::purge_tenant`](crate::SystemPool::purge_tenant)
     /// removes them after the grace period.
     pub async fn delete(&self, id: TenantId) -> Result<Tenant> {
-        query::fetch_optional(self.tx, DELETE, Args::new().add(id))
+        query::fetch_optional(self.tx, DELETE, Args::new().bind(id))
             .await?
             .ok_or(Error::TenantNotFound { tenant: id })
     }
@@ -198,7 +198,8 @@ impl Tenants<'_> {
     /// Undoes a soft delete; [`Error::TenantPurging`] once a purge of the
     /// tenant has begun (some of its rows are gone).
     pub async fn restore(&self, id: TenantId) -> Result<Tenant> {
-        if let Some(restored) = query::fetch_optional(self.tx, RESTORE, Args::new().add(id)).await?
+        if let Some(restored) =
+            query::fetch_optional(self.tx, RESTORE, Args::new().bind(id)).await?
         {
             return Ok(restored);
         }

@@ -144,19 +144,33 @@ fn reference(
     if !declared {
         create_index(out, meta, table, &columns, false);
     }
-    add_constraint(
-        out,
-        table,
-        &names::object(meta.name, &columns, "fkey"),
-        &format!(
-            "FOREIGN KEY ({}, {}) REFERENCES {} ({}, {})",
-            quote(meta.tenant_column),
-            quote(column.name),
-            target.quoted_name(),
-            quote(target.tenant_column),
-            quote(target.primary_key),
-        ),
+    let on_delete = column.references.map(|r| r.on_delete).unwrap_or_default();
+    let name = names::object(meta.name, &columns, "fkey");
+    let definition = format!(
+        "FOREIGN KEY ({}, {}) REFERENCES {} ({}, {}){}",
+        quote(meta.tenant_column),
+        quote(column.name),
+        target.quoted_name(),
+        quote(target.tenant_column),
+        quote(target.primary_key),
+        on_delete.clause(&quote(column.name)),
     );
+    // Made again when its delete action is not the declared one, so a
+    // changed `on_delete` reaches a database the migration ran on before.
+    let body = format!(
+        " BEGIN\n    \
+         IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE conrelid = {regclass}::regclass \
+         AND conname = {literal} AND confdeltype = '{code}') THEN\n        \
+         ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quoted};\n        \
+         ALTER TABLE {table} ADD CONSTRAINT {quoted} {definition};\n    \
+         END IF;\n\
+         END ",
+        regclass = literal::quote(table),
+        literal = literal::quote(&name),
+        code = on_delete.catalog_code(),
+        quoted = quote(&name),
+    );
+    let _ = writeln!(out, "DO {};", literal::dollar_quote(&body));
 }
 
 /// `#[tenant(no_statistics)]`: no planner statistics on `column`.

@@ -52,6 +52,8 @@ pub struct ColumnMeta {
     pub no_statistics: bool,
 }
 
+pub use tenant_sql::on_delete::OnDelete;
+
 /// The table a `references = ".."` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableRef {
@@ -59,6 +61,8 @@ pub struct TableRef {
     pub schema: Option<&'static str>,
     /// Its name.
     pub name: &'static str,
+    /// What deleting the referenced row does (`on_delete = ".."`).
+    pub on_delete: OnDelete,
 }
 
 impl std::fmt::Display for TableRef {
@@ -105,6 +109,22 @@ pub struct TableSql {
     pub system: QuerySql,
     /// Deletes up to `$2` rows of tenant `$1`, for the purge.
     pub purge_batch: &'static str,
+    /// What filtered queries ([`Query`](crate::query::Query)) are built from.
+    pub filter: FilterSql,
+}
+
+/// The fixed parts of a filtered query: the run time appends clauses of
+/// quoted names and parameters to them, never a value.
+#[derive(Debug)]
+pub struct FilterSql {
+    /// `SELECT <columns> FROM <table>`.
+    pub select: &'static str,
+    /// The table, quoted and qualified.
+    pub table: &'static str,
+    /// The tenant column, quoted.
+    pub tenant: &'static str,
+    /// The primary key, quoted.
+    pub key: &'static str,
 }
 
 /// Read and write statements of one access mode.
@@ -145,6 +165,12 @@ impl TableSql {
             scoped: NONE,
             system: NONE,
             purge_batch: "",
+            filter: FilterSql {
+                select: "",
+                table: "",
+                tenant: "",
+                key: "",
+            },
         }
     };
 }

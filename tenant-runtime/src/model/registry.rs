@@ -352,7 +352,7 @@ pub fn unique_columns(schema: &str, table: &str, index: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::__private::INVALID_TABLE;
-    use crate::model::meta::TableRef;
+    use crate::model::meta::{OnDelete, TableRef};
 
     const fn column(name: &'static str, references: Option<TableRef>) -> ColumnMeta {
         ColumnMeta {
@@ -385,7 +385,11 @@ mod tests {
     }
 
     const fn to(name: &'static str) -> Option<TableRef> {
-        Some(TableRef { schema: None, name })
+        Some(TableRef {
+            schema: None,
+            name,
+            on_delete: OnDelete::NoAction,
+        })
     }
 
     #[test]
@@ -405,7 +409,8 @@ mod tests {
                 "owner_id",
                 Some(TableRef {
                     schema: Some("public"),
-                    name: "users"
+                    name: "users",
+                    on_delete: OnDelete::Cascade,
                 })
             )]
         );

@@ -23,6 +23,10 @@ pub trait TenantTable: Sized + Send + Sync + Unpin + 'static {
     /// Metadata and query text, written by the derive.
     const META: &'static TableMeta;
 
+    /// The `find_by_..` finders of the model's unique constraints, which
+    /// [`Scoped`](crate::Scoped) dereferences to (written by the derive).
+    type Finders<'tx>: crate::query::Finders<'tx>;
+
     /// The tenant this row says it belongs to.
     fn tenant_uuid(&self) -> Uuid;
 

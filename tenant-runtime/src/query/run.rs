@@ -14,21 +14,31 @@ pub trait Row: for<'r> FromRow<'r, PgRow> + Send + Unpin {}
 impl<T: for<'r> FromRow<'r, PgRow> + Send + Unpin> Row for T {}
 
 /// Arguments built in order; an encoding failure is kept until the
-/// statement runs, where it becomes the statement's error.
-pub(crate) struct Args {
+/// statement runs, where it becomes the statement's error. Public only for
+/// the finders the derive generates.
+#[doc(hidden)]
+pub struct Args {
     args: PgArguments,
     failed: Option<sqlx::error::BoxDynError>,
 }
 
+impl Default for Args {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Args {
-    pub(crate) fn new() -> Self {
+    /// No arguments yet.
+    pub fn new() -> Self {
         Self {
             args: PgArguments::default(),
             failed: None,
         }
     }
 
-    pub(crate) fn add<'q, V: Encode<'q, Postgres> + Type<Postgres> + 'q>(self, value: V) -> Self {
+    /// Binds the next parameter.
+    pub fn bind<'q, V: Encode<'q, Postgres> + Type<Postgres> + 'q>(self, value: V) -> Self {
         self.with(|args| args.add(value))
     }
 
@@ -54,11 +64,11 @@ impl Args {
 
 pub(crate) async fn fetch_all<T: Row, M: Mode>(
     tx: &Tx<M>,
-    sql: &'static str,
+    sql: &str,
     args: Args,
 ) -> Result<Vec<T>> {
     let args = args.into_inner()?;
-    let mut conn = tx.lock().await;
+    let mut conn = tx.lock().await?;
     let persistent = conn.persistent();
     conn.run(|c| {
         Box::pin(
@@ -73,11 +83,11 @@ pub(crate) async fn fetch_all<T: Row, M: Mode>(
 
 pub(crate) async fn fetch_optional<T: Row, M: Mode>(
     tx: &Tx<M>,
-    sql: &'static str,
+    sql: &str,
     args: Args,
 ) -> Result<Option<T>> {
     let args = args.into_inner()?;
-    let mut conn = tx.lock().await;
+    let mut conn = tx.lock().await?;
     let persistent = conn.persistent();
     conn.run(|c| {
         Box::pin(
@@ -90,9 +100,9 @@ pub(crate) async fn fetch_optional<T: Row, M: Mode>(
     .map_err(|e| e.for_statement(sql))
 }
 
-pub(crate) async fn fetch_count<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) -> Result<i64> {
+pub(crate) async fn fetch_count<M: Mode>(tx: &Tx<M>, sql: &str, args: Args) -> Result<i64> {
     let args = args.into_inner()?;
-    let mut conn = tx.lock().await;
+    let mut conn = tx.lock().await?;
     let persistent = conn.persistent();
     conn.run(|c| {
         Box::pin(
@@ -105,9 +115,9 @@ pub(crate) async fn fetch_count<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Ar
     .map_err(|e| e.for_statement(sql))
 }
 
-pub(crate) async fn execute<M: Mode>(tx: &Tx<M>, sql: &'static str, args: Args) -> Result<u64> {
+pub(crate) async fn execute<M: Mode>(tx: &Tx<M>, sql: &str, args: Args) -> Result<u64> {
     let args = args.into_inner()?;
-    let mut conn = tx.lock().await;
+    let mut conn = tx.lock().await?;
     let persistent = conn.persistent();
     conn.run(|c| {
         Box::pin(
@@ -151,63 +161,81 @@ impl<M: Mode> Tx<M> {
         if !is_select || sql.trim_end().trim_end_matches(';').contains(';') {
             return Err(crate::Error::NotAStaticSelect { sql });
         }
-        Ok(RawQuery {
-            tx: self,
-            query: sqlx::query_as(sql),
-        })
+        Ok(RawQuery::unmarked(self, sql))
+    }
+
+    /// A hand-written statement run for its effect (an `UPDATE`, a
+    /// `DELETE`, a call), in this transaction, under row-level security:
+    /// `tx.raw_statement("UPDATE tasks SET done = true WHERE project_id = $1").bind(id).execute().await?`
+    /// gives the number of rows it changed.
+    pub fn raw_statement<'q>(&self, sql: &'q str) -> RawQuery<'_, 'q, NoColumns, M> {
+        RawQuery::new(self, sql)
     }
 }
 
 /// A hand-written statement that still runs inside the transaction, so
-/// row-level security applies to it. Made by `Scoped::raw` / `System::raw`.
-#[must_use = "a raw query does nothing until fetched"]
+/// row-level security applies to it. Made by [`Tx::raw`],
+/// [`Tx::raw_statement`], `Scoped::raw` and `System::raw`.
+#[must_use = "a raw query does nothing until fetched or executed"]
 pub struct RawQuery<'tx, 'q, T, M: Mode> {
     tx: &'tx Tx<M>,
-    query: sqlx::query::QueryAs<'q, Postgres, T, PgArguments>,
+    sql: &'q str,
+    args: Args,
+    row: std::marker::PhantomData<fn() -> T>,
+}
+
+/// The row type of [`Tx::raw_statement`]: a statement whose rows, if it
+/// returns any, are not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoColumns;
+
+impl FromRow<'_, PgRow> for NoColumns {
+    fn from_row(_: &PgRow) -> sqlx::Result<Self> {
+        Ok(NoColumns)
+    }
 }
 
 impl<'tx, 'q, T: Row, M: Mode> RawQuery<'tx, 'q, T, M> {
     pub(crate) fn new(tx: &'tx Tx<M>, sql: &'q str) -> Self {
         tx.mark_raw();
+        Self::unmarked(tx, sql)
+    }
+
+    fn unmarked(tx: &'tx Tx<M>, sql: &'q str) -> Self {
         Self {
             tx,
-            query: sqlx::query_as(sql),
+            sql,
+            args: Args::new(),
+            row: std::marker::PhantomData,
         }
     }
 
     /// Binds the next `$n` parameter.
     pub fn bind<V: Encode<'q, Postgres> + Type<Postgres> + Send + 'q>(mut self, value: V) -> Self {
-        self.query = self.query.bind(value);
+        self.args = self.args.bind(value);
         self
     }
 
     /// Every row.
     pub async fn fetch_all(self) -> Result<Vec<T>> {
-        let mut conn = self.tx.lock().await;
-        let query = self.query.persistent(conn.persistent());
-        let sql = sqlx::Execute::sql(&query);
-        conn.run(|c| Box::pin(query.fetch_all(c)))
-            .await
-            .map_err(|e| e.for_statement(sql))
+        fetch_all(self.tx, self.sql, self.args).await
     }
 
     /// The first row, if any.
     pub async fn fetch_optional(self) -> Result<Option<T>> {
-        let mut conn = self.tx.lock().await;
-        let query = self.query.persistent(conn.persistent());
-        let sql = sqlx::Execute::sql(&query);
-        conn.run(|c| Box::pin(query.fetch_optional(c)))
-            .await
-            .map_err(|e| e.for_statement(sql))
+        fetch_optional(self.tx, self.sql, self.args).await
     }
 
     /// Exactly one row ([`Error::Database`] with `RowNotFound` otherwise).
     pub async fn fetch_one(self) -> Result<T> {
-        let mut conn = self.tx.lock().await;
-        let query = self.query.persistent(conn.persistent());
-        let sql = sqlx::Execute::sql(&query);
-        conn.run(|c| Box::pin(query.fetch_one(c)))
-            .await
-            .map_err(|e| e.for_statement(sql))
+        self.fetch_optional()
+            .await?
+            .ok_or(Error::Database(sqlx::Error::RowNotFound))
+    }
+
+    /// Runs the statement for its effect and says how many rows it
+    /// changed (inserted, updated or deleted; none for other statements).
+    pub async fn execute(self) -> Result<u64> {
+        execute(self.tx, self.sql, self.args).await
     }
 }

@@ -1,8 +1,12 @@
 //! [`Scoped`]: one model's rows of the transaction's tenant.
 
 use std::marker::PhantomData;
+use std::ops::Deref;
 
+use super::filter::{Filter, Order};
+use super::finders::Finders;
 use super::run::{self as query, Args, RawQuery, Row};
+use super::select::Query;
 use crate::error::{Error, Result};
 use crate::model::TenantTable;
 use crate::tenant_id::TenantId;
@@ -15,9 +19,24 @@ use crate::tx::{TenantMode, TenantTx};
 /// and runs inside the tenant transaction, where the row-level security
 /// policy filters again: a missing policy does not leak, and a raw query
 /// through [`raw`](Self::raw) is still isolated.
-pub struct Scoped<'tx, T> {
+///
+/// Beyond the key: [`filter`](Self::filter) and [`order_by`](Self::order_by)
+/// start a [`Query`] on typed columns (`Model::EMAIL.eq(..)`), and each
+/// unique constraint of the model gives a finder, reached through `Deref`:
+/// `unique(tenant_id, email)` gives `find_by_email(..)`, `unique(tenant_id,
+/// clinic_id, code)` gives `find_by_clinic_id_and_code(.., ..)`.
+pub struct Scoped<'tx, T: TenantTable> {
     tx: &'tx TenantTx,
+    finders: T::Finders<'tx>,
     row: PhantomData<fn() -> T>,
+}
+
+impl<'tx, T: TenantTable> Deref for Scoped<'tx, T> {
+    type Target = T::Finders<'tx>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.finders
+    }
 }
 
 impl<'tx, T: TenantTable> Scoped<'tx, T> {
@@ -26,8 +45,20 @@ impl<'tx, T: TenantTable> Scoped<'tx, T> {
     pub fn new(tx: &'tx TenantTx) -> Self {
         Self {
             tx,
+            finders: T::Finders::new(tx),
             row: PhantomData,
         }
+    }
+
+    /// The tenant's rows that meet `condition`: a [`Query`] to narrow
+    /// further, order, page, then fetch, count or delete.
+    pub fn filter(&self, condition: Filter<'_, T>) -> Query<'tx, T, TenantMode> {
+        Query::new(self.tx, Some(self.tx.tenant())).filter(condition)
+    }
+
+    /// The tenant's rows in `order`: a [`Query`].
+    pub fn order_by(&self, order: Order<T>) -> Query<'tx, T, TenantMode> {
+        Query::new(self.tx, Some(self.tx.tenant())).order_by(order)
     }
 
     /// The tenant the rows belong to.
@@ -36,7 +67,7 @@ impl<'tx, T: TenantTable> Scoped<'tx, T> {
     }
 
     fn tenant_args(&self) -> Args {
-        Args::new().add(self.tx.tenant())
+        Args::new().bind(self.tx.tenant())
     }
 
     /// Refuses a row that names another tenant, instead of silently
@@ -65,21 +96,21 @@ impl<'tx, T: TenantTable + Row> Scoped<'tx, T> {
     pub async fn page(&self, limit: u32, offset: u64) -> Result<Vec<T>> {
         let args = self
             .tenant_args()
-            .add(i64::from(limit))
-            .add(i64::try_from(offset).unwrap_or(i64::MAX));
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
         query::fetch_all(self.tx, T::META.sql.scoped.page, args).await
     }
 
     /// Up to `limit` rows with a key greater than `key`, in key order
     /// (keyset paging: pass the last key of the previous page).
     pub async fn after(&self, key: &T::Key, limit: u32) -> Result<Vec<T>> {
-        let args = self.tenant_args().add(key).add(i64::from(limit));
+        let args = self.tenant_args().bind(key).bind(i64::from(limit));
         query::fetch_all(self.tx, T::META.sql.scoped.after, args).await
     }
 
     /// The row with this key, if the tenant has it.
     pub async fn find(&self, key: &T::Key) -> Result<Option<T>> {
-        let args = self.tenant_args().add(key);
+        let args = self.tenant_args().bind(key);
         query::fetch_optional(self.tx, T::META.sql.scoped.find, args).await
     }
 
@@ -104,15 +135,15 @@ impl<'tx, T: TenantTable + Row> Scoped<'tx, T> {
         self.check_tenant(row)?;
         let args = Args::new()
             .with(|a| row.encode_update(a))
-            .add(self.tx.tenant())
-            .add(row.key());
+            .bind(self.tx.tenant())
+            .bind(row.key());
         let stored = query::fetch_optional(self.tx, T::META.sql.scoped.update, args).await?;
         stored.ok_or_else(|| not_found::<T>())
     }
 
     /// Deletes the row with this key; `false` when the tenant has none.
     pub async fn delete(&self, key: &T::Key) -> Result<bool> {
-        let args = self.tenant_args().add(key);
+        let args = self.tenant_args().bind(key);
         Ok(query::execute(self.tx, T::META.sql.scoped.delete, args).await? > 0)
     }
 

@@ -2,8 +2,10 @@
 
 use std::marker::PhantomData;
 
+use super::filter::{Filter, Order};
 use super::run::{self as query, Args, RawQuery, Row};
 use super::scoped::not_found;
+use super::select::Query;
 use crate::error::Result;
 use crate::model::TenantTable;
 use crate::tenant_id::TenantId;
@@ -26,6 +28,17 @@ impl<'tx, T: TenantTable> System<'tx, T> {
             row: PhantomData,
         }
     }
+
+    /// Every tenant's rows that meet `condition`: a [`Query`] (ordered by
+    /// tenant, then key, after any order given).
+    pub fn filter(&self, condition: Filter<'_, T>) -> Query<'tx, T, SystemMode> {
+        Query::new(self.tx, None).filter(condition)
+    }
+
+    /// Every tenant's rows in `order`: a [`Query`].
+    pub fn order_by(&self, order: Order<T>) -> Query<'tx, T, SystemMode> {
+        Query::new(self.tx, None).order_by(order)
+    }
 }
 
 impl<'tx, T: TenantTable + Row> System<'tx, T> {
@@ -37,20 +50,20 @@ impl<'tx, T: TenantTable + Row> System<'tx, T> {
     /// Up to `limit` rows by tenant then key, skipping `offset`.
     pub async fn page(&self, limit: u32, offset: u64) -> Result<Vec<T>> {
         let args = Args::new()
-            .add(i64::from(limit))
-            .add(i64::try_from(offset).unwrap_or(i64::MAX));
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
         query::fetch_all(self.tx, T::META.sql.system.page, args).await
     }
 
     /// Up to `limit` rows after `(tenant, key)`, by tenant then key.
     pub async fn after(&self, tenant: TenantId, key: &T::Key, limit: u32) -> Result<Vec<T>> {
-        let args = Args::new().add(tenant).add(key).add(i64::from(limit));
+        let args = Args::new().bind(tenant).bind(key).bind(i64::from(limit));
         query::fetch_all(self.tx, T::META.sql.system.after, args).await
     }
 
     /// The row with this key, whatever its tenant.
     pub async fn find(&self, key: &T::Key) -> Result<Option<T>> {
-        query::fetch_optional(self.tx, T::META.sql.system.find, Args::new().add(key)).await
+        query::fetch_optional(self.tx, T::META.sql.system.find, Args::new().bind(key)).await
     }
 
     /// How many rows all tenants have.
@@ -67,14 +80,14 @@ impl<'tx, T: TenantTable + Row> System<'tx, T> {
 
     /// Updates the row with `row`'s key (never its tenant).
     pub async fn update(&self, row: &T) -> Result<T> {
-        let args = Args::new().with(|a| row.encode_update(a)).add(row.key());
+        let args = Args::new().with(|a| row.encode_update(a)).bind(row.key());
         let stored = query::fetch_optional(self.tx, T::META.sql.system.update, args).await?;
         stored.ok_or_else(|| not_found::<T>())
     }
 
     /// Deletes the row with this key; `false` when there is none.
     pub async fn delete(&self, key: &T::Key) -> Result<bool> {
-        Ok(query::execute(self.tx, T::META.sql.system.delete, Args::new().add(key)).await? > 0)
+        Ok(query::execute(self.tx, T::META.sql.system.delete, Args::new().bind(key)).await? > 0)
     }
 
     /// A hand-written statement returning `T` rows, across tenants.

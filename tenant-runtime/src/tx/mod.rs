@@ -16,4 +16,4 @@ pub use mechanism::ContextMechanism;
 pub use mode::{GlobalMode, Mode, SystemMode, TenantMode};
 pub use pool::{CONTEXT_KEY_ENV, Pool, PoolOptions, PoolStatus, SystemPool, TenantPool};
 pub use scope::{SystemScope, TenantScope};
-pub use transaction::{GlobalTx, SystemTx, TenantTx, Tx};
+pub use transaction::{GlobalTx, SystemTx, TenantTx, Tx, TxConnection};

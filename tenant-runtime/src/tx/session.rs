@@ -188,6 +188,14 @@ impl Lease {
         &mut self.session().conn
     }
 
+    pub(crate) fn conn_ref(&self) -> &PgConnection {
+        &self
+            .0
+            .as_ref()
+            .expect("a lease holds its connection until it is released or dropped")
+            .conn
+    }
+
     pub(crate) fn session(&mut self) -> &mut Session {
         self.0
             .as_mut()

@@ -43,6 +43,8 @@ pub struct Tx<M: Mode> {
     raw: AtomicBool,
     /// A statement of the library failed: PostgreSQL has aborted it.
     failed: AtomicBool,
+    /// A [`TxConnection`] holds the connection.
+    lent: AtomicBool,
     /// What `tenancy.user_in_tenant` reported at begin.
     user_in_tenant: Option<String>,
 }
@@ -78,6 +80,7 @@ impl<M: Mode> Tx<M> {
             span,
             raw: AtomicBool::new(false),
             failed: AtomicBool::new(false),
+            lent: AtomicBool::new(false),
             user_in_tenant,
         }
     }
@@ -157,13 +160,85 @@ impl<M: Mode> Tx<M> {
         &self.span
     }
 
+    /// The transaction's connection through a shared reference, for
+    /// sqlx's own queries and its compile-time checked macros where only
+    /// `&Tx` is at hand (a handler's `RequestTx::get` gives `&TenantTx`):
+    ///
+    /// ```no_run
+    /// # async fn f(tx: &tenant_runtime::TenantTx) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut conn = tx.connection().await?;
+    /// let open: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks WHERE NOT done")
+    ///     .fetch_one(&mut *conn) // or sqlx::query!(..).fetch_one(&mut *conn)
+    ///     .await?;
+    /// drop(conn); // before the transaction's next scoped statement
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Row-level security applies, and the transaction ends with the
+    /// session reset, as after [`raw`](Self::raw). While the guard lives
+    /// the transaction's other statements (scoped handles, raw queries,
+    /// another `connection`) fail with [`Error::ConnectionHeld`] rather
+    /// than wait for it forever; if one is running, this waits for it.
+    pub async fn connection(&self) -> Result<TxConnection<'_>> {
+        let lease = self.lock_lease().await?;
+        self.lent.store(true, Ordering::Release);
+        self.mark_raw();
+        Ok(TxConnection {
+            lease,
+            lent: &self.lent,
+        })
+    }
+
+    async fn lock_lease(&self) -> Result<MutexGuard<'_, Lease>> {
+        // Held by a guard of this task or another: waiting could be
+        // waiting for ourselves.
+        if self.lent.load(Ordering::Acquire) {
+            return Err(Error::ConnectionHeld);
+        }
+        Ok(self.lease.lock().await)
+    }
+
     /// The connection, locked for one statement of a scoped handle.
-    pub(crate) async fn lock(&self) -> TxConn<'_> {
-        TxConn {
-            lease: self.lease.lock().await,
+    pub(crate) async fn lock(&self) -> Result<TxConn<'_>> {
+        Ok(TxConn {
+            lease: self.lock_lease().await?,
             span: &self.span,
             failed: &self.failed,
-        }
+        })
+    }
+}
+
+/// A transaction's connection lent out by [`Tx::connection`]: derefs to
+/// the `PgConnection`, so `&mut *guard` is a sqlx executor. Dropping it
+/// gives the connection back to the transaction.
+pub struct TxConnection<'tx> {
+    lease: MutexGuard<'tx, Lease>,
+    lent: &'tx AtomicBool,
+}
+
+impl std::fmt::Debug for TxConnection<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxConnection").finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for TxConnection<'_> {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        self.lease.conn_ref()
+    }
+}
+
+impl std::ops::DerefMut for TxConnection<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.lease.conn()
+    }
+}
+
+impl Drop for TxConnection<'_> {
+    fn drop(&mut self) {
+        self.lent.store(false, Ordering::Release);
     }
 }
 

@@ -198,9 +198,12 @@ async fn catalog_matches_the_models(_: PgPoolOptions, opts: PgConnectOptions) {
             "{name}: {fks:?}"
         );
         for (column, target) in entry.references() {
+            let on_delete = column.references.map(|r| r.on_delete).unwrap_or_default();
             let expected = format!(
-                "FOREIGN KEY (tenant_id, {}) REFERENCES {}(tenant_id, id)",
-                column.name, target.name
+                "FOREIGN KEY (tenant_id, {}) REFERENCES {}(tenant_id, id){}",
+                column.name,
+                target.name,
+                on_delete.clause(column.name)
             );
             assert!(fks.contains(&expected), "{name}: {expected} in {fks:?}");
         }

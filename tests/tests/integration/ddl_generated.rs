@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Executor, Row};
 use tenant_cli::{CheckArgs, ConnectArgs, Outcome};
 use tenant_runtime::ddl;
-use tenant_runtime::meta::TableMeta;
+use tenant_runtime::meta::{OnDelete, TableMeta};
 use tenant_runtime::registry::{self, Ordered};
 use tenant_runtime::tx::ContextKey;
 use tenant_tests::generated::{self, Shape};
@@ -74,6 +74,10 @@ async fn fingerprint(owner: &PgPool, prefix: &str) -> String {
         .join("\n")
 }
 
+fn emit(metas: &[&'static TableMeta]) -> String {
+    ddl::emit(&Ordered::new(metas.iter().copied()).unwrap())
+}
+
 async fn apply(owner: &PgPool, sql: &str) {
     let mut tx = owner.begin().await.unwrap();
     tx.execute(sql)
@@ -91,24 +95,30 @@ async fn generated_model_sets_apply_twice_unchanged_and_isolate_tenants(
     let [a, b] = db.tenants;
     let example: Vec<&'static TableMeta> = registry::tables().unwrap().iter().collect();
     let mut applied = example.clone();
-    let strategy = prop::collection::vec(any::<(bool, bool, bool, bool)>(), 1..6);
+    let strategy = prop::collection::vec(any::<(bool, bool, bool, bool, usize)>(), 1..6);
     let mut runner = TestRunner::deterministic();
     for set in 0..SETS {
         let drawn = strategy.new_tree(&mut runner).unwrap().current();
         let shapes: Vec<Shape> = drawn
             .into_iter()
             .map(
-                |(unique_name, index_created, nullable_note, references_previous)| Shape {
+                |(unique_name, index_created, nullable_note, references_previous, action)| Shape {
                     unique_name,
                     index_created,
                     nullable_note,
                     references_previous,
+                    on_delete: OnDelete::ALL[action % OnDelete::ALL.len()].1,
                 },
             )
             .collect();
         let prefix = format!("gen{set}");
+        // First with every reference's delete action turned one step, then
+        // as drawn: a later migration changes the action it declares.
+        let turned: Vec<Shape> = shapes.iter().map(|s| s.turned()).collect();
+        apply(&db.owner, &emit(&generated::tables(&prefix, &turned))).await;
+        let before = fingerprint(&db.owner, &prefix).await;
         let metas = generated::tables(&prefix, &shapes);
-        let sql = ddl::emit(&Ordered::new(metas.iter().copied()).unwrap());
+        let sql = emit(&metas);
         applied.extend(metas.iter().copied());
         apply(&db.owner, &sql).await;
         setup::grant(&db.owner).await.unwrap();
@@ -117,6 +127,19 @@ async fn generated_model_sets_apply_twice_unchanged_and_isolate_tenants(
             first.contains("rls_tenant"),
             "{shapes:?}: policies exist:\n{first}"
         );
+        let references = shapes.iter().skip(1).any(|s| s.references_previous);
+        assert_eq!(
+            first != before,
+            references,
+            "{shapes:?}: the declared delete actions replace the old ones:\n{before}\n{first}"
+        );
+        for (i, shape) in shapes.iter().enumerate().skip(1) {
+            if shape.references_previous {
+                let clause = shape.on_delete.clause("parent_id");
+                let fk = format!("REFERENCES {prefix}_{}(tenant_id, id){clause}", i - 1);
+                assert!(first.contains(&fk), "{shapes:?}: {fk} in\n{first}");
+            }
+        }
         apply(&db.owner, &sql).await;
         assert_eq!(fingerprint(&db.owner, &prefix).await, first, "{shapes:?}");
 

@@ -17,6 +17,7 @@ mod emit_cli;
 mod hot_standby;
 mod parallel_plans;
 mod planner_statistics;
+mod queries;
 mod rls_behaviour;
 mod scoped_api;
 mod soak;

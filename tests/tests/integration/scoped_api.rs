@@ -234,6 +234,36 @@ async fn database_rules_come_back_as_their_own_errors(_: PgPoolOptions, opts: Pg
     db.close().await;
 }
 
+/// `on_delete = "set_null"` on `Task::assignee`: deleting the user
+/// unassigns the tenant's tasks and sets nothing else to NULL (the
+/// foreign key shares the tenant column, which stays).
+#[sqlx::test]
+async fn a_deleted_user_leaves_tasks_unassigned(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts).await;
+    let a = db.tenants[0];
+    let project = seed(&db, a, &["apollo"]).await.remove(0);
+    let tx = db.app.begin(a).await.unwrap();
+    let ada = User::scoped(&tx)
+        .insert(&user(a, "ada@example.com"))
+        .await
+        .unwrap();
+    let task = Task {
+        id: 0,
+        tenant_id: a,
+        project_id: project.id,
+        assignee: Some(ada.id),
+        title: "design".into(),
+        done: false,
+    };
+    let task = Task::scoped(&tx).insert(&task).await.unwrap();
+    assert!(User::scoped(&tx).delete(&ada.id).await.unwrap());
+    let after = Task::scoped(&tx).find(&task.id).await.unwrap().unwrap();
+    assert_eq!(after.assignee, None);
+    assert_eq!(after.tenant_id, a);
+    tx.commit().await.unwrap();
+    db.close().await;
+}
+
 #[sqlx::test]
 async fn raw_queries_still_run_under_the_tenant(_: PgPoolOptions, opts: PgConnectOptions) {
     let db = TestDb::new(opts).await;

@@ -59,7 +59,30 @@ async fn system(pool: &SystemPool) -> Result<(), Error> {
     tx.commit().await
 }
 
+// Beyond the key: the finder of `unique(tenant_id, name)`, typed filters,
+// a statement for its effect, and sqlx on the connection through `&tx`,
+// the future still `Send` (as a handler's must be).
+async fn queries(tx: &TenantTx) -> Result<(), Error> {
+    let _: Option<Project> = Project::scoped(tx).find_by_name("apollo").await?;
+    let name = String::from("gemini");
+    let _ = Project::scoped(tx).find_by_name(&name).await?;
+    let _: Vec<Project> = Project::scoped(tx)
+        .filter(Project::NAME.like("a%"))
+        .filter(Project::ID.is_in(&[1, 2, 3]))
+        .order_by(Project::NAME.desc())
+        .limit(10)
+        .all()
+        .await?;
+    let _: u64 = tx.raw_statement("DELETE FROM projects WHERE name = $1").bind("x").execute().await?;
+    let mut conn = tx.connection().await?;
+    sqlx::query("SELECT 1").execute(&mut *conn).await?;
+    Ok(())
+}
+
+fn assert_send<F: std::future::Future + Send>(_: F) {}
+
 fn main() {
+    let _ = |tx: &'static TenantTx| assert_send(queries(tx));
     let _ = scoped_in_a_tenant_tx;
     let _ = with_tenant;
     let _ = handle;

@@ -1039,8 +1039,10 @@ END $do$;
 CREATE UNIQUE INDEX IF NOT EXISTS "tasks_tenant_id_id_key" ON "public"."tasks" ("tenant_id", "id");
 CREATE INDEX IF NOT EXISTS "tasks_tenant_id_project_id_idx" ON "public"."tasks" ("tenant_id", "project_id");
 DO $do$ BEGIN
-    ALTER TABLE "public"."tasks" ADD CONSTRAINT "tasks_tenant_id_project_id_fkey" FOREIGN KEY ("tenant_id", "project_id") REFERENCES "public"."projects" ("tenant_id", "id");
-EXCEPTION WHEN duplicate_object THEN NULL;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE conrelid = '"public"."tasks"'::regclass AND conname = 'tasks_tenant_id_project_id_fkey' AND confdeltype = 'a') THEN
+        ALTER TABLE "public"."tasks" DROP CONSTRAINT IF EXISTS "tasks_tenant_id_project_id_fkey";
+        ALTER TABLE "public"."tasks" ADD CONSTRAINT "tasks_tenant_id_project_id_fkey" FOREIGN KEY ("tenant_id", "project_id") REFERENCES "public"."projects" ("tenant_id", "id");
+    END IF;
 END $do$;
 CREATE OR REPLACE TRIGGER tenant_move_guard BEFORE UPDATE ON "public"."tasks"
     FOR EACH ROW WHEN (OLD."tenant_id" IS DISTINCT FROM NEW."tenant_id")
