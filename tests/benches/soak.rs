@@ -14,7 +14,11 @@
 //! `SOAK_OPERATIONS=<n>` runs another number of operations.
 
 use tenant_tests::bench::{BoxError, with_fresh_database};
-use tenant_tests::soak::{self, Config};
+#[path = "../tests/integration/soak_load.rs"]
+#[allow(dead_code)] // the integration test uses the rest of it
+mod soak;
+
+use soak::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {

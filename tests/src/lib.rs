@@ -4,7 +4,6 @@
 #![forbid(unsafe_code)]
 
 pub mod generated;
-pub mod soak;
 
 pub use tenant_test_support::{bench, mechanism, session, setup, wire};
 

@@ -21,5 +21,7 @@ mod queries;
 mod rls_behaviour;
 mod scoped_api;
 mod soak;
+#[allow(dead_code)] // the soak bench uses the rest of it
+mod soak_load;
 mod tenant_tx;
 mod tenants_api;

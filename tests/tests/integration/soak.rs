@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
+use crate::soak_load::{self as soak, Config, Fault, Op};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tenant_tests::soak::{self, Config, Fault, Op};
 
 /// Operations of the short mode: enough for every fault kind and every
 /// operation to happen many times.

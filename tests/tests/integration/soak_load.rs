@@ -19,6 +19,10 @@
 //! Every row's email starts with its tenant's id (a marker the database
 //! knows nothing about), so each row read is checked twice against the
 //! transaction's tenant, and the final table against the ledger.
+//!
+//! A module of the integration tests that the soak bench includes too
+//! (`#[path]`), so the web stack it drives stays out of the crate that
+//! holds the example models and the `emit-rls` binary.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -42,49 +46,49 @@ use tenant_runtime::{Error, SystemPool, TenantId, TenantPool, TenantTx};
 use time::OffsetDateTime;
 use tower::ServiceExt as _;
 
-use crate::User;
-use crate::bench::BoxError;
-use crate::setup::{self, APP_ROLE, SYSTEM_ROLE};
+use tenant_tests::User;
+use tenant_tests::bench::BoxError;
+use tenant_tests::setup::{self, APP_ROLE, SYSTEM_ROLE};
 
 /// What a run does: the load, and how often each fault is injected.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// Connect options of a role that can create roles and terminate the
     /// application role's backends (a superuser or the database owner with
     /// `pg_signal_backend`), on a fresh database the run may fill.
-    pub database: PgConnectOptions,
+    pub(crate) database: PgConnectOptions,
     /// Concurrent worker tasks.
-    pub tasks: usize,
+    pub(crate) tasks: usize,
     /// Tenants created, each picked at random.
-    pub tenants: usize,
+    pub(crate) tenants: usize,
     /// Connections of the application role's [`TenantPool`].
-    pub pool_size: usize,
+    pub(crate) pool_size: usize,
     /// Worker operations to run (each iteration of a worker is one).
-    pub operations: u64,
+    pub(crate) operations: u64,
     /// Seed of the workers' generators.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// The pool's acquire timeout (what an exhausted pool answers after).
-    pub acquire_timeout: Duration,
+    pub(crate) acquire_timeout: Duration,
     /// One transaction in this many checks its connection first.
-    pub check_one_in: u32,
+    pub(crate) check_one_in: u32,
     /// How often a random application-role backend is terminated.
-    pub terminate_every: Duration,
+    pub(crate) terminate_every: Duration,
     /// How often the pool is held exhausted.
-    pub exhaust_every: Duration,
+    pub(crate) exhaust_every: Duration,
     /// How long it is held (longer than `acquire_timeout`).
-    pub exhaust_hold: Duration,
+    pub(crate) exhaust_hold: Duration,
     /// How often a tenant is soft-deleted (then restored).
-    pub delete_every: Duration,
+    pub(crate) delete_every: Duration,
     /// How long it stays deleted.
-    pub deleted_for: Duration,
+    pub(crate) deleted_for: Duration,
     /// Print progress to stderr this often.
-    pub progress_every: Option<Duration>,
+    pub(crate) progress_every: Option<Duration>,
 }
 
 impl Config {
     /// The full soak: 64 tasks, 100 tenants, 8 connections, 1,000,000
     /// operations.
-    pub fn full(database: PgConnectOptions) -> Self {
+    pub(crate) fn full(database: PgConnectOptions) -> Self {
         Self {
             database,
             tasks: 64,
@@ -106,7 +110,7 @@ impl Config {
     /// The bounded version CI runs: the same load and every fault, for
     /// `operations` operations (the run goes on until every fault kind
     /// was injected at least once).
-    pub fn short(database: PgConnectOptions, operations: u64) -> Self {
+    pub(crate) fn short(database: PgConnectOptions, operations: u64) -> Self {
         Self {
             operations,
             terminate_every: Duration::from_millis(150),
@@ -122,7 +126,7 @@ impl Config {
 
 /// The operations of the load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// `User::scoped(&tx).insert`.
     Insert,
     /// `find` then `update` of a row the task wrote.
@@ -143,7 +147,7 @@ pub enum Op {
 
 impl Op {
     /// Every operation, in report order.
-    pub const ALL: [Op; 8] = [
+    pub(crate) const ALL: [Op; 8] = [
         Op::Insert,
         Op::Update,
         Op::Delete,
@@ -155,7 +159,7 @@ impl Op {
     ];
 
     /// Its name in the report.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Op::Insert => "insert",
             Op::Update => "update",
@@ -171,7 +175,7 @@ impl Op {
 
 /// The faults injected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// A write's future dropped by a tiny `tokio::time::timeout`.
     DroppedFuture,
     /// `pg_terminate_backend` on a random application-role backend.
@@ -189,7 +193,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in report order.
-    pub const ALL: [Fault; 6] = [
+    pub(crate) const ALL: [Fault; 6] = [
         Fault::DroppedFuture,
         Fault::TerminatedBackend,
         Fault::StatementTimeout,
@@ -199,7 +203,7 @@ impl Fault {
     ];
 
     /// Its name in the report.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Fault::DroppedFuture => "future dropped mid-transaction",
             Fault::TerminatedBackend => "backend terminated",
@@ -213,70 +217,70 @@ impl Fault {
 
 /// What a run did and found. Every count under "required 0" must be 0.
 #[derive(Debug, Clone, Default)]
-pub struct Report {
+pub(crate) struct Report {
     /// Worker operations run (fault operations included).
-    pub operations: u64,
+    pub(crate) operations: u64,
     /// Operations run, by [`Op`] index.
-    pub ops: [u64; 8],
+    pub(crate) ops: [u64; 8],
     /// Of those, how many failed (a fault hit them), by [`Op`] index.
-    pub failed: [u64; 8],
+    pub(crate) failed: [u64; 8],
     /// Faults injected, by [`Fault`] index.
-    pub faults: [u64; 6],
+    pub(crate) faults: [u64; 6],
     /// Dropped futures by where they were: acquiring or beginning, in a
     /// statement after `begin`, in the commit, in a web write (anywhere
     /// in the layer or the handler).
-    pub dropped_at: [u64; 4],
+    pub(crate) dropped_at: [u64; 4],
     /// Wall time of the load (set-up and final checks excluded).
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// Required 0: rows a read returned whose tenant column or marker is
     /// not the transaction's tenant.
-    pub wrong_tenant_reads: u64,
+    pub(crate) wrong_tenant_reads: u64,
     /// Required 0: acknowledged writes missing at the end or during the run
     /// (a row gone, or not in an acknowledged state).
-    pub lost_writes: u64,
+    pub(crate) lost_writes: u64,
     /// Required 0: rows whose tenant is not the one they were written for.
-    pub wrong_tenant_writes: u64,
+    pub(crate) wrong_tenant_writes: u64,
     /// Required 0: connection checks that found another tenant or session
     /// state left by an earlier transaction.
-    pub dirty_connections: u64,
+    pub(crate) dirty_connections: u64,
     /// Required 0: `begin` succeeded for a tenant while it was deleted.
-    pub deleted_tenant_entered: u64,
+    pub(crate) deleted_tenant_entered: u64,
     /// Required 0: rows whose write was never committed (rolled back, or
     /// refused), or that no operation wrote.
-    pub phantom_writes: u64,
+    pub(crate) phantom_writes: u64,
     /// Required 0: an error or answer no fault explains.
-    pub unexpected: u64,
+    pub(crate) unexpected: u64,
     /// Connections checked at the start of a transaction.
-    pub connection_checks: u64,
+    pub(crate) connection_checks: u64,
     /// `begin`s (and web requests) refused because their tenant was deleted.
-    pub refused_deleted: u64,
+    pub(crate) refused_deleted: u64,
     /// `begin`s that waited the whole acquire timeout.
-    pub pool_timeouts: u64,
+    pub(crate) pool_timeouts: u64,
     /// Operations that failed with `DatabaseUnavailable`.
-    pub unavailable: u64,
+    pub(crate) unavailable: u64,
     /// Writes acknowledged (committed and answered).
-    pub acknowledged_writes: u64,
+    pub(crate) acknowledged_writes: u64,
     /// Writes whose outcome is unknown (the commit was sent, no answer).
-    pub unknown_writes: u64,
+    pub(crate) unknown_writes: u64,
     /// Rows in the table at the end.
-    pub rows_at_end: u64,
+    pub(crate) rows_at_end: u64,
     /// The first violations and unexpected errors, described.
-    pub samples: Vec<String>,
+    pub(crate) samples: Vec<String>,
 }
 
 impl Report {
     /// Operations of kind `op`.
-    pub fn op(&self, op: Op) -> u64 {
+    pub(crate) fn op(&self, op: Op) -> u64 {
         self.ops[op as usize]
     }
 
     /// Faults of kind `fault`.
-    pub fn fault(&self, fault: Fault) -> u64 {
+    pub(crate) fn fault(&self, fault: Fault) -> u64 {
         self.faults[fault as usize]
     }
 
     /// The sum of every count that must be 0.
-    pub fn violations(&self) -> u64 {
+    pub(crate) fn violations(&self) -> u64 {
         self.wrong_tenant_reads
             + self.lost_writes
             + self.wrong_tenant_writes
@@ -1721,8 +1725,8 @@ fn bearer(tenant: TenantId) -> Result<String, BoxError> {
 /// ([`APP_ROLE`], subject to row-level security) or through the system
 /// pool for the tenants API; the owner's connection only sets up,
 /// terminates backends and reads the final table.
-pub async fn run(config: Config) -> Result<Report, BoxError> {
-    crate::link();
+pub(crate) async fn run(config: Config) -> Result<Report, BoxError> {
+    tenant_tests::link();
     let ddl = tenant_runtime::ddl::emit(tenant_runtime::registry::tables()?);
     let owner = PgPoolOptions::new()
         .max_connections(2)

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Cold build figures for BENCHMARKS.md (issue 19, item 7): builds a target
+# from nothing in a fresh target directory and prints the wall time, the
+# CPU time (user + system, steadier than wall time on a shared machine) and
+# the number of crates compiled.
+#
+#   bash scripts/cold-build.sh emit-rls      # cargo build --bin emit-rls, as the README's main job
+#   bash scripts/cold-build.sh runtime       # a service that depends on tenant-runtime alone
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+what=${1:?usage: cold-build.sh emit-rls|runtime}
+target=$(mktemp -d)
+trap 'rm -rf "$target"' EXIT
+
+case "$what" in
+  emit-rls)
+    dir=$root
+    args=(build --locked --bin emit-rls)
+    ;;
+  runtime)
+    # A crate with one model, as a service that only needs the runtime
+    # would have (tenant-runtime, sqlx's FromRow, tokio).
+    dir=$(mktemp -d)
+    mkdir -p "$dir/src"
+    cat >"$dir/Cargo.toml" <<TOML
+[package]
+name = "runtime-only"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+tenant-runtime = { path = "$root/tenant-runtime" }
+sqlx = { version = "0.8.6", default-features = false, features = ["postgres", "runtime-tokio", "derive"] }
+tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
+
+[workspace]
+TOML
+    cat >"$dir/src/main.rs" <<'RS'
+use tenant_runtime::{TenantId, TenantPool, TenantScoped};
+
+#[derive(Debug, Clone, sqlx::FromRow, TenantScoped)]
+#[tenant_table(name = "notes")]
+pub struct Note {
+    #[tenant(primary_key, generated)]
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub body: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), tenant_runtime::Error> {
+    let url = std::env::var("DATABASE_URL").unwrap_or_default();
+    let pool = TenantPool::connect(&url).await?;
+    let tenant = TenantId::parse("3f333df6-90a4-4fda-8dd3-9485d27cee36")?;
+    let tx = pool.begin(tenant).await?;
+    println!("{}", Note::scoped(&tx).count().await?);
+    tx.commit().await
+}
+RS
+    # The workspace's lock file, so the versions are the ones measured.
+    cp "$root/Cargo.lock" "$dir/Cargo.lock"
+    args=(build)
+    ;;
+  *)
+    echo "unknown target $what: emit-rls or runtime" >&2
+    exit 2
+    ;;
+esac
+
+start=$(date +%s.%N)
+out=$(cd "$dir" && CARGO_TARGET_DIR="$target" /usr/bin/time -f '%U %S' cargo "${args[@]}" 2>&1)
+end=$(date +%s.%N)
+cpu=$(printf '%s\n' "$out" | tail -n 1 | awk '{ printf "%.0f", $1 + $2 }')
+crates=$(printf '%s\n' "$out" | grep -c '^ *Compiling ' || true)
+wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", b - a }')
+echo "$what: wall ${wall} s, CPU ${cpu} s, ${crates} crates compiled ($(nproc) cores)"
