@@ -5,6 +5,7 @@ mod admin;
 mod error;
 mod tenant_id;
 mod user_id;
+mod uuid_sql;
 
 pub mod ddl;
 pub mod model;

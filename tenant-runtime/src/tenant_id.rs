@@ -5,10 +5,6 @@ use std::str::FromStr;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
-use sqlx::encode::IsNull;
-use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
-use sqlx::{Decode, Encode, Postgres, Type};
 use uuid::Uuid;
 
 /// A tenant's id: a UUID that is known to mean a tenant.
@@ -130,33 +126,7 @@ impl<'de> Deserialize<'de> for TenantId {
     }
 }
 
-impl Type<Postgres> for TenantId {
-    fn type_info() -> PgTypeInfo {
-        <Uuid as Type<Postgres>>::type_info()
-    }
-
-    fn compatible(ty: &PgTypeInfo) -> bool {
-        <Uuid as Type<Postgres>>::compatible(ty)
-    }
-}
-
-impl PgHasArrayType for TenantId {
-    fn array_type_info() -> PgTypeInfo {
-        <Uuid as PgHasArrayType>::array_type_info()
-    }
-}
-
-impl Encode<'_, Postgres> for TenantId {
-    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        <Uuid as Encode<'_, Postgres>>::encode_by_ref(&self.0, buf)
-    }
-}
-
-impl<'r> Decode<'r, Postgres> for TenantId {
-    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        <Uuid as Decode<'r, Postgres>>::decode(value).map(Self)
-    }
-}
+crate::uuid_sql::uuid_column!(TenantId);
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,8 @@ use uuid::Uuid;
 /// reads it (`tenancy.current_user_id()`, the view `tenancy.context`) and
 /// cannot change it, exactly like the tenant. It renders as a lowercase
 /// hyphenated UUID: only hex digits and dashes, so it goes into the begin
-/// message unescaped.
+/// message unescaped. In SQL it is a `uuid` (a model field, a bound value,
+/// a row read back), so every user id in the API can be a `UserId`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct UserId(Uuid);
@@ -56,6 +57,14 @@ impl FromStr for UserId {
     /// input was, so no input form reaches SQL text.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Uuid::parse_str(s).map(Self)
+    }
+}
+
+crate::uuid_sql::uuid_column!(UserId);
+
+impl From<UserId> for Uuid {
+    fn from(id: UserId) -> Self {
+        id.0
     }
 }
 

@@ -53,7 +53,7 @@ pub const TYPES: &[SqlType] = &[
         "uuid",
         &["uuid"],
         "sqlx::types::Uuid",
-        &["Uuid", "TenantId"],
+        &["Uuid", "TenantId", "UserId"],
         Some("uuid"),
     ),
     row(

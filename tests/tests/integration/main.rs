@@ -13,6 +13,7 @@ mod cli_seed;
 mod common;
 mod ddl_catalog;
 mod ddl_generated;
+mod docs;
 mod emit_cli;
 mod hot_standby;
 mod parallel_plans;
