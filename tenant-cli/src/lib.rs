@@ -191,7 +191,11 @@ pub fn emit_rls() -> ExitCode {
 pub(crate) fn require_models(command: &str) -> anyhow::Result<()> {
     if tenant_runtime::registry::tables()?.is_empty() {
         anyhow::bail!(
-            "no #[derive(TenantScoped)] model is linked into this binary, so {command} has nothing to work on.              The binary must use something of the crate that defines the models, or the linker drops their              registrations: add `pub fn link() {{}}` to that crate and call it first,              `fn main() -> std::process::ExitCode {{ my_models::link(); tenant_cli::main() }}`              (models defined in the binary's own crate are always linked)"
+            "no #[derive(TenantScoped)] model is linked into this binary, so {command} has nothing to work on. \
+             The binary must use something of the crate that defines the models, or the linker drops their \
+             registrations: add `pub fn link() {{}}` to that crate and call it first, \
+             `fn main() -> std::process::ExitCode {{ my_models::link(); tenant_cli::main() }}` \
+             (models defined in the binary's own crate are always linked)"
         );
     }
     Ok(())

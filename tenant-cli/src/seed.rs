@@ -1,7 +1,9 @@
-//! `seed`: creates a tenant through the system role and prints its id.
+//! `seed`: creates a tenant through the system role and prints its id;
+//! with `--owner-email`, its first owner too, made by the linked library
+//! that ships the users table (tenant-members), in the same transaction.
 
 use anyhow::Context as _;
-use tenant_runtime::{Error, SystemPool, Tenant};
+use tenant_runtime::{Error, FirstOwner, OwnerMaker, SystemPool, Tenant, owner_makers};
 
 use crate::Outcome;
 use crate::db::{self, ConnectArgs};
@@ -24,12 +26,57 @@ pub struct SeedArgs {
     /// Print the created tenant as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The tenant's first owner: the user with this email (made when there
+    /// is none) gets an owner membership, in the transaction that creates
+    /// the tenant. Needs tenant-members linked into the binary.
+    #[arg(long, value_name = "EMAIL")]
+    pub owner_email: Option<String>,
+    /// The owner's display name, when the user is made (default: the
+    /// email's part before `@`).
+    #[arg(long, value_name = "NAME", requires = "owner_email")]
+    pub owner_name: Option<String>,
+}
+
+/// The owner to make, and who makes them: refused before anything is
+/// written when no linked library can.
+fn first_owner(args: &SeedArgs) -> anyhow::Result<Option<(FirstOwner, &'static OwnerMaker)>> {
+    let Some(email) = &args.owner_email else {
+        return Ok(None);
+    };
+    let makers = owner_makers();
+    let [maker] = makers.as_slice() else {
+        if makers.is_empty() {
+            anyhow::bail!(
+                "--owner-email needs a library with a users table linked into this binary, and none is: \
+                 add tenant-members to the crate and call tenant_members::link() in the main that runs tenant_cli::main()"
+            );
+        }
+        let names: Vec<&str> = makers.iter().map(|m| m.library()).collect();
+        anyhow::bail!(
+            "--owner-email: {} libraries make owners ({}), and seed cannot tell which users table is yours: \
+             link only one, or make the owner with that library's API",
+            names.len(),
+            names.join(", ")
+        );
+    };
+    let name = args
+        .owner_name
+        .clone()
+        .unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_owned());
+    Ok(Some((
+        FirstOwner {
+            email: email.clone(),
+            name,
+        },
+        maker,
+    )))
 }
 
 pub(crate) fn run(args: &SeedArgs) -> anyhow::Result<Outcome> {
     let url = args
         .connect
         .require_system("only the system role may write the tenants table")?;
+    let owner = first_owner(args)?;
     db::block_on(async {
         let options = url.reachable().await?;
         let system = SystemPool::options()
@@ -51,8 +98,18 @@ pub(crate) fn run(args: &SeedArgs) -> anyhow::Result<Outcome> {
         };
         match created {
             Ok(tenant) => {
+                let made = match &owner {
+                    Some((owner, maker)) => Some(
+                        maker
+                            .make(&tx, &tenant, owner)
+                            .await
+                            .map_err(seed_error)
+                            .context("making the first owner (nothing was created)")?,
+                    ),
+                    None => None,
+                };
                 tx.commit().await?;
-                print_tenant(&tenant, args.json);
+                print_tenant(&tenant, made.as_deref(), args.json);
                 Ok(Outcome::Ok)
             }
             Err(Error::SlugTaken { slug }) => {
@@ -65,14 +122,21 @@ pub(crate) fn run(args: &SeedArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-fn print_tenant(tenant: &Tenant, json: bool) {
+fn print_tenant(tenant: &Tenant, owner: Option<&str>, json: bool) {
     if json {
+        let mut value = serde_json::to_value(tenant).expect("a tenant serializes");
+        if let (Some(owner), Some(object)) = (owner, value.as_object_mut()) {
+            object.insert("owner".to_owned(), owner.into());
+        }
         outln!(
             "{}",
-            serde_json::to_string_pretty(tenant).expect("a tenant serializes")
+            serde_json::to_string_pretty(&value).expect("JSON serializes")
         );
     } else {
         outln!("{}", tenant.id);
+        if let Some(owner) = owner {
+            eprintln!("{owner}");
+        }
     }
 }
 

@@ -145,6 +145,40 @@ inventory::submit! {
     tenant_runtime::registry::Extension::new("public", "invitations", include_str!("invitations.sql"))
 }
 
+/// Makes `owner` the first owner of the new `tenant`, in the system
+/// transaction that created it: the user with that email (found
+/// case-insensitively, else created) and an owner membership. What
+/// `tenant seed --name .. --owner-email ..` runs when this crate is linked.
+pub async fn make_first_owner(
+    tx: &tenant_runtime::SystemTx,
+    tenant: &tenant_runtime::Tenant,
+    owner: &tenant_runtime::FirstOwner,
+) -> Result<String, tenant_runtime::Error> {
+    let (user, made) = match users::user_by_email(tx, &owner.email).await? {
+        Some(user) => (user, "existing"),
+        None => (
+            users::create_user(tx, Uuid::new_v4(), &owner.email, &owner.name).await?,
+            "new",
+        ),
+    };
+    Membership::system(tx)
+        .insert(&Membership::new(tenant.id, user.id, Role::Owner))
+        .await?;
+    Ok(format!("owner: {} ({made} user {})", user.email, user.id))
+}
+
+fn make_owner<'a>(
+    tx: &'a tenant_runtime::SystemTx,
+    tenant: &'a tenant_runtime::Tenant,
+    owner: &'a tenant_runtime::FirstOwner,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<String, tenant_runtime::Error>> + Send + 'a>> {
+    Box::pin(make_first_owner(tx, tenant, owner))
+}
+
+inventory::submit! {
+    tenant_runtime::OwnerMaker::new("tenant-members", make_owner)
+}
+
 /// Keeps this crate's model and its SQL in a binary that links no other
 /// item of it (see tenant-runtime's linking rule): call it from `main` of
 /// the binary that runs `tenant_cli::main()`.

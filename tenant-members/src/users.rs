@@ -43,6 +43,17 @@ pub async fn create_user(tx: &SystemTx, id: Uuid, email: &str, name: &str) -> Re
         .await
 }
 
+/// The user whose email is `email` (case-insensitively), if there is one:
+/// in a system transaction, which sees every user.
+pub async fn user_by_email(tx: &SystemTx, email: &str) -> Result<Option<User>, Error> {
+    tx.static_select(
+        "SELECT id, email, name, created_at FROM public.users WHERE lower(email) = lower($1)",
+    )?
+    .bind(email.to_owned())
+    .fetch_optional()
+    .await
+}
+
 /// The transaction's own user (`begin_as` / `begin_global_as`), or `None`
 /// when it acts for nobody or the user has no row.
 pub async fn current_user<M: Mode>(tx: &Tx<M>) -> Result<Option<User>, Error> {

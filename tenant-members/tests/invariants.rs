@@ -374,3 +374,89 @@ async fn the_role_arrives_with_begin_with_bound_tokens(_: PgPoolOptions, opts: P
     let w = World::with_mechanism(opts, Mechanism::Bound).await;
     roles_arrive_with_begin(&w).await;
 }
+
+/// `tenant seed --owner-email`: the new tenant's first owner, made by this
+/// crate in the transaction that creates the tenant; an existing user is
+/// reused, and a refused owner leaves no tenant behind.
+#[sqlx::test]
+async fn seed_makes_the_first_owner(_: PgPoolOptions, opts: PgConnectOptions) {
+    let w = World::new(opts).await;
+    let system_url = format!(
+        "postgres://{SYSTEM_ROLE}@{}:{}/{}",
+        w.opts.get_host(),
+        w.opts.get_port(),
+        w.opts.get_database().unwrap()
+    );
+    let seed = |name: &str, email: &str| {
+        let command = tenant_cli::Command::Seed(tenant_cli::SeedArgs {
+            name: name.to_owned(),
+            slug: None,
+            connect: tenant_cli::ConnectArgs {
+                database_url: None,
+                system_url: Some(system_url.clone()),
+            },
+            json: false,
+            owner_email: Some(email.to_owned()),
+            owner_name: None,
+        });
+        // The command runs its own runtime.
+        tokio::task::spawn_blocking(move || command.run())
+    };
+    let owners = |tenant: &'static str| {
+        let system = w.system.clone();
+        async move {
+            let tx = system.begin().await.unwrap();
+            let rows: Vec<(String, String)> = tx
+                .raw(
+                    "SELECT u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+                     JOIN tenants t ON t.id = m.tenant_id WHERE t.name = $1",
+                )
+                .bind(tenant)
+                .fetch_all()
+                .await
+                .unwrap();
+            tx.rollback().await.unwrap();
+            rows
+        }
+    };
+
+    seed("Hooli", "eve@hooli.example").await.unwrap().unwrap();
+    assert_eq!(
+        owners("Hooli").await,
+        [("eve@hooli.example".to_owned(), "owner".to_owned())]
+    );
+    // The same person, another organisation: the user is found, not made again.
+    seed("Pied Piper", "EVE@hooli.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        owners("Pied Piper").await,
+        [("eve@hooli.example".to_owned(), "owner".to_owned())]
+    );
+    let tx = w.system.begin().await.unwrap();
+    let (eves,): (i64,) = tx
+        .raw("SELECT count(*) FROM users WHERE lower(email) = 'eve@hooli.example'")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(eves, 1);
+    let (before,): (i64,) = tx
+        .raw("SELECT count(*) FROM tenants")
+        .fetch_one()
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+
+    // An email the users table refuses: no owner, and no tenant either.
+    let err = seed("Nucleus", "not an email").await.unwrap().unwrap_err();
+    assert!(format!("{err:#}").contains("first owner"), "{err:#}");
+    let tx = w.system.begin().await.unwrap();
+    let (after,): (i64,) = tx
+        .raw("SELECT count(*) FROM tenants")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(after, before, "the tenant was rolled back with its owner");
+    tx.rollback().await.unwrap();
+}

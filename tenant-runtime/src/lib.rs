@@ -13,7 +13,10 @@ pub mod query;
 pub mod sqlstate;
 pub mod tx;
 
-pub use admin::{PurgeOptions, PurgeReport, Tenant, TenantUpdate, Tenants, slug_from_name};
+pub use admin::{
+    FirstOwner, MakeOwner, OwnerMaker, PurgeOptions, PurgeReport, Tenant, TenantUpdate, Tenants,
+    owner_makers, slug_from_name,
+};
 pub use error::{Error, InvitationRefusal, PurgeRefusal, Result};
 pub use model::{TenantColumn, TenantTable, meta, registry};
 pub use query::{

@@ -186,3 +186,24 @@ async fn seed_without_a_tenants_table_says_to_apply_the_migration(
     );
     db.close().await;
 }
+
+/// `--owner-email` in a binary that links no library with a users table:
+/// refused before anything is written, naming the library to link.
+#[sqlx::test]
+async fn an_owner_needs_a_users_library(_: PgPoolOptions, opts: PgConnectOptions) {
+    let db = TestDb::new(opts.clone()).await;
+    let system = role_url(&opts, SYSTEM_ROLE);
+    let before = tenant_count(&db).await;
+    let out = tenant(&[
+        "seed",
+        "--name",
+        "Hooli",
+        "--owner-email",
+        "eve@hooli.example",
+        "--system-url",
+        &system,
+    ]);
+    assert_error_line(&out, "tenant_members::link()");
+    assert_eq!(tenant_count(&db).await, before, "nothing created");
+    db.close().await;
+}
