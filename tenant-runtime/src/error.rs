@@ -170,7 +170,8 @@ pub enum Error {
     /// pool, and `TENANT_CONTEXT_KEY` is not set.
     #[error(
         "the tenant pool has no context key: pass one with TenantPool::options().context_key(..) \
-         or set TENANT_CONTEXT_KEY (`tenant context-key new` makes one and installs it)"
+         or set TENANT_CONTEXT_KEY in the process environment (`tenant context-key new` makes one and \
+         installs it; the library reads no .env file, call dotenvy::dotenv() first if you keep it there)"
     )]
     ContextKeyMissing,
     /// `TENANT_CONTEXT_KEY` is not a context key.

@@ -211,6 +211,9 @@ impl<M: Mode> PoolOptions<M> {
 
 /// The environment variable a tenant pool reads its context key from
 /// when [`PoolOptions::context_key`] gave none: `<key id>:<hex key>`.
+/// Read from the process environment only: the library reads no `.env`
+/// file (the command line does); a service that keeps the key in one
+/// loads it first (`dotenvy::dotenv()`).
 pub const CONTEXT_KEY_ENV: &str = "TENANT_CONTEXT_KEY";
 
 fn key_from_env() -> Result<ContextKey> {
