@@ -50,11 +50,12 @@ impl TestRoles {
         let mut conn = PgConnection::connect_with(admin)
             .await
             .doing("connecting as the admin (DATABASE_URL's role)")?;
-        let superuser: bool =
-            sqlx::query_scalar("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user")
-                .fetch_one(&mut conn)
-                .await
-                .doing("reading the admin's attributes")?;
+        let superuser: bool = sqlx::query_scalar(
+            "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .doing("reading the admin's attributes")?;
         if !superuser {
             return Err(SetupError::NotSuperuser {
                 user: admin.get_username().to_owned(),
@@ -74,7 +75,10 @@ impl TestRoles {
             admin: admin.clone(),
             passwords,
         };
-        let mut tx = conn.begin().await.doing("beginning the roles' transaction")?;
+        let mut tx = conn
+            .begin()
+            .await
+            .doing("beginning the roles' transaction")?;
         sqlx::raw_sql(&roles.names.sql(registry::tables()?))
             .execute(&mut *tx)
             .await
@@ -182,12 +186,39 @@ impl TestRoles {
     }
 
     /// Drops the roles and everything they own in this database, as the
-    /// admin. Close the pools that log in as them first.
+    /// admin. Close the pools that log in as them first: sessions of
+    /// theirs still open after a few seconds are terminated.
     pub async fn remove(self) -> Result<(), SetupError> {
         let mut conn = PgConnection::connect_with(&self.admin)
             .await
             .doing("connecting as the admin")?;
         let [owner, app, system] = self.all();
+        let names = [owner.to_owned(), app.to_owned(), system.to_owned()];
+        // A closed connection's backend drops its temporary objects (the
+        // tenancy session's, owned by the owner) as it exits, which would
+        // race the DROP OWNED below: wait for the roles' backends to end.
+        for round in 0..100 {
+            let left: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE usename = ANY($1)",
+            )
+            .bind(&names[..])
+            .fetch_one(&mut conn)
+            .await
+            .doing("waiting for the test roles' sessions to end")?;
+            if left == 0 {
+                break;
+            }
+            let wait = if round >= 40 {
+                "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = ANY($1)"
+            } else {
+                "SELECT pg_catalog.pg_sleep(0.05) WHERE $1::name[] IS NOT NULL"
+            };
+            sqlx::query(wait)
+                .bind(&names[..])
+                .execute(&mut conn)
+                .await
+                .doing("waiting for the test roles' sessions to end")?;
+        }
         // One role at a time: `DROP OWNED BY` several roles at once trips
         // over the owner's default privileges that name the others.
         let sql = format!(
@@ -195,10 +226,12 @@ impl TestRoles {
              DROP OWNED BY \"{owner}\" CASCADE; \
              DROP ROLE \"{app}\", \"{system}\", \"{owner}\""
         );
+        let mut tx = conn.begin().await.doing("beginning the clean-up")?;
         sqlx::raw_sql(&sql)
-            .execute(&mut conn)
+            .execute(&mut *tx)
             .await
             .doing("dropping the test roles")?;
+        tx.commit().await.doing("committing the clean-up")?;
         let _ = conn.close().await;
         Ok(())
     }

@@ -135,7 +135,9 @@ impl TestTokens {
     pub fn unchecked(verifier: &JwtVerifier, key: SigningKey) -> Self {
         Self {
             issuer: verifier.accepted_issuers().and_then(|i| i.first().cloned()),
-            audience: verifier.accepted_audiences().and_then(|a| a.first().cloned()),
+            audience: verifier
+                .accepted_audiences()
+                .and_then(|a| a.first().cloned()),
             verifier: verifier.clone(),
             key,
             tenant_claim: "tenant_id".to_owned(),

@@ -11,9 +11,12 @@ use tenant_testing::{SetupError, TestDb, TestRoles};
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, TenantScoped)]
 #[tenant_table(name = "notes", unique(tenant_id, title))]
 pub struct Note {
+    /// Numbered by the database.
     #[tenant(primary_key, generated)]
     pub id: i64,
+    /// The tenant.
     pub tenant_id: TenantId,
+    /// Unique per tenant.
     pub title: String,
 }
 
@@ -21,11 +24,15 @@ pub struct Note {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, TenantScoped)]
 #[tenant_table(name = "note_tags")]
 pub struct NoteTag {
+    /// Numbered by the database.
     #[tenant(primary_key, generated)]
     pub id: i64,
+    /// The tenant.
     pub tenant_id: TenantId,
+    /// A note of the same tenant.
     #[tenant(references = "notes")]
     pub note_id: i64,
+    /// The tag.
     pub tag: String,
 }
 
@@ -111,7 +118,10 @@ async fn a_tenant_cannot_see_or_touch_another_tenants_rows(
     let app = db.app();
 
     let tx = app.begin(a).await.unwrap();
-    let a_note = Note::scoped(&tx).insert(&note(a, "a's plan")).await.unwrap();
+    let a_note = Note::scoped(&tx)
+        .insert(&note(a, "a's plan"))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     // A sees its row: the assertions below could fail.
@@ -123,7 +133,11 @@ async fn a_tenant_cannot_see_or_touch_another_tenants_rows(
     assert!(Note::scoped(&tx).all().await.unwrap().is_empty());
     assert_eq!(Note::scoped(&tx).find(&a_note.id).await.unwrap(), None);
     // Raw SQL in B's transaction: the policy filters it.
-    let (seen,): (i64,) = tx.raw("SELECT count(*) FROM notes").fetch_one().await.unwrap();
+    let (seen,): (i64,) = tx
+        .raw("SELECT count(*) FROM notes")
+        .fetch_one()
+        .await
+        .unwrap();
     assert_eq!(seen, 0);
     let changed = sqlx::query("UPDATE notes SET title = 'stolen'")
         .execute(tx.conn())
@@ -135,7 +149,10 @@ async fn a_tenant_cannot_see_or_touch_another_tenants_rows(
     // B cannot write a row into A, nor reference A's note.
     let tx = app.begin(b).await.unwrap();
     let got = Note::scoped(&tx).insert(&note(a, "planted")).await;
-    assert!(matches!(got, Err(Error::CrossTenantWrite { .. })), "{got:?}");
+    assert!(
+        matches!(got, Err(Error::CrossTenantWrite { .. })),
+        "{got:?}"
+    );
     drop(tx);
     let tx = app.begin(b).await.unwrap();
     let tag = NoteTag {

@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_saas_example::auth;
+use tenant_testing::{SigningKey, TestTokens};
 
 use common::{SECRET, Service};
 
@@ -151,11 +152,18 @@ async fn a_failed_request_leaves_none_of_its_writes(_: PgPoolOptions, opts: PgCo
 async fn each_refusal_has_its_status_and_code(_: PgPoolOptions, opts: PgConnectOptions) {
     let s = Service::start(opts).await;
     let a = s.token(0);
-    let stranger = auth::mint(SECRET, uuid::Uuid::new_v4().into(), "x", 600).unwrap();
-    let expired = auth::mint(SECRET, s.id(0), &s.owners[0].to_string(), -3600).unwrap();
-    let not_a_user = auth::mint(SECRET, s.id(0), "dev@example.com", 600).unwrap();
-    let forged = auth::mint("another-secret-another-secret-123", s.id(0), "x", 600).unwrap();
-    let bad_claim = auth::mint_claim(SECRET, "Not A Tenant!", "x", 600).unwrap();
+    let t = &s.tokens;
+    let stranger = t.sign(&t.claims(Some(uuid::Uuid::new_v4().into()), "x"));
+    let expired = t.mint_expired(s.id(0), s.owners[0]);
+    let not_a_user = t.sign(&t.claims(Some(s.id(0)), "dev@example.com"));
+    // Signed with another secret: the service's verifier refuses it, so
+    // the minter is built without its check.
+    let other_key = SigningKey::hs256("another-secret-another-secret-123").unwrap();
+    let verifier = auth::verifier(SECRET).unwrap();
+    let forged = TestTokens::unchecked(&verifier, other_key).sign(&t.claims(Some(s.id(0)), "x"));
+    let mut claims = t.claims(None, "x");
+    claims.insert(auth::TENANT_CLAIM.to_owned(), "Not A Tenant!".into());
+    let bad_claim = t.sign(&claims);
     let cases = [
         (
             "/t/Not_A_Slug/projects",
