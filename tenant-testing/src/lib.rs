@@ -69,3 +69,8 @@ pub use tokens::{SigningKey, TestTokens, TokenError};
 #[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// This crate's README example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;
