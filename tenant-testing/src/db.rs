@@ -67,8 +67,14 @@ enum Schema {
 /// }
 /// ```
 ///
-/// [`close`](TestDb::close) at the end drops the roles; see
-/// [`TestRoles`] for what happens to those of a test that failed.
+/// In a plain `#[tokio::test]`, [`TestDb::create`] makes a database of
+/// its own first, with a random name, so that no other checkout running
+/// the same test on the same server collides with it (sqlx names a
+/// test's database after the test's path).
+///
+/// [`close`](TestDb::close) at the end drops the roles (and the database
+/// `create` made); see [`TestRoles`] for what happens to those of a test
+/// that failed.
 #[derive(Debug)]
 pub struct TestDb {
     roles: TestRoles,
@@ -76,7 +82,26 @@ pub struct TestDb {
     app: TenantPool,
     system: SystemPool,
     tenants: Vec<Tenant>,
+    /// The database, when [`TestDbBuilder::create`] made it.
+    own: Option<OwnDatabase>,
 }
+
+/// A database [`TestDbBuilder::create`] made, dropped by
+/// [`TestDb::close`].
+#[derive(Debug)]
+struct OwnDatabase {
+    server: PgConnectOptions,
+    name: String,
+}
+
+/// What the comment on every database this crate creates starts with;
+/// the Unix time it was made follows.
+const DB_MARKER: &str = "tenant-testing: a test database created at ";
+
+/// How old a database of this crate's must be before a later
+/// [`TestDbBuilder::create`] drops it as stale (when nothing is connected
+/// to it): a failed test's, kept that long for a look.
+const STALE_AFTER_SECS: u64 = 3600;
 
 /// How a [`TestDb`] is set up; [`TestDb::builder`] starts one.
 #[derive(Debug)]
@@ -181,12 +206,72 @@ impl TestDbBuilder {
             app,
             system,
             tenants: Vec::with_capacity(self.tenants.len()),
+            own: None,
         };
         for name in &self.tenants {
             let tenant = db.create_tenant(name).await?;
             db.tenants.push(tenant);
         }
         Ok(db)
+    }
+
+    /// Creates a database of its own, with a random name, on the server
+    /// `DATABASE_URL` names (a superuser's URL), and sets it up as
+    /// [`setup`](Self::setup) does; [`TestDb::close`] drops it. For a
+    /// plain `#[tokio::test]`: unlike `#[sqlx::test]`, whose database
+    /// name follows from the test's path, no other checkout running the
+    /// same test on the same server can collide with it.
+    ///
+    /// A failed test's database stays for a look; a `create` an hour
+    /// later, anywhere on the server, drops it if nothing is connected.
+    pub async fn create(self) -> Result<TestDb, SetupError> {
+        let url = std::env::var("DATABASE_URL").map_err(|_| SetupError::DatabaseUrl {
+            problem: "is not set".to_owned(),
+        })?;
+        let server: PgConnectOptions = url.parse().map_err(|e| SetupError::DatabaseUrl {
+            problem: format!("does not parse ({e})"),
+        })?;
+        self.create_on(&server).await
+    }
+
+    /// [`create`](Self::create) on the server `server` connects to (a
+    /// superuser's options), rather than `DATABASE_URL`'s.
+    pub async fn create_on(self, server: &PgConnectOptions) -> Result<TestDb, SetupError> {
+        let mut conn = PgConnection::connect_with(server)
+            .await
+            .doing("connecting as the admin (DATABASE_URL's role)")?;
+        drop_stale_databases(&mut conn).await?;
+        let name = format!("tt_{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        // CREATE DATABASE runs outside a transaction: one statement per
+        // message. The name is made here of [a-z0-9_] only.
+        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await
+            .doing("creating the test database")?;
+        sqlx::raw_sql(&format!(
+            "COMMENT ON DATABASE \"{name}\" IS '{DB_MARKER}{created}'"
+        ))
+        .execute(&mut conn)
+        .await
+        .doing("marking the test database")?;
+        let _ = conn.close().await;
+        match self.setup(&server.clone().database(&name)).await {
+            Ok(mut db) => {
+                db.own = Some(OwnDatabase {
+                    server: server.clone(),
+                    name,
+                });
+                Ok(db)
+            }
+            Err(e) => {
+                // Its roles go with the next set-up's sweep.
+                let _ = drop_database(server, &name).await;
+                Err(e)
+            }
+        }
     }
 
     async fn apply_schema(&self, roles: &TestRoles) -> Result<(), SetupError> {
@@ -207,6 +292,46 @@ impl TestDbBuilder {
         let _ = owner.close().await;
         Ok(())
     }
+}
+
+/// Drops the databases of earlier [`TestDbBuilder::create`] calls older
+/// than [`STALE_AFTER_SECS`] that nothing is connected to.
+async fn drop_stale_databases(conn: &mut PgConnection) -> Result<(), SetupError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let cutoff = i64::try_from(now.saturating_sub(STALE_AFTER_SECS)).unwrap_or(i64::MAX);
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT d.datname::text FROM pg_catalog.pg_database d \
+         CROSS JOIN LATERAL (SELECT pg_catalog.shobj_description(d.oid, 'pg_database') AS c) x \
+         WHERE starts_with(x.c, $1) \
+           AND substr(x.c, length($1) + 1) ~ '^[0-9]{1,18}$' \
+           AND substr(x.c, length($1) + 1)::bigint < $2",
+    )
+    .bind(DB_MARKER)
+    .bind(cutoff)
+    .fetch_all(&mut *conn)
+    .await
+    .doing("looking for stale test databases")?;
+    for name in stale {
+        // Without FORCE: a database someone is connected to stays.
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\"", name.replace('"', "\"\""));
+        let _ = sqlx::raw_sql(&sql).execute(&mut *conn).await;
+    }
+    Ok(())
+}
+
+/// Drops `name`, ending the sessions still connected to it.
+async fn drop_database(server: &PgConnectOptions, name: &str) -> Result<(), SetupError> {
+    let mut conn = PgConnection::connect_with(server)
+        .await
+        .doing("connecting as the admin")?;
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .doing("dropping the test database")?;
+    let _ = conn.close().await;
+    Ok(())
 }
 
 /// `sql` in one transaction, as a migration runs.
@@ -290,6 +415,12 @@ impl TestDb {
         Self::builder().setup(admin).await
     }
 
+    /// Creates a database of its own through `DATABASE_URL` and sets it up
+    /// with the defaults. See [`TestDbBuilder::create`].
+    pub async fn create() -> Result<TestDb, SetupError> {
+        Self::builder().create().await
+    }
+
     /// The application role's pool: what the app under test gets.
     pub fn app(&self) -> &TenantPool {
         &self.app
@@ -369,13 +500,18 @@ impl TestDb {
         self.roles.owner_options()
     }
 
-    /// Closes both pools and drops the roles with what they own. Call it
-    /// at the end of a test; a test that fails before keeps its roles
-    /// until its database is gone (see [`TestRoles`]). Clones of the pools
-    /// (a server task's, say) are closed too.
+    /// Closes both pools and drops the roles with what they own, and the
+    /// database too when [`TestDbBuilder::create`] made it. Call it at the
+    /// end of a test; a test that fails before keeps its roles until its
+    /// database is gone (see [`TestRoles`]). Clones of the pools (a server
+    /// task's, say) are closed too.
     pub async fn close(self) -> Result<(), SetupError> {
         self.app.close();
         self.system.close();
-        self.roles.remove().await
+        self.roles.remove().await?;
+        match self.own {
+            Some(own) => drop_database(&own.server, &own.name).await,
+            None => Ok(()),
+        }
     }
 }

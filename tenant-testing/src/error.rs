@@ -17,6 +17,15 @@ pub enum SetupError {
         #[source]
         source: sqlx::Error,
     },
+    /// `DATABASE_URL` is not set, or not a PostgreSQL URL.
+    #[error(
+        "DATABASE_URL {problem}: set it to a superuser's URL on the test server, \
+         e.g. postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    DatabaseUrl {
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The role the test connects with cannot create the roles: a role
     /// with `BYPASSRLS` can only be made by a superuser.
     #[error(

@@ -22,6 +22,11 @@
 //!   the system role, and two tenants (more with
 //!   [`TestDbBuilder::tenants`] or [`TestDb::create_tenant`]).
 //!
+//! In a plain `#[tokio::test]`, [`TestDb::create`] makes a database of
+//! its own first, with a random name (sqlx names a test's database after
+//! the test's path, so two checkouts running the same test on one server
+//! collide there), and [`TestDb::close`] drops it.
+//!
 //! With the `axum` feature, [`TestTokens`] mints JWTs that your app's own
 //! `tenant_axum::JwtVerifier` accepts.
 //!

@@ -1,6 +1,10 @@
 //! `TestDb` against the real database: what it sets up holds the way
 //! production does (the application role under row-level security, two
 //! tenants kept apart), its roles are its own and go away.
+//!
+//! Most tests make a database of their own (`TestDb::create`), so a
+//! checkout running the same tests on the same server cannot collide
+//! with them; the ones about `#[sqlx::test]`'s database use that.
 
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
@@ -36,6 +40,14 @@ pub struct NoteTag {
     pub tag: String,
 }
 
+/// The server `DATABASE_URL` names, as its superuser.
+fn server() -> PgConnectOptions {
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL is set")
+        .parse()
+        .unwrap()
+}
+
 fn note(tenant: TenantId, title: &str) -> Note {
     Note {
         id: 0,
@@ -56,12 +68,10 @@ async fn role_exists(admin: &PgConnectOptions, role: &str) -> bool {
     found
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_app_pool_is_the_application_role_under_row_level_security(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let db = TestDb::setup(&opts).await.unwrap();
+#[tokio::test]
+async fn the_app_pool_is_the_application_role_under_row_level_security() {
+    let db = TestDb::create().await.unwrap();
+    let opts = db.roles().admin_options();
     let names = db.roles().names().clone();
     assert_eq!(db.tenants().len(), 2);
 
@@ -100,10 +110,10 @@ async fn the_app_pool_is_the_application_role_under_row_level_security(
     assert!(!member, "the application role can become the system role");
 
     // The roles are this database's: gone after close.
-    assert!(role_exists(&opts, names.app()).await);
+    assert!(role_exists(&server(), names.app()).await);
     db.close().await.unwrap();
     for role in [names.owner(), names.app(), names.system()] {
-        assert!(!role_exists(&opts, role).await, "{role} outlives close");
+        assert!(!role_exists(&server(), role).await, "{role} outlives close");
     }
 }
 
@@ -179,13 +189,13 @@ async fn a_tenant_cannot_see_or_touch_another_tenants_rows(
     db.close().await.unwrap();
 }
 
-#[sqlx::test(migrations = false)]
-async fn named_tenants_and_the_schema_of_the_tests_own(_: PgPoolOptions, opts: PgConnectOptions) {
+#[tokio::test]
+async fn named_tenants_and_the_schema_of_the_tests_own() {
     let sql = ddl::emit(registry::tables().unwrap());
     let db = TestDb::builder()
         .sql(sql)
         .tenants(["Acme", "Globex", "Initech"])
-        .setup(&opts)
+        .create()
         .await
         .unwrap();
     let slugs: Vec<&str> = db.tenants().iter().map(|t| t.slug.as_str()).collect();
@@ -215,11 +225,10 @@ async fn a_database_the_superuser_filled_is_refused(_: PgPoolOptions, opts: PgCo
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn roles_are_new_for_each_set_up_and_stale_ones_are_dropped(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+#[tokio::test]
+async fn roles_are_new_for_each_set_up_and_stale_ones_are_dropped() {
+    let db = TestDb::create().await.unwrap();
+    let opts = db.roles().admin_options();
     let first = TestRoles::create(&opts).await.unwrap();
     let second = TestRoles::create(&opts).await.unwrap();
     assert_ne!(first.names(), second.names());
@@ -257,4 +266,90 @@ async fn roles_are_new_for_each_set_up_and_stale_ones_are_dropped(
         roles.remove().await.unwrap();
         assert!(!role_exists(&opts, &app).await);
     }
+    db.close().await.unwrap();
+}
+
+async fn database_exists(admin: &PgConnectOptions, name: &str) -> bool {
+    let mut conn = PgConnection::connect_with(admin).await.unwrap();
+    let found: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    conn.close().await.unwrap();
+    found
+}
+
+#[tokio::test]
+async fn a_database_of_its_own_is_created_isolates_and_is_dropped() {
+    let db = TestDb::create().await.unwrap();
+    let admin = db.roles().admin_options();
+    let name = admin.get_database().unwrap().to_owned();
+    assert!(name.starts_with("tt_"), "{name}");
+    let app_role = db.roles().names().app().to_owned();
+
+    let [a, b] = db.tenant_ids();
+    let tx = db.app().begin(a).await.unwrap();
+    Note::scoped(&tx).insert(&note(a, "mine")).await.unwrap();
+    tx.commit().await.unwrap();
+    let tx = db.app().begin(b).await.unwrap();
+    let (seen,): (i64,) = tx
+        .raw("SELECT count(*) FROM notes")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(seen, 0);
+    let tx_user: (String,) = tx
+        .raw("SELECT current_user::text")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(tx_user.0, app_role);
+    drop(tx);
+
+    let server = server();
+    assert!(database_exists(&server, &name).await);
+    db.close().await.unwrap();
+    assert!(
+        !database_exists(&server, &name).await,
+        "{name} outlives close"
+    );
+    assert!(!role_exists(&server, &app_role).await);
+}
+
+#[tokio::test]
+async fn a_failed_tests_database_is_dropped_an_hour_later() {
+    let server = server();
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let (old, recent) = (format!("tt_old_{suffix}"), format!("tt_recent_{suffix}"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut admin = PgConnection::connect_with(&server).await.unwrap();
+    for (name, created) in [(&old, now - 3601), (&recent, now - 60)] {
+        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        sqlx::raw_sql(&format!(
+            "COMMENT ON DATABASE \"{name}\" IS 'tenant-testing: a test database created at {created}'"
+        ))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    }
+    let db = TestDb::create().await.unwrap();
+    assert!(!database_exists(&server, &old).await, "{old} is stale");
+    assert!(
+        database_exists(&server, &recent).await,
+        "{recent} may be in use"
+    );
+    db.close().await.unwrap();
+    sqlx::raw_sql(&format!("DROP DATABASE \"{recent}\""))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
 }

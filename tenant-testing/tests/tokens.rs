@@ -7,7 +7,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_axum::resolve::{ClaimResolver, Resolvers};
 use tenant_axum::{JwtError, JwtKeys, JwtVerifier, RequestTx, TenantError, TenantLayer};
 use tenant_runtime::{TenantId, TenantScoped, UserId};
@@ -119,9 +118,9 @@ async fn get_notes(app: &Router, token: &str) -> (StatusCode, serde_json::Value)
     (status, serde_json::from_slice(&body).unwrap())
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_token_for_one_tenant_reaches_only_its_rows(_: PgPoolOptions, opts: PgConnectOptions) {
-    let db = TestDb::setup(&opts).await.unwrap();
+#[tokio::test]
+async fn a_token_for_one_tenant_reaches_only_its_rows() {
+    let db = TestDb::create().await.unwrap();
     let [a, b] = db.tenant_ids();
     let tx = db.app().begin(a).await.unwrap();
     let a_note = Note {
