@@ -22,6 +22,25 @@ enum Schema {
     Sql(String),
 }
 
+/// The tenant context the test database offers its tenant pool: which
+/// mechanism (`TenantPool::mechanism`) production will run under is a
+/// property of its server, so a test can pick the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Context {
+    /// What the migration makes of the server: the `tenant_context`
+    /// extension when the server has it installed, plain SQL otherwise.
+    #[default]
+    Strongest,
+    /// Plain SQL only, as on a managed service that loads no custom
+    /// extension: after the schema, the owner switches the context to
+    /// plain SQL (`tenancy.install_context(false)`) and drops the
+    /// extension from the test database. The pool then enters tenants
+    /// with the SQL session, or with bound tokens when its options say
+    /// it goes through a transaction pooler.
+    PlainSql,
+}
+
 /// A test's database, set up as the README's deployment steps set one up:
 /// the three roles ([`TestRoles`]: migration owner, application role,
 /// system role, under names of this database's own), the schema applied
@@ -108,6 +127,7 @@ const STALE_AFTER_SECS: u64 = 3600;
 #[must_use = "a builder does nothing until .setup(..)"]
 pub struct TestDbBuilder {
     schema: Schema,
+    context: Context,
     tenants: Vec<String>,
     app_pool: PoolOptions<TenantMode>,
     system_pool: PoolOptions<SystemMode>,
@@ -117,6 +137,7 @@ impl Default for TestDbBuilder {
     fn default() -> Self {
         Self {
             schema: Schema::Models { allow_none: false },
+            context: Context::Strongest,
             tenants: vec!["Tenant A".to_owned(), "Tenant B".to_owned()],
             app_pool: PoolOptions::new().max_connections(4),
             system_pool: PoolOptions::new().max_connections(2),
@@ -146,6 +167,13 @@ impl TestDbBuilder {
     /// tenancy schema are made), instead of [`SetupError::NoModels`].
     pub fn allow_no_models(mut self) -> Self {
         self.schema = Schema::Models { allow_none: true };
+        self
+    }
+
+    /// The tenant context the database offers (default:
+    /// [`Context::Strongest`]).
+    pub fn context(mut self, context: Context) -> Self {
+        self.context = context;
         self
     }
 
@@ -288,6 +316,13 @@ impl TestDbBuilder {
                 apply(&mut owner, &ddl::emit(tables)).await?;
             }
             Schema::Sql(sql) => apply(&mut owner, sql).await?,
+        }
+        if self.context == Context::PlainSql {
+            apply(
+                &mut owner,
+                "SELECT tenancy.install_context(false); DROP EXTENSION IF EXISTS tenant_context;",
+            )
+            .await?;
         }
         let _ = owner.close().await;
         Ok(())
@@ -498,6 +533,17 @@ impl TestDb {
     /// Connect options for the migration owner.
     pub fn owner_options(&self) -> PgConnectOptions {
         self.roles.owner_options()
+    }
+
+    /// The application role's URL, password included: for a command line
+    /// (`tenant check --database-url`) or a child process.
+    pub fn app_url(&self) -> String {
+        self.roles.app_url()
+    }
+
+    /// The system role's URL, password included.
+    pub fn system_url(&self) -> String {
+        self.roles.system_url()
     }
 
     /// Closes both pools and drops the roles with what they own, and the

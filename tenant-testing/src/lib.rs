@@ -62,7 +62,7 @@ mod roles;
 #[cfg(feature = "axum")]
 mod tokens;
 
-pub use db::{TestDb, TestDbBuilder};
+pub use db::{Context, TestDb, TestDbBuilder};
 pub use error::SetupError;
 pub use roles::TestRoles;
 #[cfg(feature = "axum")]

@@ -137,6 +137,46 @@ impl TestRoles {
         self.options(2)
     }
 
+    /// The migration owner's URL, password included: for a command line
+    /// (`tenant context-key new --admin-url`) or a child process.
+    pub fn owner_url(&self) -> String {
+        self.url(0)
+    }
+
+    /// The application role's URL, password included (`tenant check
+    /// --database-url`).
+    pub fn app_url(&self) -> String {
+        self.url(1)
+    }
+
+    /// The system role's URL, password included (`--system-url`).
+    pub fn system_url(&self) -> String {
+        self.url(2)
+    }
+
+    /// Names and passwords are made of `[a-z0-9_]`, and the database's
+    /// name, if not, is percent-encoded.
+    fn url(&self, n: usize) -> String {
+        let database = encode(self.admin.get_database().unwrap_or("postgres"));
+        let (user, password) = (self.all()[n], &self.passwords[n]);
+        let port = self.admin.get_port();
+        match self.admin.get_socket() {
+            Some(dir) => format!(
+                "postgres://{user}:{password}@/{database}?host={}&port={port}",
+                encode(&dir.to_string_lossy())
+            ),
+            None => {
+                let host = self.admin.get_host();
+                let host = if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host.to_owned()
+                };
+                format!("postgres://{user}:{password}@{host}:{port}/{database}")
+            }
+        }
+    }
+
     fn options(&self, n: usize) -> PgConnectOptions {
         self.admin
             .clone()
@@ -273,4 +313,17 @@ async fn drop_stale_on(conn: &mut PgConnection) -> Result<u64, SetupError> {
         }
     }
     Ok(dropped)
+}
+
+/// Percent-encodes all but unreserved URL characters.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }

@@ -8,8 +8,8 @@
 
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use tenant_runtime::{Error, TenantId, TenantScoped, ddl, registry};
-use tenant_testing::{SetupError, TestDb, TestRoles};
+use tenant_runtime::{ContextMechanism, Error, PoolOptions, TenantId, TenantScoped, ddl, registry};
+use tenant_testing::{Context, SetupError, TestDb, TestRoles};
 
 /// A tenant table of the test binary, so the registry has one.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, TenantScoped)]
@@ -352,4 +352,84 @@ async fn a_failed_tests_database_is_dropped_an_hour_later() {
         .await
         .unwrap();
     admin.close().await.unwrap();
+}
+
+/// B's transaction sees none of A's notes, A's sees its one.
+async fn isolates(db: &TestDb) {
+    let [a, b] = db.tenant_ids();
+    let tx = db.app().begin(a).await.unwrap();
+    Note::scoped(&tx).insert(&note(a, "a's")).await.unwrap();
+    tx.commit().await.unwrap();
+    for (tenant, expected) in [(a, 1), (b, 0)] {
+        let tx = db.app().begin(tenant).await.unwrap();
+        let (n,): (i64,) = tx
+            .raw("SELECT count(*) FROM notes")
+            .fetch_one()
+            .await
+            .unwrap();
+        assert_eq!(n, expected, "{:?}", db.app().mechanism());
+        tx.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn each_context_the_server_may_offer_isolates() {
+    let with_extension: bool = {
+        let mut admin = PgConnection::connect_with(&server()).await.unwrap();
+        let found = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_available_extensions WHERE name = 'tenant_context')",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+        found
+    };
+    let strongest = if with_extension {
+        ContextMechanism::Extension
+    } else {
+        ContextMechanism::Session
+    };
+    for (context, pooler, expected) in [
+        (Context::Strongest, false, strongest),
+        (Context::PlainSql, false, ContextMechanism::Session),
+        (Context::PlainSql, true, ContextMechanism::Bound),
+    ] {
+        let db = TestDb::builder()
+            .context(context)
+            .app_pool(
+                PoolOptions::new()
+                    .max_connections(2)
+                    .transaction_pooler(pooler),
+            )
+            .create()
+            .await
+            .unwrap();
+        assert_eq!(
+            db.app().mechanism(),
+            Some(expected),
+            "{context:?}, pooler {pooler}"
+        );
+        isolates(&db).await;
+        db.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_urls_log_in_as_the_roles() {
+    let db = TestDb::create().await.unwrap();
+    for (url, role) in [
+        (db.app_url(), db.roles().names().app()),
+        (db.system_url(), db.roles().names().system()),
+        (db.roles().owner_url(), db.roles().names().owner()),
+    ] {
+        let mut conn = PgConnection::connect(&url).await.unwrap();
+        let user: String = sqlx::query_scalar("SELECT current_user::text")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        assert_eq!(user, role);
+    }
+    db.close().await.unwrap();
 }
