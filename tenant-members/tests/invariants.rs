@@ -1,6 +1,6 @@
 //! The membership invariants, as the application role (RLS applies, it
 //! owns nothing) with two tenants and four users, each in a fresh
-//! database (`#[sqlx::test]`).
+//! database (`#[sqlx::test]`) that tenant-testing sets up.
 
 use std::time::Duration;
 
@@ -13,7 +13,6 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_members::{Membership, Role};
 use tenant_runtime::Error;
 use tenant_test_support::mechanism::Mechanism;
-use tenant_test_support::setup::{APP_ROLE, SYSTEM_ROLE};
 use uuid::Uuid;
 
 fn needs(result: Result<impl std::fmt::Debug, Error>, role: &str) {
@@ -176,19 +175,11 @@ async fn two_owners_demoting_each_other_at_once_leave_one(
 #[sqlx::test]
 async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions) {
     let w = World::new(opts).await;
-    let url = |role: &str| {
-        format!(
-            "postgres://{role}@{}:{}/{}",
-            w.opts.get_host(),
-            w.opts.get_port(),
-            w.opts.get_database().unwrap()
-        )
-    };
     let check = || {
         tenant_cli::Command::Check(tenant_cli::CheckArgs {
             connect: tenant_cli::ConnectArgs {
-                database_url: Some(url(APP_ROLE)),
-                system_url: Some(url(SYSTEM_ROLE)),
+                database_url: Some(w.db.app_url()),
+                system_url: Some(w.db.system_url()),
             },
             tenant_column: "tenant_id".into(),
             json: false,
@@ -213,15 +204,17 @@ async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions)
     );
 
     // A definer function whose body is no longer the one the crate ships
-    // is reported again.
+    // is reported again: it reads a tenant table as its owner (the
+    // migration owner, which row-level security is forced on, so only
+    // what it reads makes it a finding).
     let owner = sqlx::PgPool::connect_with(w.opts.clone()).await.unwrap();
     owner
         .execute(
             "CREATE OR REPLACE FUNCTION tenancy.my_tenants() \
              RETURNS TABLE (tenant_id uuid, slug text, name text, role text) \
              LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp \
-             AS $fn$ SELECT m.tenant, t.slug, t.name, m.role \
-             FROM tenancy.member_tenants m JOIN public.tenants t ON t.id = m.tenant $fn$",
+             AS $fn$ SELECT m.tenant_id, t.slug, t.name, m.role \
+             FROM public.memberships m JOIN public.tenants t ON t.id = m.tenant_id $fn$",
         )
         .await
         .unwrap();

@@ -91,9 +91,9 @@ pub enum Context {
 /// the same test on the same server collides with it (sqlx names a
 /// test's database after the test's path).
 ///
-/// [`close`](TestDb::close) at the end drops the roles (and the database
-/// `create` made); see [`TestRoles`] for what happens to those of a test
-/// that failed.
+/// [`close`](TestDb::close) at the end, or dropping the `TestDb`, drops
+/// the roles (and the database `create` made); see [`TestRoles`] for what
+/// happens to those of a test that failed.
 #[derive(Debug)]
 pub struct TestDb {
     roles: TestRoles,
@@ -103,6 +103,8 @@ pub struct TestDb {
     tenants: Vec<Tenant>,
     /// The database, when [`TestDbBuilder::create`] made it.
     own: Option<OwnDatabase>,
+    /// Whether [`TestDb::close`] ran (else dropping cleans up).
+    closed: bool,
 }
 
 /// A database [`TestDbBuilder::create`] made, dropped by
@@ -235,6 +237,7 @@ impl TestDbBuilder {
             system,
             tenants: Vec::with_capacity(self.tenants.len()),
             own: None,
+            closed: false,
         };
         for name in &self.tenants {
             let tenant = db.create_tenant(name).await?;
@@ -547,17 +550,62 @@ impl TestDb {
     }
 
     /// Closes both pools and drops the roles with what they own, and the
-    /// database too when [`TestDbBuilder::create`] made it. Call it at the
-    /// end of a test; a test that fails before keeps its roles until its
-    /// database is gone (see [`TestRoles`]). Clones of the pools (a server
-    /// task's, say) are closed too.
-    pub async fn close(self) -> Result<(), SetupError> {
+    /// database too when [`TestDbBuilder::create`] made it; says what
+    /// failed. Dropping a `TestDb` does the same (and prints what
+    /// failed), except while the thread panics: a test that fails keeps
+    /// its roles until its database is gone (see [`TestRoles`]). Clones of
+    /// the pools (a server task's, say) are closed too.
+    pub async fn close(mut self) -> Result<(), SetupError> {
+        self.closed = true;
         self.app.close();
         self.system.close();
-        self.roles.remove().await?;
-        match self.own {
-            Some(own) => drop_database(&own.server, &own.name).await,
-            None => Ok(()),
+        clean_up(self.roles.clone(), self.own.take(), 40).await
+    }
+}
+
+/// Drops the roles, and the database when `create` made it. `patience`:
+/// see [`TestRoles::remove_after`].
+async fn clean_up(
+    roles: TestRoles,
+    own: Option<OwnDatabase>,
+    patience: u32,
+) -> Result<(), SetupError> {
+    roles.remove_after(patience).await?;
+    match own {
+        Some(own) => drop_database(&own.server, &own.name).await,
+        None => Ok(()),
+    }
+}
+
+impl Drop for TestDb {
+    /// What [`close`](TestDb::close) does, for a test that did not call
+    /// it: on a thread of its own, which the dropping thread waits for.
+    /// Not while a test fails (the thread panics): its roles and database
+    /// stay for a look (see [`TestRoles`]).
+    fn drop(&mut self) {
+        if self.closed || std::thread::panicking() {
+            return;
+        }
+        self.app.close();
+        self.system.close();
+        let (roles, own) = (self.roles.clone(), self.own.take());
+        let cleaned = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            // The dropping thread waits, so its runtime cannot close the
+            // connections of transactions dropped just before: end their
+            // sessions at once.
+            runtime
+                .block_on(clean_up(roles, own, 0))
+                .map_err(|e| e.to_string())
+        })
+        .join();
+        match cleaned {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("tenant-testing: cleaning up the test database failed: {e}"),
+            Err(_) => eprintln!("tenant-testing: cleaning up the test database panicked"),
         }
     }
 }

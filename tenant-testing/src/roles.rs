@@ -26,9 +26,9 @@ const MARKER: &str = "tenant-testing: a role of the test database with oid ";
 ///
 /// # Clean-up
 ///
-/// [`TestDb::close`](crate::TestDb::close) (or [`TestRoles::remove`] here)
-/// drops the roles with everything they own at the end of a test that
-/// passed. A test that failed keeps them with its database, for a look;
+/// [`TestDb::close`](crate::TestDb::close), or dropping the `TestDb`
+/// (or [`TestRoles::remove`] here), drops the roles with everything they
+/// own at the end of a test that passed. A test that failed keeps them with its database, for a look;
 /// once that database is gone (sqlx drops it when the test next runs),
 /// the next set-up anywhere on the server drops its roles
 /// ([`TestRoles::drop_stale`]): each role is marked with its database's
@@ -229,6 +229,12 @@ impl TestRoles {
     /// admin. Close the pools that log in as them first: sessions of
     /// theirs still open after a few seconds are terminated.
     pub async fn remove(self) -> Result<(), SetupError> {
+        self.remove_after(40).await
+    }
+
+    /// [`remove`](Self::remove), terminating the roles' sessions still
+    /// open after `patience` rounds of 50 ms.
+    pub(crate) async fn remove_after(self, patience: u32) -> Result<(), SetupError> {
         let mut conn = PgConnection::connect_with(&self.admin)
             .await
             .doing("connecting as the admin")?;
@@ -248,7 +254,7 @@ impl TestRoles {
             if left == 0 {
                 break;
             }
-            let wait = if round >= 40 {
+            let wait = if round >= patience {
                 "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = ANY($1)"
             } else {
                 "SELECT pg_catalog.pg_sleep(0.05) WHERE $1::name[] IS NOT NULL"

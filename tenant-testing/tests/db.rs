@@ -433,3 +433,26 @@ async fn the_urls_log_in_as_the_roles() {
     }
     db.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn dropping_cleans_up_as_close_does() {
+    let db = TestDb::create().await.unwrap();
+    let name = db
+        .roles()
+        .admin_options()
+        .get_database()
+        .unwrap()
+        .to_owned();
+    let names = db.roles().names().clone();
+    let app = db.app().clone();
+    drop(db);
+    assert!(
+        !database_exists(&server(), &name).await,
+        "{name} outlives drop"
+    );
+    for role in [names.owner(), names.app(), names.system()] {
+        assert!(!role_exists(&server(), role).await, "{role} outlives drop");
+    }
+    // The clone of the pool is closed with it.
+    assert!(app.begin(uuid::Uuid::new_v4().into()).await.is_err());
+}
