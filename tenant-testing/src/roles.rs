@@ -33,11 +33,20 @@ const MARKER: &str = "tenant-testing: a role of the test database with oid ";
 /// the next set-up anywhere on the server drops its roles
 /// ([`TestRoles::drop_stale`]): each role is marked with its database's
 /// oid.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TestRoles {
     names: Roles,
     admin: PgConnectOptions,
     passwords: [String; 3],
+}
+
+impl std::fmt::Debug for TestRoles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestRoles")
+            .field("names", &self.names)
+            .field("database", &self.admin.get_database())
+            .finish_non_exhaustive()
+    }
 }
 
 impl TestRoles {

@@ -456,3 +456,22 @@ async fn dropping_cleans_up_as_close_does() {
     // The clone of the pool is closed with it.
     assert!(app.begin(uuid::Uuid::new_v4().into()).await.is_err());
 }
+
+#[tokio::test]
+async fn a_role_that_is_not_a_superuser_cannot_set_up() {
+    let db = TestDb::create().await.unwrap();
+    // The migration owner may create in its database, not roles.
+    let got = TestRoles::create(&db.owner_options()).await;
+    assert!(
+        matches!(&got, Err(SetupError::NotSuperuser { user }) if user == db.roles().names().owner()),
+        "{got:?}"
+    );
+    // Nor does Debug show the roles' passwords.
+    let shown = format!("{:?}", db.roles());
+    assert!(shown.contains(db.roles().names().app()), "{shown}");
+    let url = db.app_url();
+    let password = url.split('@').next().unwrap().rsplit(':').next().unwrap();
+    assert_eq!(password.len(), 32, "{url}");
+    assert!(!shown.contains(password), "{shown}");
+    db.close().await.unwrap();
+}
