@@ -383,7 +383,8 @@ async fn apply(conn: &mut PgConnection, sql: &str) -> Result<(), SetupError> {
 }
 
 /// A table the superuser made (sqlx's migrations, say) would be owned by
-/// it, and the owner's DDL could not alter it.
+/// it, and the owner's DDL could not alter it. What an extension of the
+/// template database brought along does not count.
 async fn refuse_non_empty(admin: &PgConnectOptions) -> Result<(), SetupError> {
     let mut conn = PgConnection::connect_with(admin)
         .await
@@ -393,6 +394,9 @@ async fn refuse_non_empty(admin: &PgConnectOptions) -> Result<(), SetupError> {
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
            AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%' \
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d \
+                           WHERE d.classid = 'pg_catalog.pg_class'::regclass \
+                             AND d.objid = c.oid AND d.deptype = 'e') \
          ORDER BY 1 LIMIT 1",
     )
     .fetch_optional(&mut conn)

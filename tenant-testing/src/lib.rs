@@ -22,6 +22,11 @@
 //!   the system role, and two tenants (more with
 //!   [`TestDbBuilder::tenants`] or [`TestDb::create_tenant`]).
 //!
+//! The pool enters tenants with the strongest mechanism the server offers;
+//! [`Context::PlainSql`] tests as on a managed service that loads no
+//! extension (with `PoolOptions::transaction_pooler(true)` for the app
+//! pool, as behind PgBouncer).
+//!
 //! In a plain `#[tokio::test]`, [`TestDb::create`] makes a database of
 //! its own first, with a random name (sqlx names a test's database after
 //! the test's path, so two checkouts running the same test on one server

@@ -225,6 +225,20 @@ async fn a_database_the_superuser_filled_is_refused(_: PgPoolOptions, opts: PgCo
     );
 }
 
+/// What an extension brought along (one in the template database, say)
+/// is no table of the superuser's.
+#[sqlx::test(migrations = false)]
+async fn an_extensions_relations_do_not_count(_: PgPoolOptions, opts: PgConnectOptions) {
+    let mut admin = PgConnection::connect_with(&opts).await.unwrap();
+    sqlx::raw_sql("CREATE EXTENSION pg_buffercache")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let db = TestDb::setup(&opts).await.unwrap();
+    db.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn roles_are_new_for_each_set_up_and_stale_ones_are_dropped() {
     let db = TestDb::create().await.unwrap();
