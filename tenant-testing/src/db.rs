@@ -15,7 +15,7 @@ use crate::roles::TestRoles;
 #[derive(Debug, Clone)]
 enum Schema {
     /// `emit-rls`'s DDL for the models linked into the test binary.
-    Models { allow_none: bool },
+    Models,
     /// The app's own migrations (`sqlx::migrate!()`).
     Migrations(&'static Migrator),
     /// SQL of the test's own.
@@ -129,6 +129,7 @@ const STALE_AFTER_SECS: u64 = 3600;
 #[must_use = "a builder does nothing until .setup(..)"]
 pub struct TestDbBuilder {
     schema: Schema,
+    allow_no_models: bool,
     context: Context,
     tenants: Vec<String>,
     app_pool: PoolOptions<TenantMode>,
@@ -138,7 +139,8 @@ pub struct TestDbBuilder {
 impl Default for TestDbBuilder {
     fn default() -> Self {
         Self {
-            schema: Schema::Models { allow_none: false },
+            schema: Schema::Models,
+            allow_no_models: false,
             context: Context::Strongest,
             tenants: vec!["Tenant A".to_owned(), "Tenant B".to_owned()],
             app_pool: PoolOptions::new().max_connections(4),
@@ -168,7 +170,7 @@ impl TestDbBuilder {
     /// linked into the test binary (only the tenants table and the
     /// tenancy schema are made), instead of [`SetupError::NoModels`].
     pub fn allow_no_models(mut self) -> Self {
-        self.schema = Schema::Models { allow_none: true };
+        self.allow_no_models = true;
         self
     }
 
@@ -311,9 +313,9 @@ impl TestDbBuilder {
             .doing("connecting as the migration owner")?;
         match &self.schema {
             Schema::Migrations(migrator) => migrator.run(&mut owner).await?,
-            Schema::Models { allow_none } => {
+            Schema::Models => {
                 let tables = registry::tables()?;
-                if tables.is_empty() && !allow_none {
+                if tables.is_empty() && !self.allow_no_models {
                     return Err(SetupError::NoModels);
                 }
                 apply(&mut owner, &ddl::emit(tables)).await?;
