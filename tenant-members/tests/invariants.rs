@@ -1,6 +1,6 @@
 //! The membership invariants, as the application role (RLS applies, it
 //! owns nothing) with two tenants and four users, each in a fresh
-//! database (`#[sqlx::test]`) that tenant-testing sets up.
+//! database that tenant-testing creates and sets up.
 
 use std::time::Duration;
 
@@ -9,7 +9,6 @@ mod common;
 use common::{World, user};
 
 use sqlx::Executor as _;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_members::{Membership, Role};
 use tenant_runtime::Error;
 use tenant_test_support::mechanism::Mechanism;
@@ -22,12 +21,9 @@ fn needs(result: Result<impl std::fmt::Debug, Error>, role: &str) {
     }
 }
 
-#[sqlx::test]
-async fn only_admins_change_memberships_and_only_owners_touch_the_owner_role(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn only_admins_change_memberships_and_only_owners_touch_the_owner_role() {
+    let w = World::new().await;
     let eve = user();
     // A member cannot add anyone; an admin can, but not an owner, nor
     // promote or demote one.
@@ -89,9 +85,9 @@ async fn only_admins_change_memberships_and_only_owners_touch_the_owner_role(
     );
 }
 
-#[sqlx::test]
-async fn the_last_owner_cannot_leave_or_be_demoted(_: PgPoolOptions, opts: PgConnectOptions) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn the_last_owner_cannot_leave_or_be_demoted() {
+    let w = World::new().await;
     let last = |r: Result<(), Error>| match r {
         Err(Error::LastOwner { tenant }) => assert_eq!(tenant, w.acme()),
         other => panic!("expected LastOwner, got {other:?}"),
@@ -116,12 +112,9 @@ async fn the_last_owner_cannot_leave_or_be_demoted(_: PgPoolOptions, opts: PgCon
     needs(w.add(w.ada, user(), Role::Viewer).await, "admin");
 }
 
-#[sqlx::test]
-async fn two_owners_demoting_each_other_at_once_leave_one(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn two_owners_demoting_each_other_at_once_leave_one() {
+    let w = World::new().await;
     w.set_role(w.ada, w.bob, Role::Owner).await.unwrap();
     let (ada_row, bob_row) = (
         w.membership(w.ada).await.unwrap(),
@@ -172,9 +165,9 @@ async fn two_owners_demoting_each_other_at_once_leave_one(
 /// `tenant check` passes on a database with the memberships table, its
 /// constraint and its trigger, as the application role (the probe
 /// entering a tenant with the pools' context key).
-#[sqlx::test]
-async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn check_passes_with_memberships() {
+    let w = World::new().await;
     let check = || {
         tenant_cli::Command::Check(tenant_cli::CheckArgs {
             connect: tenant_cli::ConnectArgs {
@@ -228,9 +221,9 @@ async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions)
 
 /// A user lists their own organisations, with no tenant and without the
 /// system role, and nobody else's; the mirror behind it is unreadable.
-#[sqlx::test]
-async fn a_user_lists_their_own_organisations_only(_: PgPoolOptions, opts: PgConnectOptions) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn a_user_lists_their_own_organisations_only() {
+    let w = World::new().await;
     let (acme, globex) = (w.tenants[0], w.tenants[1]);
     // Dan (Globex's owner) makes Ada a viewer there.
     let tx = w.app.begin_as(globex, w.dan).await.unwrap();
@@ -287,12 +280,9 @@ async fn a_user_lists_their_own_organisations_only(_: PgPoolOptions, opts: PgCon
     drop(tx);
 }
 
-#[sqlx::test]
-async fn the_role_arrives_with_begin_and_is_that_of_begin(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn the_role_arrives_with_begin_and_is_that_of_begin() {
+    let w = World::new().await;
     roles_arrive_with_begin(&w).await;
     // No user, no role.
     let tx = w.app.begin(w.acme()).await.unwrap();
@@ -356,14 +346,14 @@ async fn roles_arrive_with_begin(w: &World) {
 
 /// The same under the extension and bound tokens, whose begin message asks
 /// `tenancy.user_in_entered_tenant()` for it.
-#[sqlx::test]
-async fn the_role_arrives_with_begin_under_the_extension(_: PgPoolOptions, opts: PgConnectOptions) {
-    let w = World::with_mechanism(opts, Mechanism::Extension).await;
+#[tokio::test]
+async fn the_role_arrives_with_begin_under_the_extension() {
+    let w = World::with_mechanism(Mechanism::Extension).await;
     roles_arrive_with_begin(&w).await;
 }
 
-#[sqlx::test]
-async fn the_role_arrives_with_begin_with_bound_tokens(_: PgPoolOptions, opts: PgConnectOptions) {
-    let w = World::with_mechanism(opts, Mechanism::Bound).await;
+#[tokio::test]
+async fn the_role_arrives_with_begin_with_bound_tokens() {
+    let w = World::with_mechanism(Mechanism::Bound).await;
     roles_arrive_with_begin(&w).await;
 }

@@ -39,13 +39,15 @@ pub(crate) fn user() -> UserId {
 }
 
 impl World {
-    pub(crate) async fn new(opts: PgConnectOptions) -> World {
-        Self::with_mechanism(opts, Mechanism::Session).await
+    pub(crate) async fn new() -> World {
+        Self::with_mechanism(Mechanism::Session).await
     }
 
     /// The same world, the application role entering tenants with
-    /// `mechanism` (connected directly: not through PgBouncer).
-    pub(crate) async fn with_mechanism(opts: PgConnectOptions, mechanism: Mechanism) -> World {
+    /// `mechanism` (connected directly: not through PgBouncer), in a
+    /// database of its own (`TestDb::create`: a random name, so a checkout
+    /// running the same tests on the same server never collides).
+    pub(crate) async fn with_mechanism(mechanism: Mechanism) -> World {
         assert_ne!(mechanism, Mechanism::PgBouncer, "connected directly");
         tenant_members::link();
         let ddl = ddl::emit(registry::tables().unwrap());
@@ -66,9 +68,10 @@ impl World {
             )
             .system_pool(PoolOptions::new().max_connections(1))
             .tenants(["Acme", "Globex"])
-            .setup(&opts)
+            .create()
             .await
             .unwrap();
+        let opts = db.roles().admin_options();
         let (app, system) = (db.app().clone(), db.system().clone());
         assert_eq!(app.mechanism(), Some(mechanism.expected()));
         let [acme, globex] = db.tenant_ids();

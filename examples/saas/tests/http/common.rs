@@ -1,18 +1,19 @@
-//! A fresh, empty database per test (`#[sqlx::test(migrations = false)]`:
-//! sqlx would otherwise apply `migrations/` as the superuser), set up by
-//! tenant-testing the way the README deploys: roles of the test's own
-//! (what `saas-tenant roles --apply` makes), the committed migrations
-//! applied by the owner, the grants again, a context key; then two
-//! tenants with an owner each (Ada of Acme, Dan of Globex), and the
-//! service on an ephemeral port of 127.0.0.1, connected as the
-//! application role (and the system role, for sign-up). Tokens come from
-//! tenant-testing's minter for the service's own verifier.
+//! A fresh database per test, made and set up by tenant-testing
+//! (`TestDb::create`: a random name, so a checkout running the same tests
+//! on the same server never collides with these) the way the README
+//! deploys: roles of the test's own (what `saas-tenant roles --apply`
+//! makes), the committed migrations applied by the owner, the grants
+//! again, a context key; then two tenants with an owner each (Ada of
+//! Acme, Dan of Globex), and the service on an ephemeral port of
+//! 127.0.0.1, connected as the application role (and the system role,
+//! for sign-up). Tokens come from tenant-testing's minter for the
+//! service's own verifier. Under `#[sqlx::test(migrations = false)]`,
+//! `.setup(&opts)` in place of `.create()` sets up sqlx's database.
 
 use std::net::SocketAddr;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use sqlx::postgres::PgConnectOptions;
 use tenant_members::{Membership, Role};
 use tenant_runtime::{SystemPool, Tenant, TenantId, TenantPool, UserId};
 use tenant_saas_example::{auth, db, router};
@@ -36,11 +37,11 @@ pub(crate) struct Service {
 }
 
 impl Service {
-    pub(crate) async fn start(opts: PgConnectOptions) -> Service {
+    pub(crate) async fn start() -> Service {
         let db = TestDb::builder()
             .migrations(&db::MIGRATOR)
             .tenants(["Acme", "Globex"])
-            .setup(&opts)
+            .create()
             .await
             .expect("the test database is set up");
         let (app, system) = (db.app().clone(), db.system().clone());

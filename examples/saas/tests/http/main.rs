@@ -7,7 +7,6 @@ mod upgrade;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_saas_example::auth;
 use tenant_testing::{SigningKey, TestTokens};
 
@@ -22,12 +21,9 @@ fn names(page: &Value) -> Vec<String> {
         .collect()
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_tenant_never_sees_or_reaches_another_tenants_rows(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let s = Service::start(opts).await;
+#[tokio::test]
+async fn a_tenant_never_sees_or_reaches_another_tenants_rows() {
+    let s = Service::start().await;
     let (a, b) = (s.token(0), s.token(1));
     let made = s
         .post(
@@ -66,12 +62,9 @@ async fn a_tenant_never_sees_or_reaches_another_tenants_rows(
     s.stop().await;
 }
 
-#[sqlx::test(migrations = false)]
-async fn pages_follow_each_other_and_bad_pages_are_refused(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let s = Service::start(opts).await;
+#[tokio::test]
+async fn pages_follow_each_other_and_bad_pages_are_refused() {
+    let s = Service::start().await;
     let a = s.token(0);
     let expected: Vec<String> = (0..7).map(|i| format!("project {i}")).collect();
     for name in &expected {
@@ -109,9 +102,9 @@ async fn pages_follow_each_other_and_bad_pages_are_refused(
     s.stop().await;
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_failed_request_leaves_none_of_its_writes(_: PgPoolOptions, opts: PgConnectOptions) {
-    let s = Service::start(opts).await;
+#[tokio::test]
+async fn a_failed_request_leaves_none_of_its_writes() {
+    let s = Service::start().await;
     let a = s.token(0);
     // The project and the first task are written before the empty title
     // is found; the 400 rolls both back.
@@ -148,9 +141,9 @@ async fn a_failed_request_leaves_none_of_its_writes(_: PgPoolOptions, opts: PgCo
     s.stop().await;
 }
 
-#[sqlx::test(migrations = false)]
-async fn each_refusal_has_its_status_and_code(_: PgPoolOptions, opts: PgConnectOptions) {
-    let s = Service::start(opts).await;
+#[tokio::test]
+async fn each_refusal_has_its_status_and_code() {
+    let s = Service::start().await;
     let a = s.token(0);
     let t = &s.tokens;
     let stranger = t.sign(&t.claims(Some(uuid::Uuid::new_v4().into()), "x"));
