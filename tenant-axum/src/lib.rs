@@ -32,9 +32,5 @@ pub use resolve::{Accept, ResolveError, Resolvers};
 pub use tenant_ref::{InvalidSlug, MAX_SLUG_LEN, Resolved, Slug, Source, TenantRef};
 pub use tx::RequestTx;
 
-/// The workspace README's quick start and web example, compiled as
-/// doctests (here, where both crates are in reach) so they cannot drift
-/// from the API.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
+// The workspace README's examples are compiled as doctests in
+// tenant-testing, where every crate they use is in reach.

@@ -1,6 +1,6 @@
 //! The membership invariants, as the application role (RLS applies, it
 //! owns nothing) with two tenants and four users, each in a fresh
-//! database (`#[sqlx::test]`).
+//! database that tenant-testing creates and sets up.
 
 use std::time::Duration;
 
@@ -9,11 +9,9 @@ mod common;
 use common::{World, user};
 
 use sqlx::Executor as _;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_members::{Membership, Role};
 use tenant_runtime::Error;
 use tenant_test_support::mechanism::Mechanism;
-use tenant_test_support::setup::{APP_ROLE, SYSTEM_ROLE};
 use uuid::Uuid;
 
 fn needs(result: Result<impl std::fmt::Debug, Error>, role: &str) {
@@ -23,12 +21,9 @@ fn needs(result: Result<impl std::fmt::Debug, Error>, role: &str) {
     }
 }
 
-#[sqlx::test]
-async fn only_admins_change_memberships_and_only_owners_touch_the_owner_role(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn only_admins_change_memberships_and_only_owners_touch_the_owner_role() {
+    let w = World::new().await;
     let eve = user();
     // A member cannot add anyone; an admin can, but not an owner, nor
     // promote or demote one.
@@ -90,9 +85,9 @@ async fn only_admins_change_memberships_and_only_owners_touch_the_owner_role(
     );
 }
 
-#[sqlx::test]
-async fn the_last_owner_cannot_leave_or_be_demoted(_: PgPoolOptions, opts: PgConnectOptions) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn the_last_owner_cannot_leave_or_be_demoted() {
+    let w = World::new().await;
     let last = |r: Result<(), Error>| match r {
         Err(Error::LastOwner { tenant }) => assert_eq!(tenant, w.acme()),
         other => panic!("expected LastOwner, got {other:?}"),
@@ -117,12 +112,9 @@ async fn the_last_owner_cannot_leave_or_be_demoted(_: PgPoolOptions, opts: PgCon
     needs(w.add(w.ada, user(), Role::Viewer).await, "admin");
 }
 
-#[sqlx::test]
-async fn two_owners_demoting_each_other_at_once_leave_one(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn two_owners_demoting_each_other_at_once_leave_one() {
+    let w = World::new().await;
     w.set_role(w.ada, w.bob, Role::Owner).await.unwrap();
     let (ada_row, bob_row) = (
         w.membership(w.ada).await.unwrap(),
@@ -173,22 +165,14 @@ async fn two_owners_demoting_each_other_at_once_leave_one(
 /// `tenant check` passes on a database with the memberships table, its
 /// constraint and its trigger, as the application role (the probe
 /// entering a tenant with the pools' context key).
-#[sqlx::test]
-async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions) {
-    let w = World::new(opts).await;
-    let url = |role: &str| {
-        format!(
-            "postgres://{role}@{}:{}/{}",
-            w.opts.get_host(),
-            w.opts.get_port(),
-            w.opts.get_database().unwrap()
-        )
-    };
+#[tokio::test]
+async fn check_passes_with_memberships() {
+    let w = World::new().await;
     let check = || {
         tenant_cli::Command::Check(tenant_cli::CheckArgs {
             connect: tenant_cli::ConnectArgs {
-                database_url: Some(url(APP_ROLE)),
-                system_url: Some(url(SYSTEM_ROLE)),
+                database_url: Some(w.db.app_url()),
+                system_url: Some(w.db.system_url()),
             },
             tenant_column: "tenant_id".into(),
             json: false,
@@ -213,15 +197,17 @@ async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions)
     );
 
     // A definer function whose body is no longer the one the crate ships
-    // is reported again.
+    // is reported again: it reads a tenant table as its owner (the
+    // migration owner, which row-level security is forced on, so only
+    // what it reads makes it a finding).
     let owner = sqlx::PgPool::connect_with(w.opts.clone()).await.unwrap();
     owner
         .execute(
             "CREATE OR REPLACE FUNCTION tenancy.my_tenants() \
              RETURNS TABLE (tenant_id uuid, slug text, name text, role text) \
              LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp \
-             AS $fn$ SELECT m.tenant, t.slug, t.name, m.role \
-             FROM tenancy.member_tenants m JOIN public.tenants t ON t.id = m.tenant $fn$",
+             AS $fn$ SELECT m.tenant_id, t.slug, t.name, m.role \
+             FROM public.memberships m JOIN public.tenants t ON t.id = m.tenant_id $fn$",
         )
         .await
         .unwrap();
@@ -235,9 +221,9 @@ async fn check_passes_with_memberships(_: PgPoolOptions, opts: PgConnectOptions)
 
 /// A user lists their own organisations, with no tenant and without the
 /// system role, and nobody else's; the mirror behind it is unreadable.
-#[sqlx::test]
-async fn a_user_lists_their_own_organisations_only(_: PgPoolOptions, opts: PgConnectOptions) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn a_user_lists_their_own_organisations_only() {
+    let w = World::new().await;
     let (acme, globex) = (w.tenants[0], w.tenants[1]);
     // Dan (Globex's owner) makes Ada a viewer there.
     let tx = w.app.begin_as(globex, w.dan).await.unwrap();
@@ -294,12 +280,9 @@ async fn a_user_lists_their_own_organisations_only(_: PgPoolOptions, opts: PgCon
     drop(tx);
 }
 
-#[sqlx::test]
-async fn the_role_arrives_with_begin_and_is_that_of_begin(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn the_role_arrives_with_begin_and_is_that_of_begin() {
+    let w = World::new().await;
     roles_arrive_with_begin(&w).await;
     // No user, no role.
     let tx = w.app.begin(w.acme()).await.unwrap();
@@ -363,15 +346,15 @@ async fn roles_arrive_with_begin(w: &World) {
 
 /// The same under the extension and bound tokens, whose begin message asks
 /// `tenancy.user_in_entered_tenant()` for it.
-#[sqlx::test]
-async fn the_role_arrives_with_begin_under_the_extension(_: PgPoolOptions, opts: PgConnectOptions) {
-    let w = World::with_mechanism(opts, Mechanism::Extension).await;
+#[tokio::test]
+async fn the_role_arrives_with_begin_under_the_extension() {
+    let w = World::with_mechanism(Mechanism::Extension).await;
     roles_arrive_with_begin(&w).await;
 }
 
-#[sqlx::test]
-async fn the_role_arrives_with_begin_with_bound_tokens(_: PgPoolOptions, opts: PgConnectOptions) {
-    let w = World::with_mechanism(opts, Mechanism::Bound).await;
+#[tokio::test]
+async fn the_role_arrives_with_begin_with_bound_tokens() {
+    let w = World::with_mechanism(Mechanism::Bound).await;
     roles_arrive_with_begin(&w).await;
 }
 

@@ -6,7 +6,6 @@ mod common;
 use common::World;
 
 use sqlx::Executor as _;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_members::{Invitation, InvitationToken, Role, accept_invitation, users};
 use tenant_runtime::{Error, InvitationRefusal, UserId};
 use time::Duration;
@@ -49,12 +48,9 @@ impl World {
     }
 }
 
-#[sqlx::test]
-async fn users_see_themselves_and_their_tenants_members_only(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn users_see_themselves_and_their_tenants_members_only() {
+    let w = World::new().await;
     // Outside a tenant: one's own row, and nobody else's.
     let tx = w.app.begin_global_as(w.cy).await.unwrap();
     let me = users::current_user(&tx).await.unwrap().unwrap();
@@ -130,12 +126,9 @@ async fn users_see_themselves_and_their_tenants_members_only(
     assert_eq!(me.email, "cy@example.com");
 }
 
-#[sqlx::test]
-async fn an_invitation_is_accepted_once_by_its_emails_user_before_it_expires(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn an_invitation_is_accepted_once_by_its_emails_user_before_it_expires() {
+    let w = World::new().await;
     let eve = w.sign_up("Eve@Example.com").await;
     let frank = w.sign_up("frank@example.com").await;
     let (row, token) = w
@@ -217,12 +210,9 @@ async fn an_invitation_is_accepted_once_by_its_emails_user_before_it_expires(
     );
 }
 
-#[sqlx::test]
-async fn only_admins_invite_only_owners_invite_owners_and_sql_cannot_rearm_one(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let w = World::new(opts).await;
+#[tokio::test]
+async fn only_admins_invite_only_owners_invite_owners_and_sql_cannot_rearm_one() {
+    let w = World::new().await;
     let needs = |result: Result<_, Error>, role: &str| match result {
         Err(Error::MembershipChangeRefused { needed }) => assert_eq!(needed, role),
         other => panic!("expected a refusal that needs {role}, got {other:?}"),

@@ -63,17 +63,6 @@ pub fn mint_user(
     sign(secret, None, &user.to_string(), expires_in)
 }
 
-/// Like [`mint`], with any text as the tenant claim (tests use it to send
-/// a malformed one).
-pub fn mint_claim(
-    secret: &str,
-    tenant_claim: &str,
-    user: &str,
-    expires_in: i64,
-) -> Result<String, jsonwebtoken::errors::Error> {
-    sign(secret, Some(tenant_claim), user, expires_in)
-}
-
 fn sign(
     secret: &str,
     tenant_claim: Option<&str>,

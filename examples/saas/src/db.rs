@@ -6,9 +6,9 @@ use std::str::FromStr as _;
 use sqlx::Connection as _;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use tenant_cli::{AdminArgs, Command, ConnectArgs, RolesArgs};
+use tenant_runtime::ddl::Roles;
 use tenant_runtime::tx::ContextKey;
-use tenant_runtime::{SystemPool, TenantPool};
+use tenant_runtime::{SystemPool, TenantPool, registry};
 
 use crate::config::StartError;
 
@@ -23,36 +23,27 @@ pub struct RoleNames<'a> {
     pub system: &'a str,
 }
 
-/// What `saas-tenant roles --apply` does, from code (the tests and the
-/// benchmark set their databases up with it): creates the roles if needed
-/// and grants on the database `admin` (a superuser's options) points at.
-/// The command runs its own runtime, so it gets a blocking thread.
+/// What `saas-tenant roles --apply` does, from code (the benchmark sets
+/// its database up with it; the tests use tenant-testing, which gives each
+/// test roles of its own): creates the roles if needed and grants on the
+/// database `admin` (a superuser's options) points at, with the SQL of
+/// `tenant_runtime::ddl::Roles` for the linked models, in one transaction.
 pub async fn apply_roles(admin: &PgConnectOptions, roles: RoleNames<'_>) -> Result<(), StartError> {
-    let admin_url = format!(
-        "postgres://{}@{}:{}/{}",
-        admin.get_username(),
-        admin.get_host(),
-        admin.get_port(),
-        admin.get_database().unwrap_or("postgres")
-    );
-    let command = Command::Roles(RolesArgs {
-        app_role: Some(roles.app.to_owned()),
-        system_role: Some(roles.system.to_owned()),
-        owner_role: roles.owner.to_owned(),
-        connect: ConnectArgs {
-            database_url: None,
-            system_url: None,
-        },
-        apply: true,
-        admin: AdminArgs {
-            admin_url: Some(admin_url),
-        },
-    });
-    match tokio::task::spawn_blocking(move || command.run()).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(StartError::Roles(e)),
-        Err(panicked) => Err(StartError::Roles(anyhow::Error::new(panicked))),
-    }
+    let failed = |e: anyhow::Error| StartError::Roles(e);
+    let roles = Roles::new(roles.owner, roles.app, roles.system).map_err(|e| failed(e.into()))?;
+    let tables = registry::tables().map_err(|e| failed(e.into()))?;
+    let mut conn = PgConnection::connect_with(admin)
+        .await
+        .map_err(|e| failed(e.into()))?;
+    let mut tx = conn.begin().await.map_err(|e| failed(e.into()))?;
+    sqlx::raw_sql(&roles.sql(tables))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| failed(e.into()))?;
+    tx.commit().await.map_err(|e| failed(e.into()))?;
+    // A failed close only means the server already dropped it.
+    let _ = conn.close().await;
+    Ok(())
 }
 
 /// `examples/saas/migrations`: the `emit-rls` output for the models
@@ -81,8 +72,8 @@ pub async fn migrate(owner: PgConnectOptions) -> Result<(), StartError> {
 }
 
 /// Makes a context key and installs it as the owner, under the next free
-/// id: what `saas-tenant context-key new` does, for the tests and the
-/// benchmark, which each need a key of their own database. The key goes
+/// id: what `saas-tenant context-key new` does, for the benchmark, which
+/// needs a key of its own database (tenant-testing installs the tests'). The key goes
 /// in as a bind parameter, so its bytes are in no query text.
 pub async fn new_context_key(owner: PgConnectOptions) -> Result<ContextKey, StartError> {
     let mut conn = PgConnection::connect_with(&owner)
@@ -105,9 +96,9 @@ pub async fn new_context_key(owner: PgConnectOptions) -> Result<ContextKey, Star
     Ok(key)
 }
 
-/// The application role's pool: every `TenantPool` of the example, its
-/// tests and its benchmark is opened here, with the context key `key`
-/// proves (see SECURITY.md).
+/// The application role's pool: every `TenantPool` of the example and its
+/// benchmark is opened here (the tests get theirs from tenant-testing),
+/// with the context key `key` proves (see SECURITY.md).
 pub async fn tenant_pool(
     app: PgConnectOptions,
     max_connections: usize,

@@ -153,6 +153,23 @@ impl JwtVerifier {
         Ok(self.with(|s| s.algorithms = algorithms))
     }
 
+    /// The audiences `aud` must name one of (`None`: not checked). A
+    /// token issuer, or tenant-testing's token minter, reads them to make
+    /// tokens this verifier accepts.
+    pub fn accepted_audiences(&self) -> Option<&[String]> {
+        self.inner.audience.as_deref()
+    }
+
+    /// The issuers `iss` must be one of (`None`: not checked).
+    pub fn accepted_issuers(&self) -> Option<&[String]> {
+        self.inner.issuer.as_deref()
+    }
+
+    /// The signature algorithms accepted.
+    pub fn accepted_algorithms(&self) -> &[Algorithm] {
+        &self.inner.algorithms
+    }
+
     /// Verifies the token of the `Authorization: Bearer <token>` header
     /// (the scheme case-insensitively), as [`verify`](Self::verify) does;
     /// `None` when there is no such header (other schemes are not this

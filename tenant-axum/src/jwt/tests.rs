@@ -339,6 +339,18 @@ async fn key_sets_choose_by_kid() {
 }
 
 #[test]
+fn says_what_it_accepts() {
+    let v = hs_verifier();
+    assert_eq!(v.accepted_audiences(), Some(&["api".to_owned()][..]));
+    assert_eq!(v.accepted_issuers(), Some(&["https://idp".to_owned()][..]));
+    assert_eq!(v.accepted_algorithms(), &[Algorithm::HS256]);
+    let open = JwtVerifier::new(JwtKeys::rs256_pem(RSA_PUBLIC).unwrap());
+    assert_eq!(open.accepted_audiences(), None);
+    assert_eq!(open.accepted_issuers(), None);
+    assert_eq!(open.accepted_algorithms(), &[Algorithm::RS256]);
+}
+
+#[test]
 fn refuses_bad_configuration() {
     assert!(matches!(
         JwtKeys::hs256(b"short"),

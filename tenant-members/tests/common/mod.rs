@@ -1,19 +1,23 @@
 //! The set-up the tests share: a fresh database with the memberships
-//! table, two tenants and four users, as the application role.
+//! table, two tenants and four users, as the application role, set up by
+//! tenant-testing as a deployment is (roles of the test's own, the DDL
+//! applied by the migration owner, a context key).
 
 #![allow(dead_code)] // each test binary uses part of it
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use tenant_members::{Membership, Role};
 use tenant_runtime::tx::ContextKey;
-use tenant_runtime::{Error, SystemPool, TenantId, TenantPool, UserId, ddl, registry};
+use tenant_runtime::{Error, PoolOptions, SystemPool, TenantId, TenantPool, UserId, ddl, registry};
 use tenant_test_support::mechanism::Mechanism;
-use tenant_test_support::setup::{self, APP_ROLE, SYSTEM_ROLE};
+use tenant_testing::{Context, TestDb};
 use uuid::Uuid;
 
 pub(crate) struct World {
-    /// The database, for the command line.
+    /// The superuser on the database (it may replace what the owner made).
     pub(crate) opts: PgConnectOptions,
+    /// The database and its roles: their URLs for the command line.
+    pub(crate) db: TestDb,
     pub(crate) app: TenantPool,
     pub(crate) system: SystemPool,
     /// Acme and Globex.
@@ -35,44 +39,45 @@ pub(crate) fn user() -> UserId {
 }
 
 impl World {
-    pub(crate) async fn new(opts: PgConnectOptions) -> World {
-        Self::with_mechanism(opts, Mechanism::Session).await
+    pub(crate) async fn new() -> World {
+        Self::with_mechanism(Mechanism::Session).await
     }
 
     /// The same world, the application role entering tenants with
-    /// `mechanism`.
-    pub(crate) async fn with_mechanism(opts: PgConnectOptions, mechanism: Mechanism) -> World {
+    /// `mechanism` (connected directly: not through PgBouncer), in a
+    /// database of its own (`TestDb::create`: a random name, so a checkout
+    /// running the same tests on the same server never collides).
+    pub(crate) async fn with_mechanism(mechanism: Mechanism) -> World {
+        assert_ne!(mechanism, Mechanism::PgBouncer, "connected directly");
         tenant_members::link();
-        let owner = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts.clone())
-            .await
-            .unwrap();
-        let opts_for_cli = opts.clone();
         let ddl = ddl::emit(registry::tables().unwrap());
         assert!(
             ddl.contains("CREATE TRIGGER tenancy_guard_membership"),
             "the extension is emitted"
         );
-        let key = setup::install(&owner, &ddl).await.unwrap();
-        mechanism.install(&owner).await.unwrap();
-        owner.close().await;
-        let app = mechanism
-            .pool_options(key.clone())
-            .max_connections(4)
-            .connect_with(mechanism.connect(&opts, APP_ROLE))
+        let context = match mechanism {
+            Mechanism::Session => Context::PlainSql,
+            _ => Context::Strongest,
+        };
+        let db = TestDb::builder()
+            .context(context)
+            .app_pool(
+                PoolOptions::new()
+                    .max_connections(4)
+                    .transaction_pooler(mechanism.pooler()),
+            )
+            .system_pool(PoolOptions::new().max_connections(1))
+            .tenants(["Acme", "Globex"])
+            .create()
             .await
             .unwrap();
+        let opts = db.roles().admin_options();
+        let (app, system) = (db.app().clone(), db.system().clone());
         assert_eq!(app.mechanism(), Some(mechanism.expected()));
-        let system = SystemPool::options()
-            .max_connections(1)
-            .connect_with(opts.username(SYSTEM_ROLE))
-            .await
-            .unwrap();
+        let [acme, globex] = db.tenant_ids();
+        let key = db.context_key().clone();
         let (ada, bob, cy, dan) = (user(), user(), user(), user());
         let tx = system.begin().await.unwrap();
-        let acme = tx.tenants().create("Acme").await.unwrap().id;
-        let globex = tx.tenants().create("Globex").await.unwrap().id;
         // Sign-up: the system role records each user (their email
         // verified) and makes each tenant's first owner.
         for (who, email) in [(ada, "ada"), (bob, "bob"), (cy, "cy"), (dan, "dan")] {
@@ -89,7 +94,8 @@ impl World {
         }
         tx.commit().await.unwrap();
         let world = World {
-            opts: opts_for_cli,
+            opts,
+            db,
             app,
             system,
             tenants: [acme, globex],

@@ -8,8 +8,10 @@
 //! literal escaped through `tenant_sql`, so names read from a catalog
 //! (`init`) are as safe as names a derive checked.
 
+mod roles;
 mod table;
 
+pub use roles::{Roles, RolesError};
 pub use table::TENANT_HINT as TENANT_DEFAULT;
 
 use crate::model::registry::Ordered;

@@ -1,29 +1,25 @@
-//! A fresh, empty database per test (`#[sqlx::test(migrations = false)]`:
-//! sqlx would otherwise apply `migrations/` as the superuser), set up the
-//! way the README does it: the roles from `saas-tenant roles --apply`
-//! (under test names), the committed migrations applied by the owner at
-//! start-up, the roles again for the tables the migration made; then two
-//! tenants with an owner each (Ada of Acme, Dan of Globex), and the
-//! service on an ephemeral port of 127.0.0.1, connected as the
-//! application role (and the system role, for sign-up).
+//! A fresh database per test, made and set up by tenant-testing
+//! (`TestDb::create`: a random name, so a checkout running the same tests
+//! on the same server never collides with these) the way the README
+//! deploys: roles of the test's own (what `saas-tenant roles --apply`
+//! makes), the committed migrations applied by the owner, the grants
+//! again, a context key; then two tenants with an owner each (Ada of
+//! Acme, Dan of Globex), and the service on an ephemeral port of
+//! 127.0.0.1, connected as the application role (and the system role,
+//! for sign-up). Tokens come from tenant-testing's minter for the
+//! service's own verifier. Under `#[sqlx::test(migrations = false)]`,
+//! `.setup(&opts)` in place of `.create()` sets up sqlx's database.
 
 use std::net::SocketAddr;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use sqlx::postgres::PgConnectOptions;
 use tenant_members::{Membership, Role};
 use tenant_runtime::{SystemPool, Tenant, TenantId, TenantPool, UserId};
-use tenant_saas_example::db::RoleNames;
 use tenant_saas_example::{auth, db, router};
+use tenant_testing::{SigningKey, TestDb, TestTokens};
 
-pub(crate) const OWNER_ROLE: &str = "saas_test_owner";
-pub(crate) const APP_ROLE: &str = "saas_test_app";
-pub(crate) const SYSTEM_ROLE: &str = "saas_test_system";
 pub(crate) const SECRET: &str = "test-secret-test-secret-test-secret!";
-
-/// Roles are cluster-wide and `roles` alters them: one test at a time.
-pub(crate) static ROLES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub(crate) struct Service {
     pub(crate) addr: SocketAddr,
@@ -33,38 +29,29 @@ pub(crate) struct Service {
     pub(crate) tenants: [Tenant; 2],
     /// Their owners: Ada (ada@example.com) and Dan (dan@example.com).
     pub(crate) owners: [UserId; 2],
+    /// Tokens the service's verifier accepts.
+    pub(crate) tokens: TestTokens,
+    db: TestDb,
     client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl Service {
-    pub(crate) async fn start(opts: PgConnectOptions) -> Service {
-        {
-            let _one_at_a_time = ROLES.lock().await;
-            let roles = RoleNames {
-                owner: OWNER_ROLE,
-                app: APP_ROLE,
-                system: SYSTEM_ROLE,
-            };
-            db::apply_roles(&opts, roles).await.expect("roles applies");
-            db::migrate(opts.clone().username(OWNER_ROLE))
-                .await
-                .expect("the owner applies the migrations");
-            db::apply_roles(&opts, roles).await.expect("roles applies");
-        }
-        let key = db::new_context_key(opts.clone().username(OWNER_ROLE))
+    pub(crate) async fn start() -> Service {
+        let db = TestDb::builder()
+            .migrations(&db::MIGRATOR)
+            .tenants(["Acme", "Globex"])
+            .create()
             .await
-            .expect("the owner installs a context key");
-        let system = SystemPool::options()
-            .max_connections(1)
-            .connect_with(opts.clone().username(SYSTEM_ROLE))
-            .await
-            .expect("the system role bypasses RLS");
+            .expect("the test database is set up");
+        let (app, system) = (db.app().clone(), db.system().clone());
+        let tenants = [db.tenant(0).clone(), db.tenant(1).clone()];
         let tx = system.begin().await.unwrap();
-        let a = tx.tenants().create("Acme").await.unwrap();
-        let b = tx.tenants().create("Globex").await.unwrap();
         let mut owners = Vec::new();
-        for (tenant, email) in [(&a, "ada@example.com"), (&b, "dan@example.com")] {
+        for (tenant, email) in [
+            (&tenants[0], "ada@example.com"),
+            (&tenants[1], "dan@example.com"),
+        ] {
             let user = UserId::new(uuid::Uuid::new_v4());
             tenant_members::users::create_user(&tx, *user.as_uuid(), email, "")
                 .await
@@ -76,9 +63,10 @@ impl Service {
             owners.push(user);
         }
         tx.commit().await.unwrap();
-        let app = db::tenant_pool(opts.username(APP_ROLE), 4, key)
+        let verifier = auth::verifier(SECRET).expect("valid secret");
+        let tokens = TestTokens::new(&verifier, SigningKey::hs256(SECRET).unwrap())
             .await
-            .expect("the application role is subject to RLS");
+            .expect("the service's verifier accepts the test tokens");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let routes = router(app.clone(), system.clone(), SECRET).expect("valid layer");
@@ -90,8 +78,10 @@ impl Service {
             addr,
             app,
             system,
-            tenants: [a, b],
+            tenants,
             owners: [owners[0], owners[1]],
+            tokens,
+            db,
             client: reqwest::Client::new(),
             server,
         }
@@ -112,7 +102,7 @@ impl Service {
 
     /// A valid token for `user` in tenant `n`.
     pub(crate) fn token_as(&self, n: usize, user: UserId) -> String {
-        auth::mint(SECRET, self.id(n), &user.to_string(), 600).unwrap()
+        self.tokens.mint(self.id(n), user)
     }
 
     /// `method path` with `token` as bearer and `body` as JSON.
@@ -174,8 +164,7 @@ impl Service {
 
     pub(crate) async fn stop(self) {
         self.server.abort();
-        self.app.close();
-        self.system.close();
+        self.db.close().await.expect("the test roles are dropped");
     }
 }
 

@@ -3,7 +3,6 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenant_members::{Invitation, Role};
 use tenant_runtime::UserId;
 
@@ -63,9 +62,9 @@ fn slugs(list: &Value) -> Vec<&str> {
     slugs
 }
 
-#[sqlx::test(migrations = false)]
-async fn sign_up_invite_accept_and_switch(_: PgPoolOptions, opts: PgConnectOptions) {
-    let s = Service::start(opts).await;
+#[tokio::test]
+async fn sign_up_invite_accept_and_switch() {
+    let s = Service::start().await;
     let (eve, eve_user, signed_up) = sign_up(&s, "eve@example.com").await;
     let own = signed_up.json["tenant"]["slug"]
         .as_str()
@@ -162,9 +161,9 @@ async fn sign_up_invite_accept_and_switch(_: PgPoolOptions, opts: PgConnectOptio
     s.stop().await;
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_membership_rules_hold_over_http(_: PgPoolOptions, opts: PgConnectOptions) {
-    let s = Service::start(opts).await;
+#[tokio::test]
+async fn the_membership_rules_hold_over_http() {
+    let s = Service::start().await;
     let (ada, ada_token) = (s.owners[0], s.token(0));
     let (bob, bob_token) = join_acme(&s, "bob@example.com", "admin").await;
     let (cy, cy_token) = join_acme(&s, "cy@example.com", "member").await;

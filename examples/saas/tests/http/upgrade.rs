@@ -9,17 +9,10 @@
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Connection as _, Executor as _};
 use tenant_runtime::{SystemPool, TenantId, TenantPool};
-use tenant_saas_example::db::{self, RoleNames};
+use tenant_saas_example::db;
 use tenant_saas_example::models::Project;
 use tenant_test_support::session::RawSession;
-
-use crate::common::{APP_ROLE, OWNER_ROLE, ROLES, SYSTEM_ROLE};
-
-const ROLE_NAMES: RoleNames<'static> = RoleNames {
-    owner: OWNER_ROLE,
-    app: APP_ROLE,
-    system: SYSTEM_ROLE,
-};
+use tenant_testing::TestRoles;
 
 /// Applies one migration as the owner, in one transaction, as sqlx would.
 async fn apply(owner: &mut PgConnection, migration: &sqlx::migrate::Migration) {
@@ -66,23 +59,21 @@ async fn the_previous_release_keeps_working_after_the_newest_migration(
     _: PgPoolOptions,
     opts: PgConnectOptions,
 ) {
-    let _one_at_a_time = ROLES.lock().await;
     let migrations: Vec<_> = db::MIGRATOR.iter().collect();
     let (newest, before) = migrations.split_last().expect("migrations exist");
-    db::apply_roles(&opts, ROLE_NAMES).await.unwrap();
-    let mut owner = PgConnection::connect_with(&opts.clone().username(OWNER_ROLE))
+    // The roles alone: this test applies the migrations one by one.
+    let roles = TestRoles::create(&opts).await.unwrap();
+    let mut owner = PgConnection::connect_with(&roles.owner_options())
         .await
         .unwrap();
     for migration in before {
         apply(&mut owner, migration).await;
     }
-    db::apply_roles(&opts, ROLE_NAMES).await.unwrap();
-    let key = db::new_context_key(opts.clone().username(OWNER_ROLE))
-        .await
-        .unwrap();
+    roles.grant().await.unwrap();
+    let key = roles.install_context_key().await.unwrap();
     let system = SystemPool::options()
         .max_connections(1)
-        .connect_with(opts.clone().username(SYSTEM_ROLE))
+        .connect_with(roles.system_options())
         .await
         .unwrap();
     let tx = system.begin().await.unwrap();
@@ -94,7 +85,7 @@ async fn the_previous_release_keeps_working_after_the_newest_migration(
     // The system role bypasses RLS: one project for each tenant, by hand
     // (this release's pools end transactions as the newest migration
     // expects, and the deploy runs that migration first).
-    let mut admin = PgConnection::connect_with(&opts.clone().username(SYSTEM_ROLE))
+    let mut admin = PgConnection::connect_with(&roles.system_options())
         .await
         .unwrap();
     for (tenant, name) in [(tenants[0], "acme plan"), (tenants[1], "globex plan")] {
@@ -107,20 +98,18 @@ async fn the_previous_release_keeps_working_after_the_newest_migration(
     }
     admin.close().await.unwrap();
 
-    let mut old = RawSession::open(&opts.clone().username(APP_ROLE), &key)
-        .await
-        .unwrap();
+    let mut old = RawSession::open(&roles.app_options(), &key).await.unwrap();
     old_release_isolates(&mut old, tenants, "before the upgrade").await;
 
     apply(&mut owner, newest).await;
-    db::apply_roles(&opts, ROLE_NAMES).await.unwrap();
+    roles.grant().await.unwrap();
 
     old_release_isolates(&mut old, tenants, "after the upgrade, on the old session").await;
-    let fresh = db::tenant_pool(opts.username(APP_ROLE), 1, key)
-        .await
-        .unwrap();
+    let fresh = db::tenant_pool(roles.app_options(), 1, key).await.unwrap();
     pool_isolates(&fresh, tenants).await;
     fresh.close();
     old.conn.close().await.unwrap();
     owner.close().await.unwrap();
+    system.close();
+    roles.remove().await.unwrap();
 }
