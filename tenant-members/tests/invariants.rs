@@ -361,15 +361,10 @@ async fn the_role_arrives_with_begin_with_bound_tokens() {
 /// `tenant seed --owner-email`: the new tenant's first owner, made by this
 /// crate in the transaction that creates the tenant; an existing user is
 /// reused, and a refused owner leaves no tenant behind.
-#[sqlx::test]
-async fn seed_makes_the_first_owner(_: PgPoolOptions, opts: PgConnectOptions) {
-    let w = World::new(opts).await;
-    let system_url = format!(
-        "postgres://{SYSTEM_ROLE}@{}:{}/{}",
-        w.opts.get_host(),
-        w.opts.get_port(),
-        w.opts.get_database().unwrap()
-    );
+#[tokio::test]
+async fn seed_makes_the_first_owner() {
+    let w = World::new().await;
+    let system_url = w.db.system_url();
     let seed = |name: &str, email: &str| {
         let command = tenant_cli::Command::Seed(tenant_cli::SeedArgs {
             name: name.to_owned(),
