@@ -6,10 +6,11 @@
 #
 #   bash scripts/cold-build.sh emit-rls      # cargo build --bin emit-rls, as the README's main job
 #   bash scripts/cold-build.sh runtime       # a service that depends on tenant-runtime alone
+#   bash scripts/cold-build.sh sqlx          # the same service on sqlx alone, no isolation: the baseline
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-what=${1:?usage: cold-build.sh emit-rls|runtime}
+what=${1:?usage: cold-build.sh emit-rls|runtime|sqlx}
 target=$(mktemp -d)
 trap 'rm -rf "$target"' EXIT
 
@@ -63,8 +64,44 @@ RS
     cp "$root/Cargo.lock" "$dir/Cargo.lock"
     args=(build)
     ;;
+  sqlx)
+    # The same service by hand: sqlx, tokio and uuid, the query written out.
+    dir=$(mktemp -d)
+    mkdir -p "$dir/src"
+    cat >"$dir/Cargo.toml" <<TOML
+[package]
+name = "sqlx-only"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+sqlx = { version = "0.8.6", default-features = false, features = ["postgres", "runtime-tokio", "derive", "uuid"] }
+tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
+uuid = "1"
+
+[workspace]
+TOML
+    cat >"$dir/src/main.rs" <<'RS'
+#[tokio::main]
+async fn main() -> Result<(), sqlx::Error> {
+    let url = std::env::var("DATABASE_URL").unwrap_or_default();
+    let pool = sqlx::PgPool::connect(&url).await?;
+    let tenant = uuid::Uuid::parse_str("3f333df6-90a4-4fda-8dd3-9485d27cee36").unwrap();
+    let mut tx = pool.begin().await?;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM notes WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(&mut *tx)
+        .await?;
+    println!("{n}");
+    tx.commit().await
+}
+RS
+    cp "$root/Cargo.lock" "$dir/Cargo.lock"
+    args=(build)
+    ;;
   *)
-    echo "unknown target $what: emit-rls or runtime" >&2
+    echo "unknown target $what: emit-rls, runtime or sqlx" >&2
     exit 2
     ;;
 esac

@@ -4,9 +4,8 @@
 use std::fmt;
 
 use sha2::{Digest as _, Sha256};
-use tenant_runtime::{TenantId, TenantScoped};
+use tenant_runtime::{TenantId, TenantScoped, UserId};
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 use crate::Role;
 
@@ -36,9 +35,9 @@ pub struct Invitation {
     /// After this, it cannot be accepted.
     pub expires_at: OffsetDateTime,
     /// The admin who sent it (set by the database: the transaction's user).
-    pub invited_by: Option<Uuid>,
+    pub invited_by: Option<UserId>,
     /// Who accepted it, once accepted.
-    pub accepted_by: Option<Uuid>,
+    pub accepted_by: Option<UserId>,
     /// When it was accepted.
     pub accepted_at: Option<OffsetDateTime>,
     /// Set by the database.

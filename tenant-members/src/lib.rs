@@ -15,8 +15,7 @@ pub use permissions::Permissions;
 pub use role::{ParseRoleError, Role};
 pub use users::User;
 
-use tenant_runtime::{TenantId, TenantScoped};
-use uuid::Uuid;
+use tenant_runtime::{TenantId, TenantScoped, UserId};
 
 /// A user's membership of a tenant, with their role there: the table
 /// `memberships`, a tenant table like any model (row-level security, the
@@ -35,7 +34,7 @@ pub struct Membership {
     /// The tenant.
     pub tenant_id: TenantId,
     /// The user (the id `begin_as` is given).
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// `owner`, `admin`, `member` or `viewer` (see [`Role`]).
     #[tenant(sql_type = "text")]
     pub role: String,
@@ -43,7 +42,7 @@ pub struct Membership {
 
 impl Membership {
     /// A new membership of `user` in `tenant` with `role`, to insert.
-    pub fn new(tenant: TenantId, user: Uuid, role: Role) -> Self {
+    pub fn new(tenant: TenantId, user: UserId, role: Role) -> Self {
         Self {
             id: 0,
             tenant_id: tenant,
@@ -74,7 +73,7 @@ pub async fn role_of_current_user(
 /// statement, no reset).
 pub async fn membership_of(
     tx: &tenant_runtime::TenantTx,
-    user: Uuid,
+    user: UserId,
 ) -> Result<Option<Membership>, tenant_runtime::Error> {
     tx.static_select("SELECT id, tenant_id, user_id, role FROM memberships WHERE user_id = $1")?
         .bind(user)
@@ -87,7 +86,7 @@ pub async fn membership_of(
 /// (`Error::MembershipChangeRefused`, `Error::LastOwner`).
 pub async fn set_role(
     tx: &tenant_runtime::TenantTx,
-    user: Uuid,
+    user: UserId,
     role: Role,
 ) -> Result<Option<Membership>, tenant_runtime::Error> {
     let Some(mut row) = membership_of(tx, user).await? else {
@@ -102,7 +101,7 @@ pub async fn set_role(
 /// whether the acting user may, as for [`set_role`].
 pub async fn remove_member(
     tx: &tenant_runtime::TenantTx,
-    user: Uuid,
+    user: UserId,
 ) -> Result<bool, tenant_runtime::Error> {
     match membership_of(tx, user).await? {
         Some(row) => Membership::scoped(tx).delete(&row.id).await,
@@ -157,7 +156,7 @@ pub async fn make_first_owner(
     let (user, made) = match users::user_by_email(tx, &owner.email).await? {
         Some(user) => (user, "existing"),
         None => (
-            users::create_user(tx, Uuid::new_v4(), &owner.email, &owner.name).await?,
+            users::create_user(tx, UserId::new_v4(), &owner.email, &owner.name).await?,
             "new",
         ),
     };

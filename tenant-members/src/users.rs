@@ -6,13 +6,12 @@
 use tenant_runtime::tx::{Mode, SystemTx, TenantTx, Tx};
 use tenant_runtime::{Error, UserId};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// A user.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct User {
     /// The id `begin_as` signs into transactions (the token's `sub`).
-    pub id: Uuid,
+    pub id: UserId,
     /// Verified by the application before the system role wrote it:
     /// invitations to it are accepted by this user only.
     pub email: String,
@@ -23,18 +22,16 @@ pub struct User {
     pub created_at: OffsetDateTime,
 }
 
-impl User {
-    /// The user as the id transactions are begun for.
-    pub fn user_id(&self) -> UserId {
-        UserId::new(self.id)
-    }
-}
-
 /// Creates the user `id` with `email` (unique, case-insensitively) and
 /// `name`: sign-up, in a system transaction, once the application has
 /// verified that the person owns the email. A taken email is
 /// `Error::UniqueViolation` on `public.users`.
-pub async fn create_user(tx: &SystemTx, id: Uuid, email: &str, name: &str) -> Result<User, Error> {
+pub async fn create_user(
+    tx: &SystemTx,
+    id: UserId,
+    email: &str,
+    name: &str,
+) -> Result<User, Error> {
     tx.raw("INSERT INTO public.users (id, email, name) VALUES ($1, $2, $3) RETURNING id, email, name, created_at")
         .bind(id)
         .bind(email.to_owned())
@@ -68,7 +65,7 @@ pub async fn current_user<M: Mode>(tx: &Tx<M>) -> Result<Option<User>, Error> {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct TenantMember {
     /// The user.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// Their email.
     pub email: String,
     /// Their name.

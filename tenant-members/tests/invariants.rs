@@ -11,8 +11,8 @@ use common::{World, user};
 use sqlx::Executor as _;
 use tenant_members::{Membership, Role};
 use tenant_runtime::Error;
+use tenant_runtime::UserId;
 use tenant_test_support::mechanism::Mechanism;
-use uuid::Uuid;
 
 fn needs(result: Result<impl std::fmt::Debug, Error>, role: &str) {
     match result {
@@ -45,7 +45,7 @@ async fn only_admins_change_memberships_and_only_owners_touch_the_owner_role() {
     let tx = w.app.begin(w.acme()).await.unwrap();
     needs(
         Membership::scoped(&tx)
-            .insert(&Membership::new(w.acme(), Uuid::new_v4(), Role::Viewer))
+            .insert(&Membership::new(w.acme(), UserId::new_v4(), Role::Viewer))
             .await,
         "admin",
     );
@@ -66,7 +66,11 @@ async fn only_admins_change_memberships_and_only_owners_touch_the_owner_role() {
     let tx = w.app.begin_as(w.tenants[1], w.bob).await.unwrap();
     needs(
         Membership::scoped(&tx)
-            .insert(&Membership::new(w.tenants[1], Uuid::new_v4(), Role::Viewer))
+            .insert(&Membership::new(
+                w.tenants[1],
+                UserId::new_v4(),
+                Role::Viewer,
+            ))
             .await,
         "admin",
     );
@@ -228,7 +232,7 @@ async fn a_user_lists_their_own_organisations_only() {
     // Dan (Globex's owner) makes Ada a viewer there.
     let tx = w.app.begin_as(globex, w.dan).await.unwrap();
     Membership::scoped(&tx)
-        .insert(&Membership::new(globex, *w.ada.as_uuid(), Role::Viewer))
+        .insert(&Membership::new(globex, w.ada, Role::Viewer))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -295,10 +299,10 @@ async fn the_role_arrives_with_begin_and_is_that_of_begin() {
     // As of begin: a change in the transaction shows in membership_of,
     // not in the role read at begin; the next transaction sees it.
     let tx = w.app.begin_as(w.acme(), w.ada).await.unwrap();
-    tenant_members::set_role(&tx, *w.cy.as_uuid(), Role::Viewer)
+    tenant_members::set_role(&tx, w.cy, Role::Viewer)
         .await
         .unwrap();
-    let cy_now = tenant_members::membership_of(&tx, *w.cy.as_uuid())
+    let cy_now = tenant_members::membership_of(&tx, w.cy)
         .await
         .unwrap()
         .unwrap();

@@ -54,10 +54,7 @@ async fn users_see_themselves_and_their_tenants_members_only() {
     // Outside a tenant: one's own row, and nobody else's.
     let tx = w.app.begin_global_as(w.cy).await.unwrap();
     let me = users::current_user(&tx).await.unwrap().unwrap();
-    assert_eq!(
-        (me.id, me.email.as_str()),
-        (*w.cy.as_uuid(), "cy@example.com")
-    );
+    assert_eq!((me.id, me.email.as_str()), (w.cy, "cy@example.com"));
     let (n,): (i64,) = tx
         .raw("SELECT count(*) FROM users")
         .fetch_one()
@@ -113,7 +110,7 @@ async fn users_see_themselves_and_their_tenants_members_only() {
     assert_eq!(changed.rows_affected(), 0);
     let insert = format!(
         "INSERT INTO users (id, email) VALUES ('{}', 'mallory@example.com')",
-        uuid::Uuid::new_v4()
+        tenant_runtime::UserId::new_v4()
     );
     let err = tx.conn().execute(insert.as_str()).await.unwrap_err();
     assert_eq!(
@@ -135,11 +132,7 @@ async fn an_invitation_is_accepted_once_by_its_emails_user_before_it_expires() {
         .invite(w.bob, "eve@example.com", Role::Member)
         .await
         .unwrap();
-    assert_eq!(
-        row.invited_by,
-        Some(*w.bob.as_uuid()),
-        "set by the database"
-    );
+    assert_eq!(row.invited_by, Some(w.bob), "set by the database");
     assert_eq!(row.token_hash, token.hash());
     assert!(!format!("{token:?}").contains(token.expose()));
 

@@ -26,6 +26,12 @@ impl UserId {
         Self(id)
     }
 
+    /// A new random (version 4) id: for a user the application creates,
+    /// at sign-up say.
+    pub fn new_v4() -> Self {
+        Self(Uuid::new_v4())
+    }
+
     /// The UUID, to bind in a query.
     pub const fn as_uuid(&self) -> &Uuid {
         &self.0

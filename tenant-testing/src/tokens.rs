@@ -103,7 +103,7 @@ impl SigningKey {
 ///
 /// let tokens = TestTokens::new(&verifier, SigningKey::hs256(SECRET)?).await?;
 /// let tenant: TenantId = "1c9e8b57-4a3b-4b5e-9d0f-1f2e3d4c5b6a".parse()?;
-/// let user = UserId::new(uuid::Uuid::new_v4());
+/// let user = UserId::new_v4();
 /// let token = tokens.mint(tenant, user);
 /// let claims = verifier.verify(&token).await?;
 /// assert_eq!(claims.user(), Some(user));

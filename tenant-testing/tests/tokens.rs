@@ -39,7 +39,7 @@ fn verifier() -> JwtVerifier {
 }
 
 fn user() -> UserId {
-    UserId::new(uuid::Uuid::new_v4())
+    UserId::new_v4()
 }
 
 #[tokio::test]

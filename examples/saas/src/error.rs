@@ -53,7 +53,7 @@ pub enum ApiError {
     #[error("user {user} is not a member of this organisation")]
     NoSuchMember {
         /// The id asked for.
-        user: uuid::Uuid,
+        user: tenant_runtime::UserId,
     },
     /// The token names no user (its `sub` is not a user id).
     #[error("this needs a signed-in user: a token whose sub is your user id")]

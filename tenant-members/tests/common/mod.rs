@@ -11,7 +11,6 @@ use tenant_runtime::tx::ContextKey;
 use tenant_runtime::{Error, PoolOptions, SystemPool, TenantId, TenantPool, UserId, ddl, registry};
 use tenant_test_support::mechanism::Mechanism;
 use tenant_testing::{Context, TestDb};
-use uuid::Uuid;
 
 pub(crate) struct World {
     /// The superuser on the database (it may replace what the owner made).
@@ -35,7 +34,7 @@ pub(crate) struct World {
 }
 
 pub(crate) fn user() -> UserId {
-    UserId::new(Uuid::new_v4())
+    UserId::new_v4()
 }
 
 impl World {
@@ -82,13 +81,13 @@ impl World {
         // verified) and makes each tenant's first owner.
         for (who, email) in [(ada, "ada"), (bob, "bob"), (cy, "cy"), (dan, "dan")] {
             let email = format!("{email}@example.com");
-            tenant_members::users::create_user(&tx, *who.as_uuid(), &email, "")
+            tenant_members::users::create_user(&tx, who, &email, "")
                 .await
                 .unwrap();
         }
         for (tenant, owner) in [(acme, ada), (globex, dan)] {
             Membership::system(&tx)
-                .insert(&Membership::new(tenant, *owner.as_uuid(), Role::Owner))
+                .insert(&Membership::new(tenant, owner, Role::Owner))
                 .await
                 .unwrap();
         }
@@ -114,7 +113,7 @@ impl World {
     pub(crate) async fn sign_up(&self, email: &str) -> UserId {
         let id = user();
         let tx = self.system.begin().await.unwrap();
-        tenant_members::users::create_user(&tx, *id.as_uuid(), email, "")
+        tenant_members::users::create_user(&tx, id, email, "")
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -134,7 +133,7 @@ impl World {
     ) -> Result<Membership, Error> {
         let tx = self.app.begin_as(self.acme(), actor).await?;
         let row = Membership::scoped(&tx)
-            .insert(&Membership::new(self.acme(), *user.as_uuid(), role))
+            .insert(&Membership::new(self.acme(), user, role))
             .await?;
         tx.commit().await?;
         Ok(row)
@@ -145,7 +144,7 @@ impl World {
         let all = Membership::system(&tx).all().await.unwrap();
         tx.commit().await.unwrap();
         all.into_iter()
-            .find(|m| m.tenant_id == self.acme() && m.user_id == *user.as_uuid())
+            .find(|m| m.tenant_id == self.acme() && m.user_id == user)
     }
 
     /// `actor` sets `user`'s role in Acme.

@@ -465,10 +465,7 @@ async fn a_begin_cancelled_terminated_or_dropped_leaves_nothing_usable(
 /// transaction only.
 async fn the_user_is_signed_in_like_the_tenant(mechanism: Mechanism, opts: PgConnectOptions) {
     let (db, a, _) = two_tenants(mechanism, opts).await;
-    let (ada, bob) = (
-        UserId::new(uuid::Uuid::new_v4()),
-        UserId::new(uuid::Uuid::new_v4()),
-    );
+    let (ada, bob) = (UserId::new_v4(), UserId::new_v4());
     let pool = db.tenant_pool(1).await;
     let user_of = async |tx: &mut sqlx::PgConnection| -> Option<uuid::Uuid> {
         sqlx::query_scalar("SELECT tenancy.current_user_id()")

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tenant_members::{Membership, MyTenant, Role, users};
 use tenant_runtime::UserId;
-use uuid::Uuid;
 
 use super::body;
 use crate::auth::{Accounts, SignedIn};
@@ -38,13 +37,13 @@ pub(crate) async fn sign_up(
     ApiError::check_text("name", &new.name, 200)?;
     ApiError::check_text("organisation", &new.organisation, 200)?;
     let tx = accounts.system.begin().await?;
-    let user = users::create_user(&tx, Uuid::new_v4(), &new.email, &new.name).await?;
+    let user = users::create_user(&tx, UserId::new_v4(), &new.email, &new.name).await?;
     let tenant = tx.tenants().create(&new.organisation).await?;
     Membership::system(&tx)
         .insert(&Membership::new(tenant.id, user.id, Role::Owner))
         .await?;
     tx.commit().await?;
-    let id = user.user_id();
+    let id = user.id;
     Ok((
         StatusCode::CREATED,
         Json(json!({

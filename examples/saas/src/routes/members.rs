@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use tenant_axum::RequestTx;
 use tenant_members::users::{self, TenantMember};
 use tenant_members::{Invitation, Member, RequireRole, Role, min};
+use tenant_runtime::UserId;
 use time::Duration;
-use uuid::Uuid;
 
 use super::body;
 use crate::auth::Accounts;
@@ -38,10 +38,10 @@ pub(crate) struct NewRole {
 /// The `{user}` of the path.
 #[derive(Debug, Deserialize)]
 pub(crate) struct UserPath {
-    user: Uuid,
+    user: UserId,
 }
 
-fn user_of(path: Result<Path<UserPath>, PathRejection>) -> Result<Uuid, ApiError> {
+fn user_of(path: Result<Path<UserPath>, PathRejection>) -> Result<UserId, ApiError> {
     path.map(|Path(p)| p.user)
         .map_err(|e| ApiError::InvalidPath {
             reason: e.body_text(),

@@ -52,12 +52,12 @@ impl Service {
             (&tenants[0], "ada@example.com"),
             (&tenants[1], "dan@example.com"),
         ] {
-            let user = UserId::new(uuid::Uuid::new_v4());
-            tenant_members::users::create_user(&tx, *user.as_uuid(), email, "")
+            let user = UserId::new_v4();
+            tenant_members::users::create_user(&tx, user, email, "")
                 .await
                 .unwrap();
             Membership::system(&tx)
-                .insert(&Membership::new(tenant.id, *user.as_uuid(), Role::Owner))
+                .insert(&Membership::new(tenant.id, user, Role::Owner))
                 .await
                 .unwrap();
             owners.push(user);
