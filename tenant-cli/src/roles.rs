@@ -132,7 +132,20 @@ async fn warn_superuser_owner(conn: &mut sqlx::PgConnection, owner: &str) -> any
     .fetch_optional(&mut *conn)
     .await
     .doing("reading the owner's attributes")?;
-    if privileged == Some(true) {
+    let recorded: bool =
+        sqlx::query_scalar("SELECT pg_catalog.to_regclass('tenancy.roles') IS NOT NULL")
+            .fetch_one(&mut *conn)
+            .await
+            .doing("looking for tenancy.roles")?;
+    let created_here = recorded
+        && sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT FROM tenancy.roles WHERE role_name = $1 AND created_here)",
+        )
+        .bind(owner)
+        .fetch_one(&mut *conn)
+        .await
+        .doing("reading tenancy.roles")?;
+    if privileged == Some(true) && !created_here {
         eprintln!(
             "warning: the owner role {owner} is a superuser or has BYPASSRLS and was not created by tenant roles: \
              it is left as it is (never demoted), and row-level security does not hold for it. Prefer a migration \

@@ -358,6 +358,36 @@ async fn a_node_database_moves_to_this_library_with_the_node_service_up() {
         "check after the move: {}",
         stdout(&check)
     );
+    // check names a sequence grant the application role lacks (inserts
+    // into Node's bigserial table would fail), and roles gives it back.
+    let as_owner = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts.clone().username(&migrator))
+        .await
+        .unwrap();
+    as_owner
+        .execute(format!("REVOKE USAGE, SELECT ON SEQUENCE projects_id_seq FROM {app}").as_str())
+        .await
+        .unwrap();
+    let check_args = [
+        "check",
+        "--database-url",
+        &app_url,
+        "--system-url",
+        &system_url,
+    ];
+    let missing = tokio::task::block_in_place(|| tenant(&check_args));
+    assert_eq!(missing.status.code(), Some(1), "{}", stdout(&missing));
+    assert!(
+        stdout(&missing).contains("may not use sequence projects_id_seq"),
+        "{}",
+        stdout(&missing)
+    );
+    let roles_again = tokio::task::block_in_place(|| run(&roles));
+    assert!(roles_again.contains("compatibility role"), "{roles_again}");
+    let fixed = tokio::task::block_in_place(|| tenant(&check_args));
+    assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
+    as_owner.close().await;
 
     // The load goes on a little after the move, then stops.
     tokio::time::sleep(Duration::from_millis(500)).await;
