@@ -284,6 +284,24 @@ async fn a_node_database_moves_to_this_library_with_the_node_service_up() {
     }
     let tenants: [TenantId; 2] = [tenants[0], tenants[1]];
 
+    // `tenant init` recognises the database and says what to run.
+    let init_dir = std::env::temp_dir().join(format!("tt_node_init_{suffix}"));
+    let init = tenant(&[
+        "init",
+        "--database-url",
+        &node_url,
+        "-o",
+        init_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    assert!(
+        stdout(&init).contains("built by @usebetterdev/tenant")
+            && stdout(&init).contains("tenant adopt-node --node-role"),
+        "{}",
+        stdout(&init)
+    );
+    std::fs::remove_dir_all(&init_dir).unwrap();
+
     let server_node = NodeServer::start(&node_url).await;
     let port = server_node.port;
     let stop = Arc::new(AtomicBool::new(false));
