@@ -13,6 +13,10 @@
 //!   cross-tenant work and the tenants table; the application role can
 //!   never switch to it.
 //!
+//! and, when asked ([`Roles::with_compat`]), the role of a
+//! @usebetterdev/tenant service in compatibility mode. Only roles this
+//! SQL creates are ever altered (it records them in `tenancy.roles`).
+//!
 //! ```
 //! use tenant_runtime::ddl::Roles;
 //! use tenant_runtime::registry::Ordered;
