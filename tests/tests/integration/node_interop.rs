@@ -376,6 +376,12 @@ async fn a_node_database_moves_to_this_library_with_the_node_service_up() {
         "check after the move: {}",
         stdout(&check)
     );
+    // Running the move again changes nothing and says so.
+    let again = tokio::task::block_in_place(|| run(&adopt));
+    assert!(
+        again.contains("0 Node trigger(s), 0 index(es) and 0 foreign key(s) dropped"),
+        "{again}"
+    );
     // check names a sequence grant the application role lacks (inserts
     // into Node's bigserial table would fail), and roles gives it back.
     let as_owner = PgPoolOptions::new()
