@@ -581,6 +581,18 @@ async fn a_node_database_moves_to_this_library_with_the_node_service_up() {
         "{body}"
     );
 
+    // An id no tenant has is refused too (the Node package's own policy
+    // answered with no rows).
+    let unknown = TenantId::from(uuid::Uuid::new_v4());
+    let (status, body) = http(port, "GET", "/projects", Some(unknown), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (500, Some("TN002")),
+        "{body}"
+    );
+
     // The application role cannot be made a compatibility role.
     let refused = tokio::task::block_in_place(|| {
         tenant(&[
