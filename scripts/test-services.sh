@@ -9,7 +9,11 @@
 # - PgBouncer in transaction mode on 127.0.0.1:6432, in front of 5432;
 # - a primary on 127.0.0.1:5434 and its streaming hot standby on
 #   127.0.0.1:5435 (made with pg_basebackup), for the replica tests: two
-#   clusters of their own, so the 5432 cluster's settings stay as they are.
+#   clusters of their own, so the 5432 cluster's settings stay as they are;
+# - the Node harness of the move from @usebetterdev/tenant
+#   (tests/node-interop: the npm package pinned by its package-lock.json),
+#   with `npm ci` when node_modules does not match the lock file (needs
+#   Node 20 and npm, and the npm registry).
 #
 # Needs root (apt, the extension directory, pg_createcluster).
 set -euo pipefail
@@ -114,4 +118,21 @@ wait_ready 5435
   echo "test-services: the cluster on 5435 is not a hot standby" >&2
   exit 1
 }
-say "ready: PgBouncer 6432, primary 5434, standby 5435, tenant_context installed"
+# The Node harness (tests/tests/integration/node_interop.rs). npm writes
+# node_modules/.package-lock.json when it installs: equal to the lock file
+# means nothing to do.
+NODE_DIR=tests/node-interop
+command -v node >/dev/null && command -v npm >/dev/null || {
+  echo "test-services: node and npm are needed for $NODE_DIR (Node 20 or later)" >&2
+  exit 1
+}
+if ! node -e '
+  const fs = require("fs");
+  const want = JSON.parse(fs.readFileSync(process.argv[1] + "/package-lock.json")).packages;
+  const have = JSON.parse(fs.readFileSync(process.argv[1] + "/node_modules/.package-lock.json")).packages;
+  for (const [k, v] of Object.entries(want)) if (k && !v.optional && (!have[k] || have[k].version !== v.version)) process.exit(1);
+' "$NODE_DIR" 2>/dev/null; then
+  say "installing the Node harness ($NODE_DIR, npm ci)"
+  (cd "$NODE_DIR" && BETTER_TENANT_TELEMETRY=0 npm ci --no-audit --no-fund --loglevel=error)
+fi
+say "ready: PgBouncer 6432, primary 5434, standby 5435, tenant_context installed, Node harness in $NODE_DIR"

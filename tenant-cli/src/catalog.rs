@@ -52,7 +52,16 @@ SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name,
        has_table_privilege(c.oid, 'DELETE') AND usable AS can_delete,
        has_table_privilege(c.oid, 'TRUNCATE') AND usable AS can_truncate,
        ARRAY(SELECT DISTINCT a.privilege_type::text FROM aclexplode(c.relacl) a
-             WHERE a.grantee = 0 ORDER BY 1) AS public_privileges
+             WHERE a.grantee = 0 ORDER BY 1) AS public_privileges,
+       ARRAY(SELECT DISTINCT s.oid::regclass::text
+               FROM pg_attrdef ad
+               JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
+                               AND d.refclassid = 'pg_class'::regclass
+               JOIN pg_class s ON s.oid = d.refobjid AND s.relkind = 'S'
+              WHERE ad.adrelid = c.oid
+                AND NOT (has_sequence_privilege(s.oid, 'USAGE')
+                         AND has_schema_privilege(s.relnamespace, 'USAGE'))
+              ORDER BY 1) AS sequences_without_usage
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
      LATERAL (SELECT has_schema_privilege(n.oid, 'USAGE') AS usable) AS schema_usage
 WHERE c.relkind IN ('r', 'p') AND ",
@@ -477,6 +486,9 @@ pub(crate) struct Table {
     pub(crate) can_truncate: bool,
     /// Privileges granted to PUBLIC.
     pub(crate) public_privileges: Vec<String>,
+    /// Sequences a column default of it calls (`serial`, `nextval(..)`)
+    /// that the connected role may not use, so its inserts fail.
+    pub(crate) sequences_without_usage: Vec<String>,
     pub(crate) columns: Vec<Column>,
     pub(crate) constraints: Vec<Constraint>,
     pub(crate) indexes: Vec<Index>,
@@ -999,6 +1011,7 @@ fn table(r: &PgRow) -> sqlx::Result<Table> {
         can_delete: r.try_get("can_delete")?,
         can_truncate: r.try_get("can_truncate")?,
         public_privileges: r.try_get("public_privileges")?,
+        sequences_without_usage: r.try_get("sequences_without_usage")?,
         columns: Vec::new(),
         constraints: Vec::new(),
         indexes: Vec::new(),

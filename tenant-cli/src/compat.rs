@@ -52,8 +52,11 @@ pub(crate) fn run(args: &CompatArgs) -> anyhow::Result<Outcome> {
                 .await
                 .doing("looking the role up")?;
                 if !exists {
-                    bail!("--allow-role {role}: there is no such role; create it first");
+                    bail!(
+                        "--allow-role {role}: there is no such role; create it first (tenant roles --compat-role {role} does, with its grants)"
+                    );
                 }
+                refuse_recorded_job(&mut conn, role).await?;
                 sqlx::query("INSERT INTO tenancy.compat_roles (role_name) VALUES ($1) ON CONFLICT DO NOTHING")
                     .bind(role)
                     .execute(&mut conn)
@@ -89,6 +92,40 @@ pub(crate) fn run(args: &CompatArgs) -> anyhow::Result<Outcome> {
         }
         Ok(Outcome::Ok)
     })
+}
+
+/// Refuses a role that `tenant roles` recorded in `tenancy.roles` as the
+/// application, system or owner role of this database: what the database
+/// says, whatever URL the command was given.
+pub(crate) async fn refuse_recorded_job(
+    conn: &mut sqlx::PgConnection,
+    role: &str,
+) -> anyhow::Result<()> {
+    let job: Option<String> = sqlx::query_scalar(
+        "SELECT r.job FROM tenancy.roles r WHERE pg_catalog.to_regclass('tenancy.roles') IS NOT NULL \
+         AND r.role_name = $1 AND r.job <> 'compat'",
+    )
+    .bind(role)
+    .fetch_optional(&mut *conn)
+    .await
+    .or_else(|e| match &e {
+        // Before `tenant roles` ran there is no record (undefined_table).
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("42P01") => Ok(None),
+        _ => Err(e),
+    })
+    .doing("reading tenancy.roles")?;
+    let Some(job) = job else { return Ok(()) };
+    let what = match job.as_str() {
+        "app" => {
+            "the application role (a TenantPool logs in as it): trusting its setting would let injected SQL switch tenant"
+        }
+        "system" => "the system role (BYPASSRLS)",
+        _ => "the migration owner",
+    };
+    bail!(
+        "--allow-role {role}: tenancy.roles records it as {what}. Give the set_config service a role of its own \
+         (tenant roles --compat-role NAME --apply creates one with its grants)"
+    )
 }
 
 const MISSING: &str = "using tenancy.compat_roles (apply the emit-rls migration first, as the tenancy schema's owner)";

@@ -57,7 +57,12 @@ pub(crate) fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
         }
     }
     let url = args.connect.require_app("init reads its catalog")?;
-    let catalog = db::block_on(async { Catalog::read(&mut url.connect().await?).await })?;
+    let (catalog, node) = db::block_on(async {
+        let mut conn = url.connect().await?;
+        let catalog = Catalog::read(&mut conn).await?;
+        let node = built_by_node(&mut conn).await?;
+        Ok((catalog, node))
+    })?;
     let tables = skeleton::tenant_tables(&catalog, &args.tenant_column);
     if tables.is_empty() {
         bail!(
@@ -107,7 +112,38 @@ pub(crate) fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
         "next: add the models to your crate, then `emit-rls --check {}` confirms they match the migration",
         migrations_dir.display()
     );
+    if let Some(signs) = node {
+        outln!(
+            "this database was built by @usebetterdev/tenant ({signs}): rather than applying the migration alone, \
+             which leaves Node's trigger and stops a Node service still running on it (TN001), move it in one \
+             transaction with the Node service up: `tenant roles --owner-role <the tables' owner> --compat-role <the Node role> --apply`, \
+             then `tenant adopt-node --node-role <the Node role> --apply` (see MIGRATING-FROM-NODE.md)"
+        );
+    }
     Ok(Outcome::Ok)
+}
+
+/// What marks a database the Node package built: its `set_tenant_id`
+/// trigger function, and policies that trust `app.bypass_rls`.
+async fn built_by_node(conn: &mut sqlx::PgConnection) -> anyhow::Result<Option<String>> {
+    use crate::db::QueryContext as _;
+    let (function, policies): (bool, i64) = sqlx::query_as(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+                        WHERE p.proname = 'set_tenant_id' AND n.nspname = 'public'), \
+                (SELECT count(*) FROM pg_catalog.pg_policies \
+                  WHERE coalesce(qual, '') || coalesce(with_check, '') LIKE '%app.bypass_rls%')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .doing("looking for @usebetterdev/tenant's trigger and policies")?;
+    let mut signs = Vec::new();
+    if function {
+        signs.push("its set_tenant_id() trigger function".to_owned());
+    }
+    if policies > 0 {
+        signs.push(format!("{policies} policies that trust app.bypass_rls"));
+    }
+    Ok((!signs.is_empty()).then(|| signs.join(", ")))
 }
 
 /// `models.rs`: a header, the `use` line and every model.

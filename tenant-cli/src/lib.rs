@@ -1,6 +1,6 @@
 //! The command line of [tenant-runtime](https://docs.rs/tenant-runtime):
-//! `emit-rls`, `check`, `seed`, `init`, `add-table`, `roles`, `context-key`
-//! and `compat`.
+//! `emit-rls`, `check`, `seed`, `init`, `add-table`, `roles`, `context-key`,
+//! `compat` and `adopt-node`.
 //!
 //! The registry only sees the `#[derive(TenantScoped)]` models linked into
 //! the running binary, so the command line is a library a binary of yours
@@ -47,6 +47,7 @@ macro_rules! outln {
 }
 
 mod add_table;
+mod adopt;
 mod catalog;
 mod check;
 mod compat;
@@ -64,6 +65,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use add_table::AddTableArgs;
+pub use adopt::AdoptNodeArgs;
 pub use check::CheckArgs;
 pub use compat::CompatArgs;
 pub use context_key::{ContextKeyArgs, KeyAction};
@@ -116,6 +118,10 @@ pub enum Command {
     /// Let a separate role enter tenants with set_config alone, as
     /// @usebetterdev/tenant does (off by default; see SECURITY.md).
     Compat(CompatArgs),
+    /// Move a database built by @usebetterdev/tenant to this library's
+    /// policies in one transaction, keeping the Node service's role in
+    /// compatibility mode (see MIGRATING-FROM-NODE.md).
+    AdoptNode(AdoptNodeArgs),
 }
 
 impl Command {
@@ -130,6 +136,7 @@ impl Command {
             Command::Roles(args) => roles::run(args),
             Command::ContextKey(args) => context_key::run(args),
             Command::Compat(args) => compat::run(args),
+            Command::AdoptNode(args) => adopt::run(args),
         }
     }
 }

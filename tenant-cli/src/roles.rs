@@ -35,9 +35,17 @@ pub struct RolesArgs {
     /// `tenant_system`.
     #[arg(long, value_name = "NAME")]
     pub system_role: Option<String>,
-    /// The migration owner.
+    /// The migration owner. A role that exists already (the owner of a
+    /// database built before, say) is used as it is: `roles` alters only
+    /// the roles it created.
     #[arg(long, value_name = "NAME", default_value = "tenant_owner")]
     pub owner_role: String,
+    /// The role of a service that enters tenants with set_config alone
+    /// (@usebetterdev/tenant; `tenant compat --allow-role`): grants it
+    /// the model tables, their sequences and default privileges, and the
+    /// tenants table (which it writes only with app.bypass_rls).
+    #[arg(long, value_name = "NAME")]
+    pub compat_role: Option<String>,
     /// Role names can also come from these URLs' users.
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -64,7 +72,11 @@ impl RolesArgs {
             Some(name) => name.clone(),
             None => user(self.connect.system())?.unwrap_or_else(|| "tenant_system".to_owned()),
         };
-        Ok(Roles::new(self.owner_role.clone(), app, system)?)
+        let roles = Roles::new(self.owner_role.clone(), app, system)?;
+        Ok(match &self.compat_role {
+            Some(compat) => roles.with_compat(compat.clone())?,
+            None => roles,
+        })
     }
 }
 
@@ -87,6 +99,7 @@ pub(crate) fn run(args: &RolesArgs) -> anyhow::Result<Outcome> {
         .require("--apply needs a role that may create roles (a superuser)")?;
     db::block_on(async {
         let mut conn = url.connect().await?;
+        warn_superuser_owner(&mut conn, roles.owner()).await?;
         let mut tx = conn.begin().await.doing("beginning the transaction")?;
         sqlx::raw_sql(&text)
             .execute(&mut *tx)
@@ -94,12 +107,50 @@ pub(crate) fn run(args: &RolesArgs) -> anyhow::Result<Outcome> {
             .doing("creating the roles and grants")?;
         tx.commit().await.doing("committing the roles and grants")?;
         outln!(
-            "roles {}, {} and {} are set up for {} model tables",
+            "roles {}, {} and {}{} are set up for {} model tables",
             roles.owner(),
             roles.app(),
             roles.system(),
+            roles
+                .compat()
+                .map(|c| format!(" (and compatibility role {c})"))
+                .unwrap_or_default(),
             tables.len()
         );
         Ok(Outcome::Ok)
     })
+}
+
+/// Says so when the owner is an existing superuser (or has BYPASSRLS),
+/// which `roles` leaves as it is: the SQL's own warning is a notice the
+/// command line does not show.
+async fn warn_superuser_owner(conn: &mut sqlx::PgConnection, owner: &str) -> anyhow::Result<()> {
+    let privileged: Option<bool> = sqlx::query_scalar(
+        "SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = $1",
+    )
+    .bind(owner)
+    .fetch_optional(&mut *conn)
+    .await
+    .doing("reading the owner's attributes")?;
+    let recorded: bool =
+        sqlx::query_scalar("SELECT pg_catalog.to_regclass('tenancy.roles') IS NOT NULL")
+            .fetch_one(&mut *conn)
+            .await
+            .doing("looking for tenancy.roles")?;
+    let created_here = recorded
+        && sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT FROM tenancy.roles WHERE role_name = $1 AND created_here)",
+        )
+        .bind(owner)
+        .fetch_one(&mut *conn)
+        .await
+        .doing("reading tenancy.roles")?;
+    if privileged == Some(true) && !created_here {
+        eprintln!(
+            "warning: the owner role {owner} is a superuser or has BYPASSRLS and was not created by tenant roles: \
+             it is left as it is (never demoted), and row-level security does not hold for it. Prefer a migration \
+             owner of its own: --owner-role with a new name, then ALTER TABLE .. OWNER TO it"
+        );
+    }
+    Ok(())
 }

@@ -746,6 +746,7 @@ mod tests {
             can_delete: true,
             can_truncate: false,
             public_privileges: Vec::new(),
+            sequences_without_usage: Vec::new(),
             columns,
             constraints,
             indexes,

@@ -16,7 +16,7 @@ pub(super) const CHECKS: &[Check] = &[
     Check {
         id: "grant.model-privileges",
         severity: Severity::Error,
-        title: "the application role may SELECT, INSERT, UPDATE and DELETE every model's table (the generated API needs all four)",
+        title: "the application role may SELECT, INSERT, UPDATE and DELETE every model's table, and use the sequences its column defaults call (the generated API needs all of them)",
         run: model_privileges,
     },
     Check {
@@ -76,10 +76,23 @@ fn model_privileges(ctx: &Ctx<'_>) -> Verdict {
         .into_iter()
         .filter_map(|(privilege, has)| (!has).then_some(privilege))
         .collect();
-        if missing.is_empty() {
-            return Vec::new();
+        let mut findings = Vec::new();
+        if !t.table.sequences_without_usage.is_empty() {
+            let sequences = t.table.sequences_without_usage.join(", ");
+            findings.push(Finding::new(
+                t.qualified(),
+                format!(
+                    "{role} may not use sequence {sequences}, which a column default of it calls, so every insert fails with permission denied for sequence"
+                ),
+                format!(
+                    "run `tenant roles --apply` after the migration, or: GRANT USAGE, SELECT ON SEQUENCE {sequences} TO {role};"
+                ),
+            ));
         }
-        vec![Finding::new(
+        if missing.is_empty() {
+            return findings;
+        }
+        findings.push(Finding::new(
             t.qualified(),
             format!(
                 "{role} may not {} it, so the generated API fails on it with permission denied",
@@ -90,7 +103,8 @@ fn model_privileges(ctx: &Ctx<'_>) -> Verdict {
                 missing.join(", "),
                 t.table.quoted()
             ),
-        )]
+        ));
+        findings
     })
 }
 

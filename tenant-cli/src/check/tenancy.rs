@@ -208,6 +208,10 @@ fn write_system_only(ctx: &Ctx<'_>) -> Verdict {
             .policies
             .iter()
             .filter(|p| p.permissive && p.applies_to_role && p.allows_writes())
+            // The migration's policy for @usebetterdev/tenant's system
+            // switch holds only for roles in tenancy.compat_roles, which
+            // the application role must not be (context.no-compat-for-app).
+            .filter(|p| !is_compat_system_policy(p))
         {
             findings.push(Finding::new(
                 "public.tenants",
@@ -221,6 +225,14 @@ fn write_system_only(ctx: &Ctx<'_>) -> Verdict {
         }
     }
     Verdict::from_findings(findings)
+}
+
+/// The emit-rls policy `rls_tenants_compat_system`, exactly as written.
+fn is_compat_system_policy(p: &crate::catalog::Policy) -> bool {
+    const EXPR: &str = "( SELECT tenancy.compat_system() AS compat_system)";
+    p.name == "rls_tenants_compat_system"
+        && p.using.as_deref() == Some(EXPR)
+        && p.check.as_deref() == Some(EXPR)
 }
 
 /// Checks that `tenancy.<name>` exists with these arguments and result,

@@ -13,6 +13,10 @@
 //!   cross-tenant work and the tenants table; the application role can
 //!   never switch to it.
 //!
+//! and, when asked ([`Roles::with_compat`]), the role of a
+//! @usebetterdev/tenant service in compatibility mode. Only roles this
+//! SQL creates are ever altered (it records them in `tenancy.roles`).
+//!
 //! ```
 //! use tenant_runtime::ddl::Roles;
 //! use tenant_runtime::registry::Ordered;
@@ -37,6 +41,7 @@ pub struct Roles {
     owner: String,
     app: String,
     system: String,
+    compat: Option<String>,
 }
 
 /// Why three names are not a deployment's roles.
@@ -58,6 +63,15 @@ pub enum RolesError {
     /// An empty name.
     #[error("a role name cannot be empty")]
     Empty,
+    /// A compatibility role that is also one of the other three.
+    #[error(
+        "the compatibility role {compat} is also the owner, application or system role: a role that enters \
+         tenants with set_config alone must be a role of its own (see SECURITY.md, Compatibility mode)"
+    )]
+    CompatNotDistinct {
+        /// The compatibility role's name.
+        compat: String,
+    },
     /// A name PostgreSQL would truncate.
     #[error("role name {name:?} is longer than PostgreSQL's 63 bytes")]
     TooLong {
@@ -79,14 +93,10 @@ impl Roles {
             owner: owner.into(),
             app: app.into(),
             system: system.into(),
+            compat: None,
         };
         for name in [&roles.owner, &roles.app, &roles.system] {
-            if name.is_empty() {
-                return Err(RolesError::Empty);
-            }
-            if name.len() > 63 {
-                return Err(RolesError::TooLong { name: name.clone() });
-            }
+            valid_name(name)?;
         }
         if roles.app == roles.system || roles.app == roles.owner || roles.system == roles.owner {
             return Err(RolesError::NotDistinct {
@@ -96,6 +106,28 @@ impl Roles {
             });
         }
         Ok(roles)
+    }
+
+    /// The same roles, and `compat`: the role of a service that enters
+    /// tenants with `set_config('app.current_tenant', ..)` alone, as
+    /// @usebetterdev/tenant does (`tenant compat --allow-role`). It gets
+    /// the application role's privileges on the tables and their
+    /// sequences, and may write the tenants table (where the policies
+    /// honour its `app.bypass_rls` only); it is created, if it is not
+    /// there, as a login role without superuser or `BYPASSRLS`.
+    pub fn with_compat(mut self, compat: impl Into<String>) -> Result<Self, RolesError> {
+        let compat = compat.into();
+        valid_name(&compat)?;
+        if [&self.owner, &self.app, &self.system].contains(&&compat) {
+            return Err(RolesError::CompatNotDistinct { compat });
+        }
+        self.compat = Some(compat);
+        Ok(self)
+    }
+
+    /// The compatibility role, if one was given ([`Roles::with_compat`]).
+    pub fn compat(&self) -> Option<&str> {
+        self.compat.as_deref()
     }
 
     /// The migration owner: owns the tables, runs the migrations.
@@ -114,17 +146,34 @@ impl Roles {
     }
 
     /// The SQL that creates the roles if needed, sets their attributes and
-    /// grants them what they need on the current database and `tables`.
+    /// grants them what they need on the current database and `tables`
+    /// (their sequences included, and default privileges for later tables
+    /// and sequences of the owner).
     ///
     /// Run it as a role that may create roles (a superuser: `BYPASSRLS`
     /// needs one), in one transaction, before the first migration and
     /// again after each migration that adds a table (grants need the
     /// tables to exist). It is idempotent: running it again changes
     /// nothing.
+    ///
+    /// It records in `tenancy.roles` (creating the schema, owned by the
+    /// migration owner, if the migration has not yet) each role's job and
+    /// whether this SQL created it, and sets attributes (`ALTER ROLE`)
+    /// only on roles it created: a role that was there before is never
+    /// altered. When such a role cannot do its job safely (an application
+    /// or compatibility role that is a superuser or has `BYPASSRLS`, a
+    /// system role without `BYPASSRLS`) the SQL fails and says what to do;
+    /// a superuser as the migration owner gets a warning.
     pub fn sql(&self, tables: &Ordered) -> String {
         let owner = quote(&self.owner);
         let app = quote(&self.app);
         let system = quote(&self.system);
+        let compat = self.compat.as_deref().map(quote);
+        // Who gets the application role's privileges on the model tables.
+        let users = match &compat {
+            Some(c) => format!("{app}, {system}, {c}"),
+            None => format!("{app}, {system}"),
+        };
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -132,44 +181,123 @@ impl Roles {
              -- Run it as a role that may create roles (a superuser: BYPASSRLS needs one),\n\
              -- before the first migration and again after each migration that adds a\n\
              -- table; running it again changes nothing. Give the roles passwords with\n\
-             -- ALTER ROLE .. PASSWORD '..'.\n\
+             -- ALTER ROLE .. PASSWORD '..'. Roles that exist already are not altered.\n\
              --   {owner}: owns the tables and runs the migrations (row-level security is forced on it)\n\
              --   {app}: the TenantPool's: subject to row-level security, owns nothing\n\
-             --   {system}: the SystemPool's: BYPASSRLS, for cross-tenant work and the tenants table\n"
+             --   {system}: the SystemPool's: BYPASSRLS, for cross-tenant work and the tenants table"
         );
-        for (role, attributes) in [
-            (&owner, "NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOREPLICATION"),
+        if let Some(c) = &compat {
+            let _ = writeln!(
+                out,
+                "--   {c}: a set_config service's (compatibility mode, `tenant compat --allow-role`)"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "-- Which roles this SQL created (only those are ever altered), and each role's job."
+        );
+        do_block(
+            &mut out,
+            "IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'tenancy') THEN\n        \
+             CREATE SCHEMA tenancy;\n        \
+             PERFORM pg_catalog.set_config('tenant_roles.new_schema', 'on', true);\n    \
+             END IF;\n    \
+             CREATE TABLE IF NOT EXISTS tenancy.roles (\n        \
+             role_name name PRIMARY KEY,\n        \
+             job text NOT NULL CHECK (job IN ('owner', 'app', 'system', 'compat')),\n        \
+             created_here boolean NOT NULL,\n        \
+             recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now()\n    \
+             );\n    \
+             REVOKE ALL ON tenancy.roles FROM PUBLIC;\n    \
+             GRANT SELECT ON tenancy.roles TO PUBLIC;",
+        );
+        let mut jobs = vec![
+            (
+                &owner,
+                &self.owner,
+                "owner",
+                "NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOREPLICATION",
+            ),
             (
                 &app,
+                &self.app,
+                "app",
                 "NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB NOREPLICATION",
             ),
             (
                 &system,
+                &self.system,
+                "system",
                 "NOSUPERUSER BYPASSRLS NOCREATEROLE NOCREATEDB NOREPLICATION",
             ),
-        ] {
+        ];
+        if let (Some(c), Some(name)) = (&compat, &self.compat) {
+            jobs.push((
+                c,
+                name,
+                "compat",
+                "NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB NOREPLICATION",
+            ));
+        }
+        for (role, name, job, attributes) in jobs {
+            let lit = literal::quote(name);
             do_block(
                 &mut out,
-                &format!("CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL;"),
+                &format!(
+                    "IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {lit}) THEN\n        \
+                     CREATE ROLE {role} LOGIN;\n        \
+                     INSERT INTO tenancy.roles (role_name, job, created_here) VALUES ({lit}, '{job}', true)\n            \
+                     ON CONFLICT (role_name) DO UPDATE SET job = EXCLUDED.job, created_here = true;\n    \
+                     ELSE\n        \
+                     INSERT INTO tenancy.roles (role_name, job, created_here) VALUES ({lit}, '{job}', false)\n            \
+                     ON CONFLICT (role_name) DO UPDATE SET job = EXCLUDED.job;\n    \
+                     END IF;\n    \
+                     IF (SELECT r.created_here FROM tenancy.roles r WHERE r.role_name = {lit}) THEN\n        \
+                     ALTER ROLE {role} {attributes};\n    \
+                     ELSE\n        \
+                     {}\n    \
+                     END IF;",
+                    unfit(job, &lit, role)
+                ),
             );
-            let _ = writeln!(out, "ALTER ROLE {role} {attributes};");
         }
+        do_block(
+            &mut out,
+            &format!(
+                "IF pg_catalog.current_setting('tenant_roles.new_schema', true) = 'on' THEN\n        \
+                 ALTER SCHEMA tenancy OWNER TO {owner};\n    \
+                 END IF;\n    \
+                 EXECUTE pg_catalog.format('ALTER TABLE tenancy.roles OWNER TO %I',\n        \
+                 (SELECT pg_catalog.pg_get_userbyid(n.nspowner) FROM pg_catalog.pg_namespace n WHERE n.nspname = 'tenancy'));"
+            ),
+        );
         let _ = writeln!(
             out,
             "-- The application role must not be able to become either of the others.\n\
              REVOKE {owner} FROM {app};\n\
              REVOKE {system} FROM {app};"
         );
+        if let Some(c) = &compat {
+            let _ = writeln!(out, "REVOKE {owner} FROM {c};\nREVOKE {system} FROM {c};");
+        }
+        let connect = match &compat {
+            Some(c) => format!("{owner}, {app}, {system}, {c}"),
+            None => format!("{owner}, {app}, {system}"),
+        };
+        let no_temp = match &compat {
+            Some(c) => format!("PUBLIC, {app}, {c}"),
+            None => format!("PUBLIC, {app}"),
+        };
         do_block(
             &mut out,
             &format!(
-                "EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO {owner}, {app}, {system}', pg_catalog.current_database());\n    \
+                "EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO {connect}', pg_catalog.current_database());\n    \
                  -- The migration creates the tenancy schema.\n    \
                  EXECUTE pg_catalog.format('GRANT CREATE ON DATABASE %I TO {owner}', pg_catalog.current_database());\n    \
                  -- A temporary table would outlive a transaction on a pooled connection,\n    \
                  -- and could stand in for the tenancy session. The tenancy functions\n    \
                  -- (owned by the owner) keep that session in temporary objects.\n    \
-                 EXECUTE pg_catalog.format('REVOKE TEMP ON DATABASE %I FROM PUBLIC, {app}', pg_catalog.current_database());\n    \
+                 EXECUTE pg_catalog.format('REVOKE TEMP ON DATABASE %I FROM {no_temp}', pg_catalog.current_database());\n    \
                  EXECUTE pg_catalog.format('GRANT TEMP ON DATABASE %I TO {owner}', pg_catalog.current_database());"
             ),
         );
@@ -187,8 +315,10 @@ impl Roles {
                     "IF EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = {}) THEN\n    \
                      GRANT USAGE, CREATE ON SCHEMA {s} TO {owner};\n    \
                      REVOKE CREATE ON SCHEMA {s} FROM PUBLIC, {app};\n    \
-                     GRANT USAGE ON SCHEMA {s} TO {app}, {system};\n    \
-                     ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}, {system};\n\
+                     GRANT USAGE ON SCHEMA {s} TO {users};\n    \
+                     ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {users};\n    \
+                     -- serial and nextval() defaults need the sequence too.\n    \
+                     ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {s} GRANT USAGE, SELECT ON SEQUENCES TO {users};\n\
                      END IF;",
                     literal::quote(schema)
                 ),
@@ -196,13 +326,27 @@ impl Roles {
         }
         for t in tables.iter() {
             let name = qualified(t.schema, t.name);
-            do_block(
+            do_block_declaring(
                 &mut out,
+                "seq text;",
                 &format!(
-                    "IF pg_catalog.to_regclass({}) IS NOT NULL THEN\n    \
-                     GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {app}, {system};\n\
+                    "IF pg_catalog.to_regclass({lit}) IS NOT NULL THEN\n    \
+                     GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {users};\n    \
+                     -- The sequences its columns own or their defaults call (serial, identity).\n    \
+                     FOR seq IN SELECT DISTINCT d.objid::regclass::text FROM pg_catalog.pg_depend d\n            \
+                     JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'\n            \
+                     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refobjid = {lit}::regclass AND d.deptype IN ('a', 'i')\n        \
+                     UNION SELECT DISTINCT d.refobjid::regclass::text FROM pg_catalog.pg_attrdef ad\n            \
+                     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid\n                \
+                     AND d.refclassid = 'pg_catalog.pg_class'::regclass\n            \
+                     JOIN pg_catalog.pg_class s ON s.oid = d.refobjid AND s.relkind = 'S'\n            \
+                     WHERE ad.adrelid = {lit}::regclass\n    \
+                     LOOP\n        \
+                     EXECUTE pg_catalog.format('GRANT USAGE, SELECT ON SEQUENCE %s TO {users_escaped}', seq);\n    \
+                     END LOOP;\n\
                      END IF;",
-                    literal::quote(&name)
+                    lit = literal::quote(&name),
+                    users_escaped = users.replace('\'', "''"),
                 ),
             );
         }
@@ -210,13 +354,21 @@ impl Roles {
             out,
             "-- The tenants table: read by the application role, written only by the system role."
         );
+        let compat_tenants = match &compat {
+            Some(c) => format!(
+                "\n    -- Writes reach the compatibility role only with @usebetterdev/tenant's system\n    \
+                 -- switch (app.bypass_rls), which the policies honour for it alone.\n    \
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON public.tenants TO {c};"
+            ),
+            None => String::new(),
+        };
         do_block(
             &mut out,
             &format!(
                 "IF pg_catalog.to_regclass('public.tenants') IS NOT NULL THEN\n    \
                  REVOKE ALL ON public.tenants FROM {app};\n    \
                  GRANT SELECT ON public.tenants TO {app};\n    \
-                 GRANT SELECT, INSERT, UPDATE, DELETE ON public.tenants TO {system};\n\
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON public.tenants TO {system};{compat_tenants}\n\
                  END IF;"
             ),
         );
@@ -224,11 +376,72 @@ impl Roles {
     }
 }
 
+/// What happens to a role `tenant roles` did not create, by job: it is
+/// never altered, and refused when it cannot do the job safely.
+fn unfit(job: &str, lit: &str, role: &str) -> String {
+    let lit_sql = |text: &str| literal::quote(text);
+    match job {
+        "owner" => format!(
+            "IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {lit} AND (rolsuper OR rolbypassrls)) THEN\n            \
+             RAISE WARNING 'role % is a superuser or has BYPASSRLS, and tenant roles did not create it: it is left as it is (no ALTER ROLE)', {lit}\n                \
+             USING HINT = {};\n        \
+             END IF;",
+            lit_sql(&format!(
+                "Row-level security does not hold for it. Prefer a migration owner of its own: pass --owner-role with a new name (tenant roles creates it) and ALTER TABLE .. OWNER TO it; or ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS yourself if nothing else needs it."
+            ))
+        ),
+        "system" => format!(
+            "IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {lit} AND (rolsuper OR rolbypassrls)) THEN\n            \
+             RAISE EXCEPTION 'role % (the system role) has no BYPASSRLS, and tenant roles did not create it, so it does not alter it', {lit}\n                \
+             USING HINT = {};\n        \
+             END IF;",
+            lit_sql(&format!(
+                "Pass --system-role with a new name (tenant roles creates it), or ALTER ROLE {role} BYPASSRLS yourself."
+            ))
+        ),
+        _ => format!(
+            "IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {lit} AND (rolsuper OR rolbypassrls)) THEN\n            \
+             RAISE EXCEPTION 'role % (the {} role) is a superuser or has BYPASSRLS, so row-level security would not apply to it; tenant roles did not create it and does not demote it', {lit}\n                \
+             USING HINT = {};\n        \
+             END IF;",
+            if job == "app" {
+                "application"
+            } else {
+                "compatibility"
+            },
+            lit_sql(&format!(
+                "Pass --{}-role with a new name (tenant roles creates it), or ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS yourself if nothing else needs it.",
+                if job == "app" { "app" } else { "compat" }
+            ))
+        ),
+    }
+}
+
+fn valid_name(name: &str) -> Result<(), RolesError> {
+    if name.is_empty() {
+        return Err(RolesError::Empty);
+    }
+    if name.len() > 63 {
+        return Err(RolesError::TooLong {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 fn do_block(out: &mut String, body: &str) {
     let _ = writeln!(
         out,
         "DO {};",
         literal::dollar_quote(&format!(" BEGIN\n    {body}\nEND "))
+    );
+}
+
+fn do_block_declaring(out: &mut String, declare: &str, body: &str) {
+    let _ = writeln!(
+        out,
+        "DO {};",
+        literal::dollar_quote(&format!(" DECLARE {declare} BEGIN\n    {body}\nEND "))
     );
 }
 

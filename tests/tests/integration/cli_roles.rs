@@ -110,3 +110,135 @@ async fn roles_prints_applies_and_check_verifies_least_privilege(
     assert_error_line(&same, "three different roles");
     owner.close().await;
 }
+
+/// `roles` never alters a role it did not create: an existing superuser
+/// named as the owner stays one (with a warning), an existing superuser
+/// named as the application role is refused, and a compatibility role
+/// gets the model tables and default privileges like the others.
+#[sqlx::test]
+async fn roles_never_demotes_a_role_it_did_not_create_and_sets_up_a_compat_role(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let owner = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts.clone())
+        .await
+        .unwrap();
+    owner.execute(rls_ddl().as_str()).await.unwrap();
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let [superuser, app, system, compat] =
+        ["super", "app", "system", "compat"].map(|r| format!("tn_{suffix}_{r}"));
+    owner
+        .execute(format!("CREATE ROLE {superuser} LOGIN SUPERUSER").as_str())
+        .await
+        .unwrap();
+    let admin = owner_url(&opts);
+    let applied = tenant(&[
+        "roles",
+        "--owner-role",
+        &superuser,
+        "--app-role",
+        &app,
+        "--system-role",
+        &system,
+        "--compat-role",
+        &compat,
+        "--apply",
+        "--admin-url",
+        &admin,
+    ]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert!(
+        stderr(&applied).contains("never demoted"),
+        "{}",
+        stderr(&applied)
+    );
+    let still: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = $1")
+        .bind(&superuser)
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    assert!(still, "an existing superuser is never demoted");
+    let recorded: Vec<(String, String, bool)> =
+        sqlx::query_as("SELECT role_name::text, job, created_here FROM tenancy.roles ORDER BY job")
+            .fetch_all(&owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        recorded,
+        [
+            (app.clone(), "app".to_owned(), true),
+            (compat.clone(), "compat".to_owned(), true),
+            (superuser.clone(), "owner".to_owned(), false),
+            (system.clone(), "system".to_owned(), true),
+        ]
+    );
+    // The compatibility role: the model tables, later tables (default
+    // privileges of the owner), and writes on tenants; no BYPASSRLS.
+    let (projects, tenants_insert, bypass): (bool, bool, bool) = sqlx::query_as(
+        "SELECT has_table_privilege($1, 'public.projects', 'SELECT, INSERT, UPDATE, DELETE'), \
+                has_table_privilege($1, 'public.tenants', 'INSERT'), \
+                (SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = $1)",
+    )
+    .bind(&compat)
+    .fetch_one(&owner)
+    .await
+    .unwrap();
+    assert!(projects && tenants_insert && !bypass);
+    owner
+        .execute(
+            format!(
+                "SET ROLE {superuser}; CREATE TABLE public.later (id bigserial PRIMARY KEY); \
+                 CREATE SEQUENCE public.later_extra; RESET ROLE"
+            )
+            .as_str(),
+        )
+        .await
+        .unwrap();
+    for role in [&app, &compat] {
+        let (table, sequence): (bool, bool) = sqlx::query_as(
+            "SELECT has_table_privilege($1, 'public.later', 'INSERT'), \
+                    has_sequence_privilege($1, 'public.later_extra', 'USAGE')",
+        )
+        .bind(role)
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+        assert!(table && sequence, "{role}: default privileges");
+    }
+
+    // An existing superuser as the application role is refused, and left
+    // as it is.
+    let refused = tenant(&[
+        "roles",
+        "--owner-role",
+        &format!("tn_{suffix}_owner"),
+        "--app-role",
+        &superuser,
+        "--system-role",
+        &system,
+        "--apply",
+        "--admin-url",
+        &admin,
+    ]);
+    assert_error_line(&refused, "does not demote it");
+    let still: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = $1")
+        .bind(&superuser)
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    assert!(still);
+
+    owner
+        .execute("DROP TABLE public.later; DROP SEQUENCE public.later_extra")
+        .await
+        .unwrap();
+    for role in [&app, &system, &compat, &superuser] {
+        owner
+            .execute(format!("DROP OWNED BY {role} CASCADE; DROP ROLE {role}").as_str())
+            .await
+            .unwrap();
+    }
+    owner.close().await;
+}

@@ -16,6 +16,7 @@ mod ddl_generated;
 mod docs;
 mod emit_cli;
 mod hot_standby;
+mod node_interop;
 mod parallel_plans;
 mod planner_statistics;
 mod queries;
