@@ -100,17 +100,38 @@ UPDATE tenancy.context_keys k SET ipad = p.ipad, opad = p.opad
 
 -- Raises "no tenant context" (TN001): what every policy ends in when this
 -- transaction did not enter a tenant. A role in tenancy.compat_roles gets
--- the plain setting instead (see above).
+-- the plain setting instead (see above), for a tenant that exists and is
+-- not deleted, as a TenantPool would; its errors speak to that service
+-- (@usebetterdev/tenant's runWithTenant and runAsSystem).
 CREATE OR REPLACE FUNCTION tenancy.unverified_tenant() RETURNS uuid
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     hint text := pg_catalog.current_setting('app.current_tenant', true);
+    v_state smallint;
 BEGIN
-    IF hint ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-       AND EXISTS (SELECT 1 FROM tenancy.compat_roles r WHERE r.role_name = SESSION_USER) THEN
-        RETURN hint::uuid;
+    IF EXISTS (SELECT 1 FROM tenancy.compat_roles r WHERE r.role_name = SESSION_USER) THEN
+        IF hint ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' THEN
+            SELECT CASE WHEN t.deleted_at IS NULL THEN 1 ELSE 2 END INTO v_state
+              FROM public.tenants t WHERE t.id = hint::uuid;
+            IF v_state = 1 THEN
+                RETURN hint::uuid;
+            END IF;
+            IF v_state = 2 THEN
+                RAISE EXCEPTION 'tenant deleted: tenant % is deleted, so role % (a compatibility role) cannot enter it', hint, SESSION_USER
+                    USING ERRCODE = 'TN004',
+                          DETAIL = pg_catalog.json_build_object('tenant', hint, 'role', SESSION_USER)::text,
+                          HINT = 'Restore the tenant to use it again (its rows are kept until it is purged), or stop sending its id in app.current_tenant (runWithTenant).';
+            END IF;
+            RAISE EXCEPTION 'tenant not found: no tenant has id %, the app.current_tenant of role % (a compatibility role)', hint, SESSION_USER
+                USING ERRCODE = 'TN002',
+                      DETAIL = pg_catalog.json_build_object('tenant', hint, 'role', SESSION_USER)::text,
+                      HINT = 'Create the tenant first (createTenant, or tenant seed), or check the id the request resolved to.';
+        END IF;
+        RAISE EXCEPTION 'no tenant context: role % (a compatibility role) did not set app.current_tenant to a tenant id in this transaction', SESSION_USER
+            USING ERRCODE = 'TN001',
+                  HINT = 'Run tenant queries inside runWithTenant (set_config(''app.current_tenant'', <tenant id>, true)). The system switch app.bypass_rls (runAsSystem) reaches only the tenants table for a compatibility role: run cross-tenant work on tenant tables through the system role.';
     END IF;
     RAISE EXCEPTION 'no tenant context: this transaction did not enter a tenant'
         USING ERRCODE = 'TN001',
@@ -631,6 +652,22 @@ DROP POLICY IF EXISTS rls_tenants_read ON public.tenants;
 CREATE POLICY rls_tenants_read ON public.tenants FOR SELECT USING (true);
 -- @usebetterdev/tenant's write policy trusts app.bypass_rls, which any SQL can set.
 DROP POLICY IF EXISTS rls_tenants_write ON public.tenants;
+-- The one exception: @usebetterdev/tenant's system switch (runAsSystem,
+-- createTenant, updateTenant, deleteTenant, its CLI's seed set
+-- app.bypass_rls) is honoured on the tenants table for a compatibility
+-- role only, which can already enter any tenant by setting
+-- app.current_tenant; never for the application role of a TenantPool.
+CREATE OR REPLACE FUNCTION tenancy.compat_system() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT pg_catalog.current_setting('app.bypass_rls', true) = 'true'
+       AND EXISTS (SELECT 1 FROM tenancy.compat_roles r WHERE r.role_name = SESSION_USER)
+$fn$;
+DROP POLICY IF EXISTS rls_tenants_compat_system ON public.tenants;
+CREATE POLICY rls_tenants_compat_system ON public.tenants
+    USING ((SELECT tenancy.compat_system()))
+    WITH CHECK ((SELECT tenancy.compat_system()));
 
 -- public.invitations
 CREATE TABLE IF NOT EXISTS "public"."invitations" (
