@@ -90,18 +90,8 @@ pub(crate) fn run(args: &AdoptNodeArgs) -> anyhow::Result<Outcome> {
         "adopt-node reads the catalog and applies the move as a superuser (it may create roles and change the tables' owner)",
     )?;
     let tables = registry::tables()?;
-    let user = |u: Option<db::Url>| -> anyhow::Result<Option<String>> {
-        u.map(|u| u.options().map(|o| o.get_username().to_owned()))
-            .transpose()
-    };
-    let app = match &args.app_role {
-        Some(n) => n.clone(),
-        None => user(args.connect.app())?.unwrap_or_else(|| "tenant_app".to_owned()),
-    };
-    let system = match &args.system_role {
-        Some(n) => n.clone(),
-        None => user(args.connect.system())?.unwrap_or_else(|| "tenant_system".to_owned()),
-    };
+    let (app, system) =
+        crate::roles::app_and_system(&args.app_role, &args.system_role, &args.connect)?;
     if args.node_role == app {
         bail!(
             "--node-role {app}: that is the application role of the TenantPool; trusting its setting would let injected SQL switch tenant. \

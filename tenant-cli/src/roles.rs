@@ -58,20 +58,32 @@ pub struct RolesArgs {
     pub admin: AdminArgs,
 }
 
+/// The application and system roles' names: the flag, else the user of
+/// `--database-url` / `--system-url` (or their environment variables),
+/// else `tenant_app` / `tenant_system`.
+pub(crate) fn app_and_system(
+    app_role: &Option<String>,
+    system_role: &Option<String>,
+    connect: &ConnectArgs,
+) -> anyhow::Result<(String, String)> {
+    let user = |url: Option<db::Url>| -> anyhow::Result<Option<String>> {
+        url.map(|u| u.options().map(|o| o.get_username().to_owned()))
+            .transpose()
+    };
+    let app = match app_role {
+        Some(name) => name.clone(),
+        None => user(connect.app())?.unwrap_or_else(|| "tenant_app".to_owned()),
+    };
+    let system = match system_role {
+        Some(name) => name.clone(),
+        None => user(connect.system())?.unwrap_or_else(|| "tenant_system".to_owned()),
+    };
+    Ok((app, system))
+}
+
 impl RolesArgs {
     fn roles(&self) -> anyhow::Result<Roles> {
-        let user = |url: Option<db::Url>| -> anyhow::Result<Option<String>> {
-            url.map(|u| u.options().map(|o| o.get_username().to_owned()))
-                .transpose()
-        };
-        let app = match &self.app_role {
-            Some(name) => name.clone(),
-            None => user(self.connect.app())?.unwrap_or_else(|| "tenant_app".to_owned()),
-        };
-        let system = match &self.system_role {
-            Some(name) => name.clone(),
-            None => user(self.connect.system())?.unwrap_or_else(|| "tenant_system".to_owned()),
-        };
+        let (app, system) = app_and_system(&self.app_role, &self.system_role, &self.connect)?;
         let roles = Roles::new(self.owner_role.clone(), app, system)?;
         Ok(match &self.compat_role {
             Some(compat) => roles.with_compat(compat.clone())?,
