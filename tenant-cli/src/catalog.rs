@@ -22,7 +22,7 @@ macro_rules! user_schemas {
     };
 }
 
-const SESSION: &str = "\
+pub(crate) const SESSION: &str = "\
 SELECT current_user::text AS role, current_database()::text AS database,
        r.rolsuper AS superuser, r.rolbypassrls AS bypassrls,
        r.rolcreaterole AS createrole, r.rolreplication AS replication,
@@ -31,6 +31,15 @@ SELECT current_user::text AS role, current_database()::text AS database,
              WHERE has_schema_privilege(n.oid, 'CREATE')
                AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
              ORDER BY 1) AS creatable_schemas,
+       ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+             WHERE p.pronamespace = 'pg_catalog'::regnamespace
+               AND p.proname IN ('citus_run_local_command', 'master_run_on_worker', 'run_command_on_all_nodes',
+                                 'run_command_on_colocated_placements', 'run_command_on_coordinator',
+                                 'run_command_on_placements', 'run_command_on_shards', 'run_command_on_workers',
+                                 'assign_distributed_transaction_id')
+               AND EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'citus')
+               AND has_function_privilege(p.oid, 'EXECUTE')
+             ORDER BY 1) AS citus_remote_sql,
        current_setting('server_version_num')::int4 AS server_version
 FROM pg_roles r WHERE r.rolname = current_user";
 
@@ -297,6 +306,9 @@ pub(crate) struct Session {
     pub(crate) temp: bool,
     /// Schemas the role may create objects in.
     pub(crate) creatable_schemas: Vec<String>,
+    /// On a Citus node: the functions of Citus that run SQL text on other
+    /// nodes (or give a transaction a distributed id) the role may execute.
+    pub(crate) citus_remote_sql: Vec<String>,
     pub(crate) server_version: i32,
 }
 
@@ -652,6 +664,7 @@ impl Catalog {
                 replication: false,
                 temp: false,
                 creatable_schemas: Vec::new(),
+                citus_remote_sql: Vec::new(),
                 server_version: 150_000,
             },
             memberships: Vec::new(),
@@ -981,6 +994,7 @@ fn session(r: &PgRow) -> sqlx::Result<Session> {
         replication: r.try_get("replication")?,
         temp: r.try_get("temp")?,
         creatable_schemas: r.try_get("creatable_schemas")?,
+        citus_remote_sql: r.try_get("citus_remote_sql")?,
         server_version: r.try_get("server_version")?,
     })
 }

@@ -426,6 +426,54 @@ async fn two_tenants_on_two_workers_stay_apart() {
         .unwrap_err();
     assert_eq!(sql_code(&err), "TN001", "{err}");
 
+    // Maintenance: moving tenant a's shards to the other worker. Citus
+    // copies and checks them as the tables' owner, whom FORCE subjects to
+    // the policies, so the move fails as it is; a superuser lets the owner
+    // bypass row-level security for the move only. The application role
+    // is not the owner and cannot become it: its isolation never lifts.
+    let (from, to) = (tenants[0].0, tenants[1].0);
+    let shard: i64 =
+        sqlx::query_scalar("SELECT get_shard_id_for_distribution_column('projects', $1::uuid)")
+            .bind(a.as_uuid())
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    let move_sql = format!(
+        "SELECT citus_move_shard_placement({shard}, '127.0.0.1', {from}, '127.0.0.1', {to}, shard_transfer_mode => 'block_writes')"
+    );
+    let refused = sqlx::query(&move_sql).execute(&admin).await.unwrap_err();
+    assert_eq!(sql_code(&refused), "TN001", "{refused}");
+    admin
+        .execute(format!("ALTER ROLE {OWNER} BYPASSRLS").as_str())
+        .await
+        .unwrap();
+    let moved = sqlx::query(&move_sql).execute(&admin).await;
+    admin
+        .execute(format!("ALTER ROLE {OWNER} NOBYPASSRLS").as_str())
+        .await
+        .unwrap();
+    moved.unwrap();
+    assert_eq!(worker_of(&admin, a).await, to, "tenant a's rows moved");
+    for (mine, theirs) in [(a, b), (b, a)] {
+        let mut tx = app.begin(mine).await.unwrap();
+        sqlx::query("INSERT INTO projects (name) VALUES ('after the move')")
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        assert_eq!(rows, 2, "own rows after the move, and only those");
+        let named: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE tenant_id = $1")
+            .bind(theirs.as_uuid())
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        assert_eq!(named, 0);
+        drop(tx);
+    }
+
     // The system role sees both, across shards.
     let both: i64 = sqlx::query_scalar("SELECT count(DISTINCT tenant_id) FROM projects")
         .fetch_one(&system_sql)
