@@ -154,6 +154,7 @@ pub fn emit_citus(tables: &Ordered) -> Result<String, CitusError> {
 fn lift(out: &mut String, meta: &TableMeta) {
     let qualified = meta.quoted_name();
     let policy = quote(&names::policy(meta.name));
+    let regclass = format!("{}::regclass", literal::quote(&qualified));
     let body = format!(
         " BEGIN\n    \
          IF pg_catalog.to_regclass({}) IS NOT NULL THEN\n        \
@@ -165,7 +166,6 @@ fn lift(out: &mut String, meta: &TableMeta) {
          END IF;\n\
          END ",
         literal::quote(&qualified),
-        regclass = format!("{}::regclass", literal::quote(&qualified)),
     );
     let _ = writeln!(out, "DO {};", literal::dollar_quote(&body));
 }

@@ -68,8 +68,11 @@ GRANT EXECUTE ON FUNCTION tenancy.citus_context() TO PUBLIC;
 
 -- The tenant every policy of a distributed table compares its rows to (a
 -- function: Citus refuses sub-selects in policies): the verified context
--- of this node when it has one (the coordinator), else a Citus token that
--- verifies here (a worker), else "no tenant context" (TN001).
+-- of this node when it has one (the coordinator; Citus made
+-- tenancy.entered_tenant on every node with the rest of the schema's
+-- functions, and a worker's backend has none of its contexts), else a
+-- Citus token that verifies here (a worker), else "no tenant context"
+-- (TN001).
 CREATE OR REPLACE FUNCTION tenancy.policy_tenant() RETURNS uuid
     LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
     SET search_path = pg_catalog, pg_temp
@@ -77,9 +80,7 @@ AS $fn$
 DECLARE
     v uuid;
 BEGIN
-    IF pg_catalog.to_regprocedure('tenancy.entered_tenant()') IS NOT NULL THEN
-        v := tenancy.entered_tenant();
-    END IF;
+    v := tenancy.entered_tenant();
     IF v IS NULL THEN
         v := (tenancy.citus_context()).tenant;
     END IF;
