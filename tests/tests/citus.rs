@@ -229,202 +229,228 @@ async fn two_tenants_on_two_workers_stay_apart() {
     let (a, b) = (tenants[0].1, tenants[1].1);
     drop(system);
 
-    let app = TenantPool::options()
-        .context_key(key.clone())
-        .max_connections(2)
-        .connect_with(opts.clone().username(APP))
-        .await
-        .unwrap();
-    assert!(matches!(
-        app.mechanism(),
-        Some(ContextMechanism::Extension | ContextMechanism::Session) | None
-    ));
+    // Both ways the coordinator may hold the context: the extension (when
+    // the cluster has it) and plain SQL, each carried to the workers.
+    let extension: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'tenant_context')",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    let mut kept = None;
+    for use_extension in [false, true] {
+        owner
+            .execute(format!("SELECT tenancy.install_context({use_extension})").as_str())
+            .await
+            .unwrap();
+        system_sql
+            .execute("DELETE FROM citus_notes; DELETE FROM projects")
+            .await
+            .unwrap();
+        let app = TenantPool::options()
+            .context_key(key.clone())
+            .max_connections(2)
+            .connect_with(opts.clone().username(APP))
+            .await
+            .unwrap();
+        let expected = if use_extension && extension {
+            ContextMechanism::Extension
+        } else {
+            ContextMechanism::Session
+        };
+        assert_eq!(app.mechanism(), Some(expected));
 
-    // Each tenant writes and reads its own rows, on its own worker.
-    for (port, tenant) in &tenants {
-        let mut tx = app.begin(*tenant).await.unwrap();
-        let project: i64 =
-            sqlx::query_scalar("INSERT INTO projects (name) VALUES ($1) RETURNING id")
-                .bind(format!("on {port}"))
+        // Each tenant writes and reads its own rows, on its own worker.
+        for (port, tenant) in &tenants {
+            let mut tx = app.begin(*tenant).await.unwrap();
+            let project: i64 =
+                sqlx::query_scalar("INSERT INTO projects (name) VALUES ($1) RETURNING id")
+                    .bind(format!("on {port}"))
+                    .fetch_one(tx.conn())
+                    .await
+                    .unwrap();
+            sqlx::query("INSERT INTO citus_notes (project_id, body) VALUES ($1, 'hello')")
+                .bind(project)
+                .execute(tx.conn())
+                .await
+                .unwrap();
+            let updated = sqlx::query("UPDATE projects SET name = name || ' (seen)' WHERE id = $1")
+                .bind(project)
+                .execute(tx.conn())
+                .await
+                .unwrap()
+                .rows_affected();
+            assert_eq!(updated, 1, "tenant on worker {port} updates its row");
+            tx.commit().await.unwrap();
+
+            let mut tx = app.begin(*tenant).await.unwrap();
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT p.name, count(n.id) FROM projects p LEFT JOIN citus_notes n
+                     ON n.tenant_id = p.tenant_id AND n.project_id = p.id GROUP BY p.name",
+            )
+            .fetch_all(tx.conn())
+            .await
+            .unwrap();
+            assert_eq!(
+                rows,
+                vec![(format!("on {port} (seen)"), 1)],
+                "tenant on worker {port}"
+            );
+            tx.commit().await.unwrap();
+        }
+
+        // Neither sees, changes or writes the other's rows: not by naming it,
+        // not with a query that reaches every worker.
+        for (mine, theirs) in [(a, b), (b, a)] {
+            let mut tx = app.begin(mine).await.unwrap();
+            let all: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
                 .fetch_one(tx.conn())
                 .await
                 .unwrap();
-        sqlx::query("INSERT INTO citus_notes (project_id, body) VALUES ($1, 'hello')")
-            .bind(project)
-            .execute(tx.conn())
-            .await
-            .unwrap();
-        let updated = sqlx::query("UPDATE projects SET name = name || ' (seen)' WHERE id = $1")
-            .bind(project)
-            .execute(tx.conn())
-            .await
-            .unwrap()
-            .rows_affected();
-        assert_eq!(updated, 1, "tenant on worker {port} updates its row");
-        tx.commit().await.unwrap();
+            assert_eq!(all, 1, "a query on every shard sees one tenant's row");
+            let named: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM projects WHERE tenant_id = $1")
+                    .bind(theirs.as_uuid())
+                    .fetch_one(tx.conn())
+                    .await
+                    .unwrap();
+            assert_eq!(named, 0);
+            let changed = sqlx::query("UPDATE projects SET name = 'mine' WHERE tenant_id = $1")
+                .bind(theirs.as_uuid())
+                .execute(tx.conn())
+                .await
+                .unwrap()
+                .rows_affected();
+            assert_eq!(changed, 0);
+            let deleted = sqlx::query("DELETE FROM citus_notes WHERE tenant_id = $1")
+                .bind(theirs.as_uuid())
+                .execute(tx.conn())
+                .await
+                .unwrap()
+                .rows_affected();
+            assert_eq!(deleted, 0);
+            tx.commit().await.unwrap();
 
-        let mut tx = app.begin(*tenant).await.unwrap();
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT p.name, count(n.id) FROM projects p LEFT JOIN citus_notes n
-                 ON n.tenant_id = p.tenant_id AND n.project_id = p.id GROUP BY p.name",
-        )
-        .fetch_all(tx.conn())
-        .await
-        .unwrap();
-        assert_eq!(
-            rows,
-            vec![(format!("on {port} (seen)"), 1)],
-            "tenant on worker {port}"
-        );
-        tx.commit().await.unwrap();
-    }
+            let mut tx = app.begin(mine).await.unwrap();
+            let err = sqlx::query("INSERT INTO projects (tenant_id, name) VALUES ($1, 'planted')")
+                .bind(theirs.as_uuid())
+                .execute(tx.conn())
+                .await
+                .unwrap_err();
+            assert_eq!(sql_code(&err), "TN003", "{err}");
+            drop(tx);
+        }
 
-    // Neither sees, changes or writes the other's rows: not by naming it,
-    // not with a query that reaches every worker.
-    for (mine, theirs) in [(a, b), (b, a)] {
-        let mut tx = app.begin(mine).await.unwrap();
-        let all: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
+        // A token is worth nothing in another transaction: tenant a's, read
+        // by SQL in a's transaction, set in b's.
+        let mut tx = app.begin(a).await.unwrap();
+        let token: String = sqlx::query_scalar("SELECT current_setting('tenancy.citus_token')")
             .fetch_one(tx.conn())
             .await
             .unwrap();
-        assert_eq!(all, 1, "a query on every shard sees one tenant's row");
-        let named: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE tenant_id = $1")
-            .bind(theirs.as_uuid())
-            .fetch_one(tx.conn())
+        assert!(token.starts_with("c1."), "{token}");
+        tx.commit().await.unwrap();
+        let mut tx = app.begin(b).await.unwrap();
+        // Propagated to the workers, as SQL may ask Citus to.
+        sqlx::query("SET LOCAL citus.propagate_set_commands = 'local'")
+            .execute(tx.conn())
             .await
             .unwrap();
-        assert_eq!(named, 0);
-        let changed = sqlx::query("UPDATE projects SET name = 'mine' WHERE tenant_id = $1")
-            .bind(theirs.as_uuid())
+        sqlx::query(&format!("SET LOCAL tenancy.citus_token = '{token}'"))
             .execute(tx.conn())
             .await
-            .unwrap()
-            .rows_affected();
-        assert_eq!(changed, 0);
-        let deleted = sqlx::query("DELETE FROM citus_notes WHERE tenant_id = $1")
-            .bind(theirs.as_uuid())
-            .execute(tx.conn())
-            .await
-            .unwrap()
-            .rows_affected();
-        assert_eq!(deleted, 0);
-        tx.commit().await.unwrap();
-
-        let mut tx = app.begin(mine).await.unwrap();
-        let err = sqlx::query("INSERT INTO projects (tenant_id, name) VALUES ($1, 'planted')")
-            .bind(theirs.as_uuid())
-            .execute(tx.conn())
-            .await
-            .unwrap_err();
-        assert_eq!(sql_code(&err), "TN003", "{err}");
+            .unwrap();
+        let replayed =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects WHERE tenant_id = $1")
+                .bind(a.as_uuid())
+                .fetch_one(tx.conn())
+                .await;
+        match replayed {
+            Ok(n) => assert_eq!(n, 0, "a replayed token shows nothing"),
+            Err(e) => assert_eq!(sql_code(&e), "TN001", "{e}"),
+        }
         drop(tx);
-    }
+        // Nor a forged one: b's own ids with a MAC SQL made up.
+        let mut tx = app.begin(b).await.unwrap();
+        let forged = format!("c1.1.{}..{}", a.as_uuid(), "0".repeat(64));
+        sqlx::query("SET LOCAL citus.propagate_set_commands = 'local'")
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        sqlx::query(&format!("SET LOCAL tenancy.citus_token = '{forged}'"))
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        let seen =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects WHERE tenant_id = $1")
+                .bind(a.as_uuid())
+                .fetch_one(tx.conn())
+                .await;
+        match seen {
+            Ok(n) => assert_eq!(n, 0, "a forged token shows nothing"),
+            Err(e) => assert_eq!(sql_code(&e), "TN001", "{e}"),
+        }
+        drop(tx);
 
-    // A token is worth nothing in another transaction: tenant a's, read
-    // by SQL in a's transaction, set in b's.
-    let mut tx = app.begin(a).await.unwrap();
-    let token: String = sqlx::query_scalar("SELECT current_setting('tenancy.citus_token')")
-        .fetch_one(tx.conn())
-        .await
-        .unwrap();
-    assert!(token.starts_with("c1."), "{token}");
-    tx.commit().await.unwrap();
-    let mut tx = app.begin(b).await.unwrap();
-    // Propagated to the workers, as SQL may ask Citus to.
-    sqlx::query("SET LOCAL citus.propagate_set_commands = 'local'")
-        .execute(tx.conn())
-        .await
-        .unwrap();
-    sqlx::query(&format!("SET LOCAL tenancy.citus_token = '{token}'"))
-        .execute(tx.conn())
-        .await
-        .unwrap();
-    let replayed =
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects WHERE tenant_id = $1")
-            .bind(a.as_uuid())
-            .fetch_one(tx.conn())
-            .await;
-    match replayed {
-        Ok(n) => assert_eq!(n, 0, "a replayed token shows nothing"),
-        Err(e) => assert_eq!(sql_code(&e), "TN001", "{e}"),
-    }
-    drop(tx);
-    // Nor a forged one: b's own ids with a MAC SQL made up.
-    let mut tx = app.begin(b).await.unwrap();
-    let forged = format!("c1.1.{}..{}", a.as_uuid(), "0".repeat(64));
-    sqlx::query("SET LOCAL citus.propagate_set_commands = 'local'")
-        .execute(tx.conn())
-        .await
-        .unwrap();
-    sqlx::query(&format!("SET LOCAL tenancy.citus_token = '{forged}'"))
-        .execute(tx.conn())
-        .await
-        .unwrap();
-    let seen = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects WHERE tenant_id = $1")
+        // Nor set on the worker itself, by a call Citus pushes down with the
+        // query: the token names another distributed transaction.
+        let mut tx = app.begin(b).await.unwrap();
+        let seen = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM projects WHERE tenant_id = $1 AND set_config('tenancy.citus_token', $2, true) IS NOT NULL",
+        )
         .bind(a.as_uuid())
+        .bind(&token)
         .fetch_one(tx.conn())
         .await;
-    match seen {
-        Ok(n) => assert_eq!(n, 0, "a forged token shows nothing"),
-        Err(e) => assert_eq!(sql_code(&e), "TN001", "{e}"),
-    }
-    drop(tx);
+        match seen {
+            Ok(n) => assert_eq!(n, 0, "a token set on the worker shows nothing"),
+            Err(e) => assert_eq!(sql_code(&e), "TN001", "{e}"),
+        }
+        drop(tx);
 
-    // Nor set on the worker itself, by a call Citus pushes down with the
-    // query: the token names another distributed transaction.
-    let mut tx = app.begin(b).await.unwrap();
-    let seen = sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM projects WHERE tenant_id = $1 AND set_config('tenancy.citus_token', $2, true) IS NOT NULL",
-    )
-    .bind(a.as_uuid())
-    .bind(&token)
-    .fetch_one(tx.conn())
-    .await;
-    match seen {
-        Ok(n) => assert_eq!(n, 0, "a token set on the worker shows nothing"),
-        Err(e) => assert_eq!(sql_code(&e), "TN001", "{e}"),
-    }
-    drop(tx);
-
-    // SQL cannot give a transaction the id of another, nor run SQL on the
-    // workers itself.
-    let mut tx = app.begin(a).await.unwrap();
-    let err = sqlx::query("SELECT assign_distributed_transaction_id(0, 1, now())")
-        .execute(tx.conn())
-        .await
-        .unwrap_err();
-    assert_eq!(sql_code(&err), "42501", "{err}");
-    drop(tx);
-    let mut tx = app.begin(a).await.unwrap();
-    let err = sqlx::query("SELECT run_command_on_workers('SELECT 1')")
-        .execute(tx.conn())
-        .await
-        .unwrap_err();
-    assert_eq!(sql_code(&err), "42501", "{err}");
-    drop(tx);
-    // A pushed-down call, run on the worker, is refused there too.
-    let mut tx = app.begin(a).await.unwrap();
-    let err =
-        sqlx::query("SELECT run_command_on_workers('SELECT 1') FROM projects WHERE tenant_id = $1")
-            .bind(a.as_uuid())
+        // SQL cannot give a transaction the id of another, nor run SQL on the
+        // workers itself.
+        let mut tx = app.begin(a).await.unwrap();
+        let err = sqlx::query("SELECT assign_distributed_transaction_id(0, 1, now())")
             .execute(tx.conn())
             .await
             .unwrap_err();
-    assert_eq!(sql_code(&err), "42501", "{err}");
-    drop(tx);
+        assert_eq!(sql_code(&err), "42501", "{err}");
+        drop(tx);
+        let mut tx = app.begin(a).await.unwrap();
+        let err = sqlx::query("SELECT run_command_on_workers('SELECT 1')")
+            .execute(tx.conn())
+            .await
+            .unwrap_err();
+        assert_eq!(sql_code(&err), "42501", "{err}");
+        drop(tx);
+        // A pushed-down call, run on the worker, is refused there too.
+        let mut tx = app.begin(a).await.unwrap();
+        let err = sqlx::query(
+            "SELECT run_command_on_workers('SELECT 1') FROM projects WHERE tenant_id = $1",
+        )
+        .bind(a.as_uuid())
+        .execute(tx.conn())
+        .await
+        .unwrap_err();
+        assert_eq!(sql_code(&err), "42501", "{err}");
+        drop(tx);
 
-    // Outside a tenant transaction: no context, on any node.
-    let plain = pool_as(&opts, APP).await;
-    let err = sqlx::query("SELECT count(*) FROM projects")
-        .fetch_one(&plain)
-        .await
-        .unwrap_err();
-    assert_eq!(sql_code(&err), "TN001", "{err}");
-    let err = sqlx::query("SELECT tenancy.citus_enter()")
-        .execute(&plain)
-        .await
-        .unwrap_err();
-    assert_eq!(sql_code(&err), "TN001", "{err}");
+        // Outside a tenant transaction: no context, on any node.
+        let plain = pool_as(&opts, APP).await;
+        let err = sqlx::query("SELECT count(*) FROM projects")
+            .fetch_one(&plain)
+            .await
+            .unwrap_err();
+        assert_eq!(sql_code(&err), "TN001", "{err}");
+        let err = sqlx::query("SELECT tenancy.citus_enter()")
+            .execute(&plain)
+            .await
+            .unwrap_err();
+        assert_eq!(sql_code(&err), "TN001", "{err}");
+        kept = Some(app);
+    }
+    let app = kept.unwrap();
 
     // Maintenance: moving tenant a's shards to the other worker. Citus
     // copies and checks them as the tables' owner, whom FORCE subjects to
