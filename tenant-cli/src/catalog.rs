@@ -648,7 +648,28 @@ pub(crate) struct Catalog {
     pub(crate) stored_settings: Vec<StoredSettings>,
     /// The context mechanisms and the extension.
     pub(crate) context: ContextFacts,
+    /// On a Citus coordinator: the tables Citus distributes by hash, and
+    /// `tenancy.tenant_ids` (the Citus form's reference table of tenant
+    /// ids, which their tenant columns reference).
+    pub(crate) citus: Option<CitusFacts>,
 }
+
+/// What the Citus form of the migration (`emit-rls --citus`) left.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CitusFacts {
+    /// Oids of the hash-distributed tables.
+    pub(crate) distributed: Vec<i64>,
+    /// The oid of `tenancy.tenant_ids`, when it is there.
+    pub(crate) tenant_ids: Option<i64>,
+}
+
+/// Citus's metadata, read only where the citus extension is (elsewhere
+/// its tables do not exist).
+const CITUS_INSTALLED: &str =
+    "SELECT EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'citus')";
+const CITUS: &str = "\
+SELECT ARRAY(SELECT p.logicalrelid::oid::int8 FROM pg_dist_partition p WHERE p.partmethod = 'h' ORDER BY 1) AS distributed,
+       to_regclass('tenancy.tenant_ids')::oid::int8 AS tenant_ids";
 
 #[cfg(test)]
 impl Catalog {
@@ -681,6 +702,7 @@ impl Catalog {
                 extension: None,
                 extension_available: None,
             },
+            citus: None,
         }
     }
 }
@@ -861,6 +883,18 @@ impl Catalog {
             })
             .collect::<sqlx::Result<_>>()?;
         let context = context_facts(&mut tx).await?;
+        let citus = if sqlx::query_scalar::<_, bool>(CITUS_INSTALLED)
+            .fetch_one(&mut *tx)
+            .await?
+        {
+            let row = sqlx::query(CITUS).fetch_one(&mut *tx).await?;
+            Some(CitusFacts {
+                distributed: row.try_get("distributed")?,
+                tenant_ids: row.try_get("tenant_ids")?,
+            })
+        } else {
+            None
+        };
         tx.rollback().await?;
         Ok(Catalog {
             session,
@@ -873,6 +907,7 @@ impl Catalog {
             compat_roles,
             stored_settings,
             context,
+            citus,
         })
     }
 
@@ -890,6 +925,14 @@ impl Catalog {
     /// The `tenants` table (in `public`, where emit-rls and better-tenant put it).
     pub(crate) fn tenants(&self) -> Option<&Table> {
         self.table("public", "tenants")
+    }
+
+    /// Whether Citus distributes the table `oid` (the Citus form of the
+    /// migration applies to it).
+    pub(crate) fn citus_distributed(&self, oid: i64) -> bool {
+        self.citus
+            .as_ref()
+            .is_some_and(|c| c.distributed.contains(&oid))
     }
 }
 

@@ -120,6 +120,16 @@ fn sql_code(e: &sqlx::Error) -> String {
         .unwrap_or_else(|| format!("{e}"))
 }
 
+/// `url` logged in as `role` (trust authentication).
+fn role_url(opts: &PgConnectOptions, role: &str) -> String {
+    format!(
+        "postgres://{role}@{}:{}/{}",
+        opts.get_host(),
+        opts.get_port(),
+        opts.get_database().unwrap_or("postgres")
+    )
+}
+
 /// `tenant roles --apply`: in one transaction, as the CLI does.
 async fn apply_roles(admin: &PgPool, roles: &Roles, ordered: &Ordered) {
     let mut tx = admin.begin().await.unwrap();
@@ -451,6 +461,29 @@ async fn two_tenants_on_two_workers_stay_apart() {
         kept = Some(app);
     }
     let app = kept.unwrap();
+
+    // `tenant check` as the application role passes on the Citus form, its
+    // probe entering a tenant whose rows are on each worker.
+    let args = tenant_cli::CheckArgs {
+        connect: tenant_cli::ConnectArgs {
+            database_url: Some(role_url(&opts, APP)),
+            system_url: Some(role_url(&opts, SYSTEM)),
+        },
+        tenant_column: "tenant_id".to_owned(),
+        json: false,
+        strict: true,
+        no_probe: false,
+        context_key: Some(key.expose_spec()),
+        skip: Vec::new(),
+        list: false,
+    };
+    let checked = tokio::task::spawn_blocking(move || {
+        tenant_cli::check_models(&args, &[Project::META, User::META, Note::META])
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(checked, tenant_cli::Outcome::Ok);
 
     // Maintenance: moving tenant a's shards to the other worker. Citus
     // copies and checks them as the tables' owner, whom FORCE subjects to
