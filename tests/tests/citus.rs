@@ -163,9 +163,31 @@ async fn two_tenants_on_two_workers_stay_apart() {
         .unwrap();
     apply_roles(&admin, &roles, &ordered).await;
 
+    // A database the single-node form made, with rows: the Citus form
+    // converts it (README, "Citus").
+    let owner = pool_as(&opts, OWNER).await;
+    let mut tx = owner.begin().await.unwrap();
+    tx.execute(ddl::emit(&ordered).as_str()).await.unwrap();
+    tx.commit().await.unwrap();
+    apply_roles(&admin, &roles, &ordered).await;
+    let system_sql = pool_as(&opts, SYSTEM).await;
+    let before: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO public.tenants (name, slug) VALUES ('before', 'before-' || gen_random_uuid()) RETURNING id",
+    )
+    .fetch_one(&system_sql)
+    .await
+    .unwrap();
+    sqlx::query(
+        "WITH p AS (INSERT INTO projects (tenant_id, name) SELECT $1, 'old ' || g FROM generate_series(1, 10) g RETURNING id)
+         INSERT INTO citus_notes (tenant_id, project_id, body) SELECT $1, p.id, 'old' FROM p",
+    )
+    .bind(before)
+    .execute(&system_sql)
+    .await
+    .unwrap();
+
     // The migration, as its owner, twice: the second run changes nothing.
     let sql = ddl::emit_citus(&ordered).unwrap();
-    let owner = pool_as(&opts, OWNER).await;
     for _ in 0..2 {
         let mut tx = owner.begin().await.unwrap();
         tx.execute(sql.as_str()).await.unwrap();
@@ -193,6 +215,14 @@ async fn two_tenants_on_two_workers_stay_apart() {
     );
     // Grants, now that the tables exist.
     apply_roles(&admin, &roles, &ordered).await;
+    let converted: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM projects WHERE tenant_id = $1), (SELECT count(*) FROM citus_notes WHERE tenant_id = $1)",
+    )
+    .bind(before)
+    .fetch_one(&system_sql)
+    .await
+    .unwrap();
+    assert_eq!(converted, (10, 10), "the converted rows are on the shards");
 
     // A context key, on every node.
     owner

@@ -125,7 +125,7 @@ pub fn emit_citus(tables: &Ordered) -> Result<String, CitusError> {
          -- FORCE or the single-node form's move guard (another session never sees that).\n",
     );
     for table in tables.tables() {
-        lift(&mut out, table.meta());
+        lift(&mut out, table);
     }
     for table in tables.tables() {
         out.push('\n');
@@ -151,21 +151,48 @@ pub fn emit_citus(tables: &Ordered) -> Result<String, CitusError> {
 /// database converted), and FORCE while it checks foreign keys as the
 /// owner (on any statement that touches a table with one). Put back by
 /// [`policy`], in this transaction.
-fn lift(out: &mut String, meta: &TableMeta) {
+fn lift(out: &mut String, table: &OrderedTable) {
+    let meta = table.meta();
     let qualified = meta.quoted_name();
     let policy = quote(&names::policy(meta.name));
     let regclass = format!("{}::regclass", literal::quote(&qualified));
+    // The foreign keys the single-node form made (a database converted):
+    // Citus distributes no table with a key to or from a local table, and
+    // the keys pass adds them again, to the tenant ids' reference table.
+    let mut keys = vec![literal::quote(&names::object(
+        meta.name,
+        &[meta.tenant_column],
+        "fkey",
+    ))];
+    keys.extend(table.references().iter().map(|(c, _)| {
+        literal::quote(&names::object(
+            meta.name,
+            &[meta.tenant_column, c.name],
+            "fkey",
+        ))
+    }));
     let body = format!(
-        " BEGIN\n    \
-         IF pg_catalog.to_regclass({}) IS NOT NULL THEN\n        \
-         IF EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = {regclass} AND t.tgname = 'tenant_move_guard') THEN\n            \
-         DROP TRIGGER tenant_move_guard ON {qualified};\n        \
-         END IF;\n        \
-         DROP POLICY IF EXISTS {policy} ON {qualified};\n        \
-         ALTER TABLE {qualified} NO FORCE ROW LEVEL SECURITY;\n    \
-         END IF;\n\
-         END ",
-        literal::quote(&qualified),
+        "
+DECLARE
+    k name;
+BEGIN
+    IF pg_catalog.to_regclass({table_text}) IS NOT NULL THEN
+        IF EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = {regclass} AND t.tgname = 'tenant_move_guard') THEN
+            DROP TRIGGER tenant_move_guard ON {qualified};
+        END IF;
+        DROP POLICY IF EXISTS {policy} ON {qualified};
+        ALTER TABLE {qualified} NO FORCE ROW LEVEL SECURITY;
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = {regclass}) THEN
+            FOR k IN SELECT c.conname FROM pg_catalog.pg_constraint c
+                      WHERE c.conrelid = {regclass} AND c.contype = 'f' AND c.conname IN ({keys}) LOOP
+                EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', {regclass}, k);
+            END LOOP;
+        END IF;
+    END IF;
+END
+",
+        table_text = literal::quote(&qualified),
+        keys = keys.join(", "),
     );
     let _ = writeln!(out, "DO {};", literal::dollar_quote(&body));
 }
