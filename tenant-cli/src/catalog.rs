@@ -22,7 +22,7 @@ macro_rules! user_schemas {
     };
 }
 
-const SESSION: &str = "\
+pub(crate) const SESSION: &str = "\
 SELECT current_user::text AS role, current_database()::text AS database,
        r.rolsuper AS superuser, r.rolbypassrls AS bypassrls,
        r.rolcreaterole AS createrole, r.rolreplication AS replication,
@@ -31,6 +31,15 @@ SELECT current_user::text AS role, current_database()::text AS database,
              WHERE has_schema_privilege(n.oid, 'CREATE')
                AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
              ORDER BY 1) AS creatable_schemas,
+       ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+             WHERE p.pronamespace = 'pg_catalog'::regnamespace
+               AND p.proname IN ('citus_run_local_command', 'master_run_on_worker', 'run_command_on_all_nodes',
+                                 'run_command_on_colocated_placements', 'run_command_on_coordinator',
+                                 'run_command_on_placements', 'run_command_on_shards', 'run_command_on_workers',
+                                 'assign_distributed_transaction_id')
+               AND EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'citus')
+               AND has_function_privilege(p.oid, 'EXECUTE')
+             ORDER BY 1) AS citus_remote_sql,
        current_setting('server_version_num')::int4 AS server_version
 FROM pg_roles r WHERE r.rolname = current_user";
 
@@ -306,6 +315,9 @@ pub(crate) struct Session {
     pub(crate) temp: bool,
     /// Schemas the role may create objects in.
     pub(crate) creatable_schemas: Vec<String>,
+    /// On a Citus node: the functions of Citus that run SQL text on other
+    /// nodes (or give a transaction a distributed id) the role may execute.
+    pub(crate) citus_remote_sql: Vec<String>,
     pub(crate) server_version: i32,
 }
 
@@ -648,7 +660,28 @@ pub(crate) struct Catalog {
     pub(crate) stored_settings: Vec<StoredSettings>,
     /// The context mechanisms and the extension.
     pub(crate) context: ContextFacts,
+    /// On a Citus coordinator: the tables Citus distributes by hash, and
+    /// `tenancy.tenant_ids` (the Citus form's reference table of tenant
+    /// ids, which their tenant columns reference).
+    pub(crate) citus: Option<CitusFacts>,
 }
+
+/// What the Citus form of the migration (`emit-rls --citus`) left.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CitusFacts {
+    /// Oids of the hash-distributed tables.
+    pub(crate) distributed: Vec<i64>,
+    /// The oid of `tenancy.tenant_ids`, when it is there.
+    pub(crate) tenant_ids: Option<i64>,
+}
+
+/// Citus's metadata, read only where the citus extension is (elsewhere
+/// its tables do not exist).
+const CITUS_INSTALLED: &str =
+    "SELECT EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'citus')";
+const CITUS: &str = "\
+SELECT ARRAY(SELECT p.logicalrelid::oid::int8 FROM pg_dist_partition p WHERE p.partmethod = 'h' ORDER BY 1) AS distributed,
+       to_regclass('tenancy.tenant_ids')::oid::int8 AS tenant_ids";
 
 #[cfg(test)]
 impl Catalog {
@@ -664,6 +697,7 @@ impl Catalog {
                 replication: false,
                 temp: false,
                 creatable_schemas: Vec::new(),
+                citus_remote_sql: Vec::new(),
                 server_version: 150_000,
             },
             memberships: Vec::new(),
@@ -680,6 +714,7 @@ impl Catalog {
                 extension: None,
                 extension_available: None,
             },
+            citus: None,
         }
     }
 }
@@ -860,6 +895,18 @@ impl Catalog {
             })
             .collect::<sqlx::Result<_>>()?;
         let context = context_facts(&mut tx).await?;
+        let citus = if sqlx::query_scalar::<_, bool>(CITUS_INSTALLED)
+            .fetch_one(&mut *tx)
+            .await?
+        {
+            let row = sqlx::query(CITUS).fetch_one(&mut *tx).await?;
+            Some(CitusFacts {
+                distributed: row.try_get("distributed")?,
+                tenant_ids: row.try_get("tenant_ids")?,
+            })
+        } else {
+            None
+        };
         tx.rollback().await?;
         Ok(Catalog {
             session,
@@ -872,6 +919,7 @@ impl Catalog {
             compat_roles,
             stored_settings,
             context,
+            citus,
         })
     }
 
@@ -889,6 +937,14 @@ impl Catalog {
     /// The `tenants` table (in `public`, where emit-rls and better-tenant put it).
     pub(crate) fn tenants(&self) -> Option<&Table> {
         self.table("public", "tenants")
+    }
+
+    /// Whether Citus distributes the table `oid` (the Citus form of the
+    /// migration applies to it).
+    pub(crate) fn citus_distributed(&self, oid: i64) -> bool {
+        self.citus
+            .as_ref()
+            .is_some_and(|c| c.distributed.contains(&oid))
     }
 }
 
@@ -993,6 +1049,7 @@ fn session(r: &PgRow) -> sqlx::Result<Session> {
         replication: r.try_get("replication")?,
         temp: r.try_get("temp")?,
         creatable_schemas: r.try_get("creatable_schemas")?,
+        citus_remote_sql: r.try_get("citus_remote_sql")?,
         server_version: r.try_get("server_version")?,
     })
 }

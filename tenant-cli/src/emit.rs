@@ -33,6 +33,12 @@ pub struct EmitArgs {
     /// error.
     #[arg(long)]
     pub allow_no_models: bool,
+    /// Emit the DDL for a Citus cluster, sharded by tenant: the tenant in
+    /// every primary key, `tenants` a reference table, the tenant tables
+    /// distributed and co-located, and the tenant context carried to the
+    /// workers (README, "Citus"). Apply it on the coordinator.
+    #[arg(long)]
+    pub citus: bool,
 }
 
 pub(crate) fn run(args: &EmitArgs) -> anyhow::Result<Outcome> {
@@ -40,7 +46,11 @@ pub(crate) fn run(args: &EmitArgs) -> anyhow::Result<Outcome> {
         crate::require_models("emit-rls")?;
     }
     let tables = registry::tables()?;
-    let sql = ddl::emit(tables);
+    let sql = if args.citus {
+        ddl::emit_citus(tables)?
+    } else {
+        ddl::emit(tables)
+    };
     if let Some(dir) = &args.check {
         let newest = migrations::newest(dir).with_context(|| dir.display().to_string())?;
         return match newest {

@@ -14,6 +14,7 @@ fn the_committed_migration_matches_the_models() {
         check: Some(dir),
         dry_run: false,
         allow_no_models: false,
+        citus: false,
     });
     assert_eq!(check.run().expect("the folder is readable"), Outcome::Ok);
 }

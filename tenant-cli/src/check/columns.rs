@@ -91,8 +91,17 @@ fn tenant_fk(ctx: &Ctx<'_>) -> Verdict {
         if t.column().is_none() {
             return Vec::new();
         }
+        // On Citus, the tenant ids' reference table stands for tenants.
+        let tenant_ids = ctx
+            .catalog
+            .citus
+            .as_ref()
+            .and_then(|c| c.tenant_ids)
+            .filter(|_| ctx.catalog.citus_distributed(t.table.oid));
         let has = t.table.foreign_keys().any(|fk| {
-            fk.columns == [t.tenant_column] && Some(fk.ref_oid) == tenants && fk.ref_columns == ["id"]
+            fk.columns == [t.tenant_column]
+                && (Some(fk.ref_oid) == tenants || Some(fk.ref_oid) == tenant_ids)
+                && fk.ref_columns == ["id"]
         });
         if has {
             return Vec::new();
@@ -121,6 +130,7 @@ fn tenant_default(ctx: &Ctx<'_>) -> Verdict {
             .is_some_and(|d| {
                 d.contains("default_tenant()")
                     || d.contains("current_tenant()")
+                    || (ctx.catalog.citus_distributed(t.table.oid) && d.contains("tenancy.policy_tenant()"))
                     || d.contains("'app.current_tenant'")
             });
         let by_trigger = t.table.triggers.iter().any(|tr| tr.enabled && tr.before && tr.on_insert);
@@ -144,7 +154,9 @@ fn move_guard(ctx: &Ctx<'_>) -> Verdict {
         let guarded = t.table.triggers.iter().any(|tr| {
             tr.enabled && tr.before && tr.on_update && tr.function == "tenancy.refuse_tenant_move"
         });
-        if guarded || t.column().is_none() {
+        // Citus refuses triggers on a distributed table, and itself refuses
+        // any change of the column it distributes by.
+        if guarded || t.column().is_none() || ctx.catalog.citus_distributed(t.table.oid) {
             return Vec::new();
         }
         let col = t.tenant_column;

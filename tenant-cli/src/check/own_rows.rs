@@ -42,14 +42,16 @@ pub(crate) enum OwnRows {
     /// The pool could not start, or could not begin the tenant's
     /// transaction; what it said.
     Refused(String),
-    /// It ran.
-    Ran(Round),
+    /// It ran: one round, or on Citus one per worker that holds shards.
+    Ran(Vec<Round>),
 }
 
 /// A round trip in one tenant's transaction.
 #[derive(Debug, Clone)]
 pub(crate) struct Round {
     pub(crate) tenant: Uuid,
+    /// On Citus, the worker (`host:port`) that holds the tenant's rows.
+    pub(crate) node: Option<String>,
     /// How the pool entered the tenant.
     pub(crate) mechanism: Option<ContextMechanism>,
     /// `tenancy.current_tenant()` compared to the tenant: 1 row when it is.
@@ -208,10 +210,47 @@ pub(crate) async fn run(
             )));
         }
     };
-    let round = round(&pool, tenant, tables, &facts, catalog.context.in_recovery).await;
+    // On Citus, a tenant whose rows are on each worker, so the probe shows
+    // the context reaching every node that holds shards.
+    let distributed = tables
+        .iter()
+        .find(|t| catalog.citus_distributed(t.table.oid))
+        .map(|t| t.table.oid);
+    let mut visits: Vec<(Uuid, Option<String>)> = Vec::new();
+    if let Some(oid) = distributed {
+        visits = sqlx::query_as::<_, (Uuid, Option<String>)>(TENANT_PER_WORKER)
+            .bind(oid)
+            .fetch_all(&mut *conn)
+            .await?;
+    }
+    if visits.is_empty() {
+        visits.push((tenant, None));
+    }
+    let mut rounds = Vec::new();
+    for (tenant, node) in visits {
+        match round(&pool, tenant, tables, &facts, catalog.context.in_recovery).await? {
+            OwnRows::Ran(done) => rounds.extend(done.into_iter().map(|r| Round {
+                node: node.clone(),
+                ..r
+            })),
+            other => {
+                pool.close();
+                return Ok(other);
+            }
+        }
+    }
     pool.close();
-    round
+    Ok(OwnRows::Ran(rounds))
 }
+
+/// On Citus: for each worker that holds shards of the table `$1`, the
+/// oldest live tenant (of the first thousand) whose rows are there.
+const TENANT_PER_WORKER: &str = "\
+SELECT DISTINCT ON (n.nodename, n.nodeport) t.id, n.nodename || ':' || n.nodeport
+  FROM (SELECT t.id, t.created_at FROM public.tenants t WHERE t.deleted_at IS NULL ORDER BY t.created_at, t.id LIMIT 1000) t
+  JOIN pg_dist_placement p ON p.shardid = get_shard_id_for_distribution_column($1::oid::regclass, t.id)
+  JOIN pg_dist_node n ON n.groupid = p.groupid
+ ORDER BY n.nodename, n.nodeport, t.created_at, t.id";
 
 async fn round(
     pool: &TenantPool,
@@ -398,12 +437,13 @@ async fn round(
     }
     // A failed rollback closes the connection, which rolls back too.
     let _ = tx.rollback().await;
-    Ok(OwnRows::Ran(Round {
+    Ok(OwnRows::Ran(vec![Round {
         tenant,
+        node: None,
         mechanism: pool.mechanism(),
         entered,
         tables: own,
-    }))
+    }]))
 }
 
 /// The row made in one table.

@@ -68,6 +68,8 @@ pub(super) const CHECKS: &[Check] = &[
 /// `app.current_tenant` is only a hint that any SQL can write: a policy
 /// that trusts it is forgeable.
 const CONTEXT_MARKERS: &[&str] = &["tenancy.context", "tenancy.current_tenant()"];
+/// What the `--citus` form's policies read the tenant through.
+const CITUS_CONTEXT_MARKER: &str = "tenancy.policy_tenant()";
 
 fn emit_hint(t: &TenantTable<'_>) -> String {
     let policy = policy_name(&t.table.name);
@@ -87,12 +89,23 @@ fn normalized(expression: &str) -> String {
         .collect()
 }
 
-/// The `USING` and `WITH CHECK` the emit-rls policy of `t` has, normalized.
-fn expected_policy(t: &TenantTable<'_>) -> (String, String) {
+/// The `USING` and `WITH CHECK` the emit-rls policy of `t` has, normalized
+/// (the `--citus` form's on a table Citus distributes).
+fn expected_policy(t: &TenantTable<'_>, citus: bool) -> (String, String) {
     let column = t.tenant_column;
-    let gate = format!("({column} = ( SELECT c.tenant FROM tenancy.context c))");
+    let (gate, refuse) = if citus {
+        (
+            format!("({column} = tenancy.policy_tenant())"),
+            "tenancy.citus_refuse_cross_tenant_write",
+        )
+    } else {
+        (
+            format!("({column} = ( SELECT c.tenant FROM tenancy.context c))"),
+            "tenancy.refuse_cross_tenant_write",
+        )
+    };
     let check = format!(
-        "CASE WHEN {gate} THEN true ELSE tenancy.refuse_cross_tenant_write({}::text, {}::text, {column}) END",
+        "CASE WHEN {gate} THEN true ELSE {refuse}({}::text, {}::text, {column}) END",
         tenant_sql::literal::quote(&t.table.schema),
         tenant_sql::literal::quote(&t.table.name),
     );
@@ -117,7 +130,7 @@ fn exact(ctx: &Ctx<'_>) -> Verdict {
                 emit_hint(t),
             )];
         };
-        let (using, check) = expected_policy(t);
+        let (using, check) = expected_policy(t, ctx.catalog.citus_distributed(t.table.oid));
         let mut wrong = Vec::new();
         if !p.permissive {
             wrong.push("it is RESTRICTIVE, not PERMISSIVE".to_owned());
@@ -215,7 +228,12 @@ fn tenant_predicate(ctx: &Ctx<'_>) -> Verdict {
             .filter(|p| p.permissive && p.applies_to_role)
             .filter(|p| {
                 let gate = gate(p).unwrap_or_default();
-                !(mentions_column(gate, t.tenant_column) && CONTEXT_MARKERS.iter().any(|m| gate.contains(m)))
+                // On a distributed table, the Citus form's function, which
+                // reads the verified context of the node the shard is on.
+                let citus = ctx.catalog.citus_distributed(t.table.oid)
+                    && gate.contains(CITUS_CONTEXT_MARKER);
+                !(mentions_column(gate, t.tenant_column)
+                    && (citus || CONTEXT_MARKERS.iter().any(|m| gate.contains(m))))
             })
             .map(|p| {
                 Finding::new(

@@ -653,8 +653,12 @@ fn own_rows_note(round: &Round) -> String {
         || "its mechanism".to_owned(),
         |m| format!("the {m} mechanism"),
     );
+    let on = round
+        .node
+        .as_ref()
+        .map_or_else(String::new, |n| format!(" (its rows on worker {n})"));
     let mut note = format!(
-        "tenant {} entered through TenantPool ({mechanism}) read every tenant table; ",
+        "tenant {}{on} entered through TenantPool ({mechanism}) read every tenant table; ",
         round.tenant
     );
     if full.is_empty() {
@@ -682,7 +686,7 @@ fn tenant_own_rows(ctx: &Ctx<'_>) -> Verdict {
     if ctx.tenant_tables.is_empty() {
         return Verdict::Skip(ctx.no_tenant_tables());
     }
-    let round = match &probe.own {
+    let rounds = match &probe.own {
         OwnRows::NotRun(why) => return Verdict::Skip(why.clone()),
         OwnRows::Refused(what) => {
             return Verdict::Fail(vec![Finding::new(
@@ -693,11 +697,35 @@ fn tenant_own_rows(ctx: &Ctx<'_>) -> Verdict {
                 "give check the context key the service uses (TENANT_CONTEXT_KEY; `tenant context-key list` shows the live ones) and fix what the error names",
             )]);
         }
-        OwnRows::Ran(round) => round,
+        OwnRows::Ran(rounds) => rounds,
     };
     let role = &ctx.catalog.session.role;
-    let how = format!("with tenant {} entered through TenantPool", round.tenant);
     let mut findings = Vec::new();
+    let mut notes = Vec::new();
+    for round in rounds {
+        let before = findings.len();
+        round_findings(round, role, &mut findings);
+        if findings.len() == before {
+            notes.push(own_rows_note(round));
+        }
+    }
+    if findings.is_empty() {
+        Verdict::Note(notes.join("; "))
+    } else {
+        Verdict::Fail(findings)
+    }
+}
+
+/// What one tenant's round trip found wrong.
+fn round_findings(round: &Round, role: &str, findings: &mut Vec<Finding>) {
+    let on = round
+        .node
+        .as_ref()
+        .map_or_else(String::new, |n| format!(" (its rows on worker {n})"));
+    let how = format!(
+        "with tenant {}{on} entered through TenantPool",
+        round.tenant
+    );
     if !matches!(round.entered, Attempt::Rows(1)) {
         let what = match &round.entered {
             Attempt::Failed { code, message } => format!("failed with {code}: {message}"),
@@ -714,10 +742,5 @@ fn tenant_own_rows(ctx: &Ctx<'_>) -> Verdict {
     }
     for t in &round.tables {
         findings.extend(own_table_findings(t, &how, role));
-    }
-    if findings.is_empty() {
-        Verdict::Note(own_rows_note(round))
-    } else {
-        Verdict::Fail(findings)
     }
 }

@@ -49,6 +49,12 @@ pub(super) const CHECKS: &[Check] = &[
         run: no_stored_settings,
     },
     Check {
+        id: "role.no-citus-remote-sql",
+        severity: Severity::Error,
+        title: "on Citus, the application role cannot run SQL text on other nodes (run_command_on_workers and its siblings) nor give its transaction a distributed id",
+        run: no_citus_remote_sql,
+    },
+    Check {
         id: "role.owns-no-tenant-table",
         severity: Severity::Error,
         title: "the application role owns no tenant table",
@@ -259,6 +265,32 @@ fn no_stored_settings(ctx: &Ctx<'_>) -> Verdict {
     Verdict::from_findings(findings)
 }
 
+fn no_citus_remote_sql(ctx: &Ctx<'_>) -> Verdict {
+    let role = &ctx.catalog.session.role;
+    let findings = ctx
+        .catalog
+        .session
+        .citus_remote_sql
+        .iter()
+        .map(|function| {
+            let why = if function.starts_with("assign_distributed_transaction_id") {
+                "SQL can give its transaction the distributed id of another, whose Citus token it read, and so act as that transaction's tenant on the workers"
+            } else {
+                "SQL can run any statement on the other nodes of the cluster, outside the transaction that carries the tenant context"
+            };
+            Finding::new(
+                format!("function {function}"),
+                format!("{role} may execute {function}: {why}"),
+                format!(
+                    "REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC, {}; (tenant roles --apply does it, on every node)",
+                    quote(role)
+                ),
+            )
+        })
+        .collect();
+    Verdict::from_findings(findings)
+}
+
 fn owns_no_tenant_table(ctx: &Ctx<'_>) -> Verdict {
     let role = &ctx.catalog.session.role;
     ctx.each_table(|t| {
@@ -367,6 +399,42 @@ fn system_not_superuser(ctx: &Ctx<'_>) -> Verdict {
 mod tests {
     use super::*;
     use crate::catalog::{Catalog, StoredSettings};
+
+    #[test]
+    fn the_session_query_asks_about_every_citus_remote_sql_function() {
+        for function in tenant_runtime::ddl::CITUS_REMOTE_SQL
+            .iter()
+            .chain(&["assign_distributed_transaction_id"])
+        {
+            assert!(
+                crate::catalog::SESSION.contains(&format!("'{function}'")),
+                "{function}"
+            );
+        }
+    }
+
+    #[test]
+    fn citus_remote_sql_fails_with_the_revoke() {
+        let mut catalog = Catalog::for_tests(Vec::new());
+        catalog.session.citus_remote_sql = vec!["run_command_on_workers(text,boolean)".to_owned()];
+        let ctx = Ctx {
+            catalog: &catalog,
+            tenant_tables: Vec::new(),
+            models: &[],
+            system: None,
+            probe: None,
+        };
+        let Verdict::Fail(findings) = no_citus_remote_sql(&ctx) else {
+            panic!("an executable run_command_on_workers must fail");
+        };
+        let text = format!("{findings:?}");
+        assert!(
+            text.contains(
+                "REVOKE EXECUTE ON FUNCTION run_command_on_workers(text,boolean) FROM PUBLIC"
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn stored_settings_are_listed_with_the_reset_for_each_scope() {

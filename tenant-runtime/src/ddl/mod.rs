@@ -8,10 +8,13 @@
 //! literal escaped through `tenant_sql`, so names read from a catalog
 //! (`init`) are as safe as names a derive checked.
 
+mod citus;
 mod roles;
 mod table;
 
-pub use roles::{Roles, RolesError};
+pub use citus::{CITUS_PREAMBLE, CitusError, emit_citus};
+
+pub use roles::{CITUS_REMOTE_SQL, Roles, RolesError};
 pub use table::TENANT_HINT as TENANT_DEFAULT;
 
 use crate::model::registry::Ordered;

@@ -192,6 +192,14 @@ impl Roles {
                 "--   {c}: a set_config service's (compatibility mode, `tenant compat --allow-role`)"
             );
         }
+        // On Citus, grants on distributed and reference tables in one
+        // transaction: one connection per worker, or Citus refuses.
+        do_block(
+            &mut out,
+            "IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN\n    \
+             PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);\n\
+             END IF;",
+        );
         let _ = writeln!(
             out,
             "-- Which roles this SQL created (only those are ever altered), and each role's job."
@@ -372,7 +380,61 @@ impl Roles {
                  END IF;"
             ),
         );
+        self.citus(&mut out);
         out
+    }
+
+    /// On a Citus coordinator (nothing elsewhere): Citus grants PUBLIC
+    /// functions that run any SQL on other nodes ([`CITUS_REMOTE_SQL`]),
+    /// on every node; only the owner keeps them. On the coordinator the
+    /// application role also loses `assign_distributed_transaction_id`,
+    /// so only `tenancy.citus_enter` gives a transaction its id there and
+    /// no transaction can take another's (the workers keep it: Citus calls
+    /// it as the application role when it begins a transaction there).
+    fn citus(&self, out: &mut String) {
+        let owner = quote(&self.owner);
+        let app = quote(&self.app);
+        let names: Vec<String> = CITUS_REMOTE_SQL.iter().map(|n| literal::quote(n)).collect();
+        let list = names.join(", ");
+        // On the workers only PUBLIC had them (the roles may not be there
+        // yet: Citus creates them in this transaction, which the workers'
+        // own connections do not see); the owner needs them on the
+        // coordinator only (tenancy.citus_sync_keys).
+        let revoke = |from: &str, grant: &str| {
+            format!(
+                "DECLARE f regprocedure; BEGIN \
+                 FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p \
+                 WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname IN ({list}) LOOP \
+                 EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM {from}', f); {grant}\
+                 END LOOP; END"
+            )
+        };
+        let here = revoke(
+            &format!("PUBLIC, {app}"),
+            &format!("EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO {owner}', f); "),
+        );
+        let workers = revoke("PUBLIC", "");
+        let _ = writeln!(
+            out,
+            "-- Citus (only where the citus extension is): no SQL of the application role runs\n\
+             -- on another node but what Citus itself sends there."
+        );
+        do_block(
+            out,
+            &format!(
+                "IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN\n    \
+                 EXECUTE {here};\n    \
+                 IF EXISTS (SELECT FROM pg_catalog.run_command_on_workers({workers}) r WHERE NOT r.success) THEN\n        \
+                 RAISE EXCEPTION 'revoking Citus''s remote-SQL functions on a worker failed'\n            \
+                 USING HINT = 'Every worker must be up; see SELECT * FROM run_command_on_workers(''SELECT 1'').';\n    \
+                 END IF;\n    \
+                 REVOKE EXECUTE ON FUNCTION pg_catalog.assign_distributed_transaction_id(integer, bigint, timestamptz) FROM PUBLIC, {app};\n    \
+                 GRANT EXECUTE ON FUNCTION pg_catalog.assign_distributed_transaction_id(integer, bigint, timestamptz) TO {owner};\n\
+                 END IF;",
+                here = literal::quote(&format!("DO {}", literal::dollar_quote(&here))),
+                workers = literal::quote(&format!("DO {}", literal::dollar_quote(&workers))),
+            ),
+        );
     }
 }
 
@@ -428,6 +490,22 @@ fn valid_name(name: &str) -> Result<(), RolesError> {
     }
     Ok(())
 }
+
+/// The functions of the citus extension that run SQL text on other nodes
+/// (or locally, from a statement Citus pushed down to a worker), which
+/// Citus grants to PUBLIC: `tenant roles` revokes them from the
+/// application role on every node, and `tenant check` fails when it can
+/// execute one.
+pub const CITUS_REMOTE_SQL: &[&str] = &[
+    "citus_run_local_command",
+    "master_run_on_worker",
+    "run_command_on_all_nodes",
+    "run_command_on_colocated_placements",
+    "run_command_on_coordinator",
+    "run_command_on_placements",
+    "run_command_on_shards",
+    "run_command_on_workers",
+];
 
 fn do_block(out: &mut String, body: &str) {
     let _ = writeln!(

@@ -109,7 +109,13 @@ fn column_definition(meta: &TableMeta, c: &ColumnMeta) -> String {
     def
 }
 
-fn create_index(out: &mut String, meta: &TableMeta, table: &str, columns: &[&str], unique: bool) {
+pub(super) fn create_index(
+    out: &mut String,
+    meta: &TableMeta,
+    table: &str,
+    columns: &[&str],
+    unique: bool,
+) {
     let (kind, suffix) = if unique {
         ("UNIQUE INDEX", "key")
     } else {
@@ -127,7 +133,7 @@ fn create_index(out: &mut String, meta: &TableMeta, table: &str, columns: &[&str
 /// `(tenant, column) -> target (tenant, key)`: a row can only point at a row
 /// of its own tenant (foreign key checks do not go through RLS), plus the
 /// index that keeps deletes on the target from scanning this table.
-fn reference(
+pub(super) fn reference(
     out: &mut String,
     meta: &TableMeta,
     table: &str,
@@ -200,7 +206,7 @@ fn reference(
 /// the column get statistics of their own, which `SET STATISTICS 0` on
 /// the column does not stop: `tenant check` reports them
 /// (`column.no-statistics`).
-fn no_statistics(out: &mut String, meta: &TableMeta, table: &str, column: &ColumnMeta) {
+pub(super) fn no_statistics(out: &mut String, meta: &TableMeta, table: &str, column: &ColumnMeta) {
     let name = quote(column.name);
     let _ = writeln!(
         out,
@@ -252,7 +258,7 @@ END
 
 /// `ADD CONSTRAINT` has no `IF NOT EXISTS`; adding a name that exists
 /// raises duplicate_object, which the block turns into a no-op.
-fn add_constraint(out: &mut String, table: &str, name: &str, definition: &str) {
+pub(super) fn add_constraint(out: &mut String, table: &str, name: &str, definition: &str) {
     let body = format!(
         " BEGIN\n    \
          ALTER TABLE {table} ADD CONSTRAINT {} {definition};\n\

@@ -23,6 +23,10 @@ pub(crate) struct Server {
     pub(crate) mechanisms: Vec<String>,
     /// A hot standby.
     pub(crate) in_recovery: bool,
+    /// A Citus coordinator with the Citus form of the migration
+    /// (`emit-rls --citus`): each tenant transaction also carries its
+    /// context to the workers (`tenancy.citus_enter()`).
+    pub(crate) citus: bool,
 }
 
 /// Simple-query text with no parameters, so it runs the same directly
@@ -31,7 +35,9 @@ const ROLE: &str = "SELECT current_user::text, r.rolsuper OR r.rolbypassrls, \
      pg_catalog.has_database_privilege(current_user, pg_catalog.current_database(), 'TEMP'), \
      pg_catalog.pg_is_in_recovery() \
      FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
-const MECHANISMS: &str = "SELECT pg_catalog.array_to_string(tenancy.context_mechanisms(), ',')";
+const MECHANISMS: &str = "SELECT pg_catalog.array_to_string(tenancy.context_mechanisms(), ','), \
+     pg_catalog.to_regprocedure('tenancy.citus_enter()') IS NOT NULL \
+     AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus')";
 
 /// Superusers and `BYPASSRLS` roles skip every policy (table owners do
 /// not: the DDL forces row-level security on them too); an application
@@ -60,10 +66,12 @@ pub(crate) async fn check(conn: &mut PgConnection, expect: Expect) -> Result<Ser
         (Expect::RlsApplies, false) if temp => return Err(Error::RoleCanCreateTemp),
         (Expect::RlsApplies, false) => {}
     }
-    let mechanisms = match sqlx::Executor::fetch_all(&mut *conn, sqlx::raw_sql(MECHANISMS)).await {
+    let (mechanisms, citus) = match sqlx::Executor::fetch_all(&mut *conn, sqlx::raw_sql(MECHANISMS))
+        .await
+    {
         Ok(rows) => rows
             .first()
-            .map(|r| r.try_get::<String, _>(0))
+            .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<bool, _>(1)?)))
             .transpose()?
             .unwrap_or_default(),
         Err(sqlx::Error::Database(db))
@@ -80,5 +88,6 @@ pub(crate) async fn check(conn: &mut PgConnection, expect: Expect) -> Result<Ser
             .map(str::to_owned)
             .collect(),
         in_recovery,
+        citus,
     })
 }

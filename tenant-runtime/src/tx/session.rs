@@ -52,7 +52,13 @@ pub(crate) struct Session {
     entering: Option<Entering>,
     /// Behind a transaction pooler: no named prepared statements.
     pooler: bool,
+    /// On a Citus coordinator: a tenant transaction carries its context to
+    /// the workers with `tenancy.citus_enter()` right after it begins.
+    citus: bool,
 }
+
+/// Carries the transaction's verified context to the Citus workers.
+const CITUS_ENTER: &str = "SELECT tenancy.citus_enter()";
 
 impl Session {
     /// Begins a transaction: entering `tenant` and `user` on a tenant
@@ -64,7 +70,22 @@ impl Session {
         user: Option<UserId>,
     ) -> std::result::Result<Option<String>, Failure> {
         match &mut self.entering {
-            Some(entering) => entering.begin(&mut self.conn, tenant, user).await,
+            Some(entering) => {
+                let role = entering.begin(&mut self.conn, tenant, user).await?;
+                if self.citus && (tenant.is_some() || user.is_some()) {
+                    // Before any statement reaches a worker: it gives the
+                    // transaction its distributed id (SECURITY.md, Citus).
+                    // The transaction is open: a failure closes the
+                    // connection.
+                    simple_query(&mut self.conn, CITUS_ENTER)
+                        .await
+                        .map_err(|e| Failure {
+                            error: Error::from(e),
+                            reusable: false,
+                        })?;
+                }
+                Ok(role)
+            }
             None => simple_query(&mut self.conn, "BEGIN")
                 .await
                 .map(|_| None)
@@ -117,10 +138,11 @@ impl managed::Manager for Manager {
     async fn create(&self) -> Result<Session> {
         let mut conn = PgConnection::connect_with(&self.options).await?;
         match self.prepare(&mut conn).await {
-            Ok(entering) => Ok(Session {
+            Ok((entering, citus)) => Ok(Session {
                 conn,
                 entering,
                 pooler: self.pooler,
+                citus,
             }),
             Err(e) => {
                 let _ = conn.close().await;
@@ -146,10 +168,10 @@ impl managed::Manager for Manager {
 impl Manager {
     /// Checks the role, and on a tenant pool opens the strongest context
     /// mechanism the database offers here.
-    async fn prepare(&self, conn: &mut PgConnection) -> Result<Option<Entering>> {
+    async fn prepare(&self, conn: &mut PgConnection) -> Result<(Option<Entering>, bool)> {
         let server = roles::check(conn, self.expect).await?;
         let Some(key) = &self.key else {
-            return Ok(None);
+            return Ok((None, false));
         };
         let mechanism =
             ContextMechanism::choose(&server.mechanisms, server.in_recovery, self.pooler).ok_or(
@@ -163,7 +185,7 @@ impl Manager {
         if self.mechanism.set(mechanism).is_err() && self.mechanism.get() != Some(&mechanism) {
             tracing::warn!(%mechanism, "a new connection chose another tenant context mechanism than the pool's first");
         }
-        Ok(Some(entering))
+        Ok((Some(entering), server.citus))
     }
 }
 
