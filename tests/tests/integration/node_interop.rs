@@ -33,13 +33,19 @@ fn node_dir() -> PathBuf {
     dir
 }
 
-/// The Node package's CLI (`npx tenant-cli ..`), with telemetry off.
+/// The Node package's CLI (`npx tenant-cli ..`), with telemetry and
+/// colours off.
 fn node_cli(args: &[&str]) -> std::process::Output {
     let out = Command::new("node")
         .arg("node_modules/@usebetterdev/tenant-cli/dist/cli.js")
         .args(args)
         .current_dir(node_dir())
         .env("BETTER_TENANT_TELEMETRY", "0")
+        // Plain text to parse: the CLI colours its output when it sees a
+        // CI variable (CI runs the tests with CI=true).
+        .env("NO_COLOR", "1")
+        .env_remove("FORCE_COLOR")
+        .env_remove("CI")
         .env_remove("DATABASE_URL")
         .output()
         .expect("node runs (Node 20 is needed)");
