@@ -17,10 +17,10 @@ mod citus;
 
 use std::str::FromStr as _;
 
-use citus::{APP, OWNER, SYSTEM, apply_roles, models, pool_as};
+use citus::{APP, OWNER, SYSTEM, apply_roles, clean_slate, pool_as};
 use sqlx::Executor as _;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use tenant_runtime::ddl::{self, Roles};
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use tenant_runtime::ddl;
 use tenant_runtime::tx::ContextKey;
 use tenant_runtime::{TenantId, TenantPool};
 
@@ -28,18 +28,7 @@ use tenant_runtime::{TenantId, TenantPool};
 /// `opts` (a superuser's), in the Citus form or the single-node one, with
 /// a fresh context key (on every node, on Citus).
 async fn prepare(opts: &PgConnectOptions, citus: bool) -> (PgPool, ContextKey) {
-    let admin = PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(opts.clone())
-        .await
-        .unwrap();
-    let ordered = models();
-    let roles = Roles::new(OWNER, APP, SYSTEM).unwrap();
-    admin
-        .execute("DROP TABLE IF EXISTS public.citus_notes, public.users, public.projects CASCADE")
-        .await
-        .unwrap();
-    apply_roles(&admin, &roles, &ordered).await;
+    let (admin, ordered, roles) = clean_slate(opts).await;
     let sql = if citus {
         ddl::emit_citus(&ordered).unwrap()
     } else {

@@ -140,6 +140,52 @@ pub(crate) async fn apply_roles(admin: &PgPool, roles: &Roles, ordered: &Ordered
     tx.commit().await.unwrap();
 }
 
+/// A superuser's pool on the server of `opts`, with the tables of an
+/// earlier run dropped (tenants stay) and the roles applied.
+pub(crate) async fn clean_slate(opts: &PgConnectOptions) -> (PgPool, Ordered, Roles) {
+    let admin = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(opts.clone())
+        .await
+        .unwrap();
+    let ordered = models();
+    let roles = Roles::new(OWNER, APP, SYSTEM).unwrap();
+    admin
+        .execute("DROP TABLE IF EXISTS public.citus_notes, public.users, public.projects CASCADE")
+        .await
+        .unwrap();
+    apply_roles(&admin, &roles, &ordered).await;
+    (admin, ordered, roles)
+}
+
+/// `token`, set by SQL in a transaction of `tenant` and propagated to the
+/// workers as SQL may ask Citus to, shows none of `other`'s rows.
+async fn planted_token_shows_nothing(
+    app: &TenantPool,
+    tenant: TenantId,
+    other: TenantId,
+    token: &str,
+    what: &str,
+) {
+    let mut tx = app.begin(tenant).await.unwrap();
+    sqlx::query("SET LOCAL citus.propagate_set_commands = 'local'")
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    sqlx::query(&format!("SET LOCAL tenancy.citus_token = '{token}'"))
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    let seen = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects WHERE tenant_id = $1")
+        .bind(other.as_uuid())
+        .fetch_one(tx.conn())
+        .await;
+    match seen {
+        Ok(n) => assert_eq!(n, 0, "a {what} token shows nothing"),
+        Err(e) => assert_eq!(sql_code(&e), "TN001", "{e}"),
+    }
+}
+
 #[tokio::test]
 async fn two_tenants_on_two_workers_stay_apart() {
     let Ok(url) = std::env::var("TENANT_CITUS_URL") else {
@@ -149,19 +195,7 @@ async fn two_tenants_on_two_workers_stay_apart() {
         return;
     };
     let opts = PgConnectOptions::from_str(&url).unwrap();
-    let admin = PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(opts.clone())
-        .await
-        .unwrap();
-    let ordered = models();
-    let roles = Roles::new(OWNER, APP, SYSTEM).unwrap();
-    // A clean slate: the tables of an earlier run go, tenants stay.
-    admin
-        .execute("DROP TABLE IF EXISTS public.citus_notes, public.users, public.projects CASCADE")
-        .await
-        .unwrap();
-    apply_roles(&admin, &roles, &ordered).await;
+    let (admin, ordered, roles) = clean_slate(&opts).await;
 
     // A database the single-node form made, with rows: the Citus form
     // converts it (README, "Citus").
@@ -390,47 +424,10 @@ async fn two_tenants_on_two_workers_stay_apart() {
             .unwrap();
         assert!(token.starts_with("c1."), "{token}");
         tx.commit().await.unwrap();
-        let mut tx = app.begin(b).await.unwrap();
-        // Propagated to the workers, as SQL may ask Citus to.
-        sqlx::query("SET LOCAL citus.propagate_set_commands = 'local'")
-            .execute(tx.conn())
-            .await
-            .unwrap();
-        sqlx::query(&format!("SET LOCAL tenancy.citus_token = '{token}'"))
-            .execute(tx.conn())
-            .await
-            .unwrap();
-        let replayed =
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects WHERE tenant_id = $1")
-                .bind(a.as_uuid())
-                .fetch_one(tx.conn())
-                .await;
-        match replayed {
-            Ok(n) => assert_eq!(n, 0, "a replayed token shows nothing"),
-            Err(e) => assert_eq!(sql_code(&e), "TN001", "{e}"),
-        }
-        drop(tx);
+        planted_token_shows_nothing(&app, b, a, &token, "replayed").await;
         // Nor a forged one: b's own ids with a MAC SQL made up.
-        let mut tx = app.begin(b).await.unwrap();
         let forged = format!("c1.1.{}..{}", a.as_uuid(), "0".repeat(64));
-        sqlx::query("SET LOCAL citus.propagate_set_commands = 'local'")
-            .execute(tx.conn())
-            .await
-            .unwrap();
-        sqlx::query(&format!("SET LOCAL tenancy.citus_token = '{forged}'"))
-            .execute(tx.conn())
-            .await
-            .unwrap();
-        let seen =
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects WHERE tenant_id = $1")
-                .bind(a.as_uuid())
-                .fetch_one(tx.conn())
-                .await;
-        match seen {
-            Ok(n) => assert_eq!(n, 0, "a forged token shows nothing"),
-            Err(e) => assert_eq!(sql_code(&e), "TN001", "{e}"),
-        }
-        drop(tx);
+        planted_token_shows_nothing(&app, b, a, &forged, "forged").await;
 
         // Nor set on the worker itself, by a call Citus pushes down with the
         // query: the token names another distributed transaction.
