@@ -41,7 +41,7 @@ use tenant_saas_example::{auth, db};
 use tenant_test_support::wire::RoundTripProxy;
 
 use load::Target;
-use report::Series;
+use report::{SERVICES, Series};
 use setup::ROLES;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -78,7 +78,8 @@ async fn run(opts: &PgConnectOptions) -> Result<(), BoxError> {
     let pool_size = CONCURRENCY[1];
     let targets = targets(opts, &tenants, pool_size).await?;
     same_pages(&targets, tenants.len()).await?;
-    let mut series: Vec<[Series; 4]> = CONCURRENCY.iter().map(|_| Default::default()).collect();
+    let mut series: Vec<[Series; SERVICES]> =
+        CONCURRENCY.iter().map(|_| Default::default()).collect();
     for r in 0..ROUNDS {
         for (i, &clients) in CONCURRENCY.iter().enumerate() {
             let pool = load::clients(clients);
@@ -99,14 +100,14 @@ async fn run(opts: &PgConnectOptions) -> Result<(), BoxError> {
 }
 
 /// The services ([`report::NAMES`] order), each pool of `pool_size`
-/// connections (the two on tenant-runtime share one: they never run at
+/// connections (the three on tenant-runtime share one: they never run at
 /// once), and per tenant the header each needs: a token for the adapter,
 /// the id for the others.
 async fn targets(
     opts: &PgConnectOptions,
     tenants: &[TenantId],
     pool_size: usize,
-) -> Result<[Arc<Target>; 4], BoxError> {
+) -> Result<[Arc<Target>; SERVICES], BoxError> {
     let key = db::new_context_key(opts.clone().username(ROLES.owner)).await?;
     let app = db::tenant_pool(opts.clone().username(ROLES.app), pool_size, key).await?;
     eprintln!("tenant context: {:?}", app.mechanism());
@@ -114,8 +115,9 @@ async fn targets(
         .max_connections(u32::try_from(pool_size)?)
         .connect_with(opts.clone().username(ROLES.system))
         .await?;
-    let [adapter, hand, runtime, hand_tx] = report::NAMES;
+    let [adapter, hand, runtime, hand_tx, runtime_as] = report::NAMES;
     let runtime_addr = servers::serve(servers::runtime_by_hand(app.clone())).await?;
+    let runtime_as_addr = servers::serve(servers::runtime_as_member(app.clone())).await?;
     let system = db::system_pool(opts.clone().username(ROLES.system)).await?;
     let adapter_addr = servers::serve(servers::adapter(app, system)?).await?;
     let hand_addr = servers::serve(servers::by_hand(plain.clone())).await?;
@@ -125,6 +127,11 @@ async fn targets(
         Arc::new(Target::new(hand, hand_addr, id_headers(tenants)?)),
         Arc::new(Target::new(runtime, runtime_addr, id_headers(tenants)?)),
         Arc::new(Target::new(hand_tx, hand_tx_addr, id_headers(tenants)?)),
+        Arc::new(Target::new(
+            runtime_as,
+            runtime_as_addr,
+            id_headers(tenants)?,
+        )),
     ])
 }
 
@@ -171,7 +178,7 @@ async fn same_pages(targets: &[Arc<Target>], tenants: usize) -> Result<(), BoxEr
 async fn count_messages(
     opts: &PgConnectOptions,
     tenants: &[TenantId],
-) -> Result<[(f64, f64); 4], BoxError> {
+) -> Result<[(f64, f64); SERVICES], BoxError> {
     let upstream: SocketAddr = tokio::net::lookup_host((opts.get_host(), opts.get_port()))
         .await?
         .next()
@@ -184,7 +191,7 @@ async fn count_messages(
         .ssl_mode(PgSslMode::Disable);
     let warm: Vec<TenantId> = tenants.iter().take(20).copied().collect();
     let client = reqwest::Client::new();
-    let mut per_request = [(0.0, 0.0); 4];
+    let mut per_request = [(0.0, 0.0); SERVICES];
     for (which, target) in targets(&via, &warm, 1).await?.iter().enumerate() {
         for n in 0..warm.len() {
             target.fetch(&client, n).await?;

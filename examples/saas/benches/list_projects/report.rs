@@ -53,12 +53,16 @@ pub(crate) fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "not met" }
 }
 
+/// How many services the benchmark compares.
+pub(crate) const SERVICES: usize = 5;
+
 /// The services, in the order their series are kept.
-pub(crate) const NAMES: [&str; 4] = [
+pub(crate) const NAMES: [&str; SERVICES] = [
     "adapter",
     "by hand",
     "tenant-runtime by hand",
     "by hand, in a transaction",
+    "tenant-runtime by hand, as the member",
 ];
 
 /// The figures, as markdown tables for BENCHMARKS.md: per service, the
@@ -66,8 +70,8 @@ pub(crate) const NAMES: [&str; 4] = [
 /// round trips and statements per request.
 pub(crate) fn table(
     concurrency: &[usize],
-    series: &[[Series; 4]],
-    counted: &[(f64, f64); 4],
+    series: &[[Series; SERVICES]],
+    counted: &[(f64, f64); SERVICES],
 ) -> String {
     let mut out = String::from(
         "| clients | service | p50 | p99 | requests/s (median of rounds) |\n| --- | --- | --- | --- | --- |\n",
@@ -84,13 +88,23 @@ pub(crate) fn table(
     }
     out += "\n| clients | ratio of | p50 | p99 | requests/s | latency <= 1.10x | requests/s >= 0.9x |\n| --- | --- | --- | --- | --- | --- | --- |\n";
     for (i, clients) in concurrency.iter().enumerate() {
-        let [adapter, hand, runtime, hand_tx] = &series[i];
+        let [adapter, hand, runtime, hand_tx, runtime_as] = &series[i];
         for (label, a, b) in [
             ("adapter / by hand", adapter, hand),
             ("adapter / by hand, in a transaction", adapter, hand_tx),
             ("by hand, in a transaction / by hand", hand_tx, hand),
             ("tenant-runtime by hand / by hand", runtime, hand),
             ("adapter / tenant-runtime by hand", adapter, runtime),
+            (
+                "tenant-runtime by hand, as the member / tenant-runtime by hand",
+                runtime_as,
+                runtime,
+            ),
+            (
+                "adapter / tenant-runtime by hand, as the member",
+                adapter,
+                runtime_as,
+            ),
         ] {
             let p50 = ratio(&secs(&a.p50), &secs(&b.p50));
             let p99 = ratio(&secs(&a.p99), &secs(&b.p99));

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use sqlx::PgPool;
-use tenant_runtime::{TenantId, TenantPool};
+use tenant_runtime::{TenantId, TenantPool, UserId};
 use tenant_saas_example::models::Project;
 use tenant_saas_example::page::{DEFAULT_LIMIT, Page, PageParams};
 
@@ -61,6 +61,35 @@ async fn list_in_tenant_tx(
 ) -> Result<Json<Page<Project>>, StatusCode> {
     let unavailable = |_| StatusCode::SERVICE_UNAVAILABLE;
     let tx = pool.begin(tenant(&headers)?).await.map_err(unavailable)?;
+    let rows = Project::scoped(&tx)
+        .page(DEFAULT_LIMIT, 0)
+        .await
+        .map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(Json(first_page(rows)))
+}
+
+/// [`runtime_by_hand`] acting for the tenant's member (`begin_as`, the
+/// user the adapter's token names: setup gives it the tenant's id), so
+/// the membership role is read at begin as in the adapter. Compared with
+/// [`adapter`], it leaves the adapter's own cost without the membership.
+pub(crate) fn runtime_as_member(pool: TenantPool) -> Router {
+    Router::new()
+        .route("/projects", get(list_as_member))
+        .with_state(pool)
+}
+
+async fn list_as_member(
+    State(pool): State<TenantPool>,
+    headers: HeaderMap,
+) -> Result<Json<Page<Project>>, StatusCode> {
+    let unavailable = |_| StatusCode::SERVICE_UNAVAILABLE;
+    let tenant = tenant(&headers)?;
+    let member = UserId::new(*tenant.as_uuid());
+    let tx = pool.begin_as(tenant, member).await.map_err(unavailable)?;
+    if tx.user_in_tenant().is_none() {
+        return Err(StatusCode::FORBIDDEN);
+    }
     let rows = Project::scoped(&tx)
         .page(DEFAULT_LIMIT, 0)
         .await
