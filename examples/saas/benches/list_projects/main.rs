@@ -8,19 +8,25 @@
 //!
 //! It creates a database (`tenant_saas_bench`) set up like the example's
 //! (roles, the committed migration applied by the owner), loads 1000
-//! tenants x 1000 projects, and serves two routers on loopback:
+//! tenants x 1000 projects, and serves five routers on loopback:
 //!
 //! - **adapter**: the example's router as `serve` builds it: HS256 token
 //!   verified, tenant resolved from its claim (path resolver too, all must
-//!   agree), looked up in the cached directory, a lazy `RequestTx`, and
-//!   `Project::scoped(tx).page(50, 0)`, as the application role under RLS;
+//!   agree), looked up in the cached directory, the member's role read at
+//!   begin, a lazy `RequestTx`, and `Project::scoped(tx).page(50, 0)`, as
+//!   the application role under RLS;
 //! - **by hand**: an axum handler with a plain sqlx pool, as a role that
 //!   bypasses RLS, the tenant taken from a header unchecked, `WHERE
-//!   tenant_id = $1 ORDER BY id LIMIT 50`, the same JSON page.
+//!   tenant_id = $1 ORDER BY id LIMIT 50`, the same JSON page;
+//! - **by hand, in a transaction**: the same inside `BEGIN` .. `COMMIT`;
+//! - **tenant-runtime by hand**: `TenantPool::begin`, the scoped page,
+//!   `commit`, the tenant from a header, without the adapter;
+//! - **tenant-runtime by hand, as the member**: the same with `begin_as`
+//!   for the user the adapter's token names (the membership role at begin).
 //!
-//! Both are driven from this binary by reqwest clients, 1 and then 32 at a
-//! time, interleaved over many rounds with the order alternated, so noise
-//! hits both alike; each ratio is the median of the per-round ratios. Then
+//! All are driven from this binary by reqwest clients, 1 and then 32 at a
+//! time, interleaved over many rounds with the order rotated, so noise
+//! hits all alike; each ratio is the median of the per-round ratios. Then
 //! a proxy that counts the server's ReadyForQuery and CommandComplete
 //! messages gives round trips and statements per request. The database is
 //! dropped at the end, also when a step fails.
