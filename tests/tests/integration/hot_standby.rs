@@ -4,8 +4,10 @@
 //! bound tokens (nothing kept at all). `scripts/test-services.sh` makes
 //! the pair: a primary on 127.0.0.1:5434 and its standby on 5435, made
 //! with pg_basebackup (clusters of their own, so `DATABASE_URL`'s server
-//! keeps its settings); `TENANT_TEST_PRIMARY_URL` and
-//! `TENANT_TEST_STANDBY_URL` override where they are.
+//! keeps its settings). They are reached as `DATABASE_URL`'s role (it
+//! creates the test's database and applies the migration) on those ports;
+//! `TENANT_TEST_PRIMARY_URL` and `TENANT_TEST_STANDBY_URL` override where
+//! they are. Every read is the application role's, on the standby.
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -18,11 +20,22 @@ use tenant_tests::setup::{self, APP_ROLE, SYSTEM_ROLE};
 
 use crate::common::rls_ddl;
 
-fn url(var: &str, default: &str) -> PgConnectOptions {
-    let url = std::env::var(var).unwrap_or_else(|_| default.to_owned());
-    PgConnectOptions::from_str(&url)
-        .unwrap_or_else(|e| panic!("{var}: {e}"))
-        .disable_statement_logging()
+/// `var`'s URL, else `DATABASE_URL`'s role on 127.0.0.1:`port`.
+fn url(var: &str, port: u16) -> PgConnectOptions {
+    let options = match std::env::var(var) {
+        Ok(url) => PgConnectOptions::from_str(&url).unwrap_or_else(|e| panic!("{var}: {e}")),
+        Err(_) => {
+            let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+                panic!("set {var}, or DATABASE_URL (a role that creates databases)")
+            });
+            PgConnectOptions::from_str(&url)
+                .unwrap_or_else(|e| panic!("DATABASE_URL: {e}"))
+                .host("127.0.0.1")
+                .port(port)
+                .database("postgres")
+        }
+    };
+    options.disable_statement_logging()
 }
 
 /// A database of its own on the primary, and the same database's options
@@ -37,14 +50,8 @@ struct Pair {
 
 impl Pair {
     async fn new() -> Pair {
-        let primary_admin = url(
-            "TENANT_TEST_PRIMARY_URL",
-            "postgres://postgres@127.0.0.1:5434/postgres",
-        );
-        let standby_admin = url(
-            "TENANT_TEST_STANDBY_URL",
-            "postgres://postgres@127.0.0.1:5435/postgres",
-        );
+        let primary_admin = url("TENANT_TEST_PRIMARY_URL", 5434);
+        let standby_admin = url("TENANT_TEST_STANDBY_URL", 5435);
         let admin = PgPoolOptions::new()
             .max_connections(1)
             .connect_with(primary_admin.clone())
@@ -162,6 +169,23 @@ async fn reads_on_the_standby_are_isolated(extension: bool, expect: ContextMecha
         .await
         .unwrap();
     assert_eq!(replica.mechanism(), Some(expect));
+    // The reads below are the application role's: no superuser, no
+    // BYPASSRLS, not the tables' owner (any of which skips the policies).
+    let mut tx = replica.begin(a).await.unwrap();
+    let (superuser, bypass, owner): (bool, bool, bool) = sqlx::query_as(
+        "SELECT r.rolsuper, r.rolbypassrls, \
+                pg_has_role(current_user, c.relowner, 'USAGE') \
+           FROM pg_roles r, pg_class c \
+          WHERE r.rolname = current_user AND c.oid = 'public.projects'::regclass",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    assert!(
+        !superuser && !bypass && !owner,
+        "the standby's reads must be subject to RLS"
+    );
+    drop(tx);
     for (mine, theirs) in [(a, b), (b, a)] {
         let mut tx = replica.begin(mine).await.unwrap();
         let own = format!("{}-secret", if mine == a { "a" } else { "b" });
