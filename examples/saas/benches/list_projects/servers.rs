@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use sqlx::PgPool;
-use tenant_runtime::{TenantId, TenantPool, UserId};
+use tenant_runtime::{TenantId, TenantPool, TenantTx, UserId};
 use tenant_saas_example::models::Project;
 use tenant_saas_example::page::{DEFAULT_LIMIT, Page, PageParams};
 
@@ -59,14 +59,22 @@ async fn list_in_tenant_tx(
     State(pool): State<TenantPool>,
     headers: HeaderMap,
 ) -> Result<Json<Page<Project>>, StatusCode> {
-    let unavailable = |_| StatusCode::SERVICE_UNAVAILABLE;
     let tx = pool.begin(tenant(&headers)?).await.map_err(unavailable)?;
+    first_page_in(tx).await
+}
+
+/// The first page in `tx`, committed.
+async fn first_page_in(tx: TenantTx) -> Result<Json<Page<Project>>, StatusCode> {
     let rows = Project::scoped(&tx)
         .page(DEFAULT_LIMIT, 0)
         .await
         .map_err(unavailable)?;
     tx.commit().await.map_err(unavailable)?;
     Ok(Json(first_page(rows)))
+}
+
+fn unavailable(_: tenant_runtime::Error) -> StatusCode {
+    StatusCode::SERVICE_UNAVAILABLE
 }
 
 /// [`runtime_by_hand`] acting for the tenant's member (`begin_as`, the
@@ -83,19 +91,13 @@ async fn list_as_member(
     State(pool): State<TenantPool>,
     headers: HeaderMap,
 ) -> Result<Json<Page<Project>>, StatusCode> {
-    let unavailable = |_| StatusCode::SERVICE_UNAVAILABLE;
     let tenant = tenant(&headers)?;
     let member = UserId::new(*tenant.as_uuid());
     let tx = pool.begin_as(tenant, member).await.map_err(unavailable)?;
     if tx.user_in_tenant().is_none() {
         return Err(StatusCode::FORBIDDEN);
     }
-    let rows = Project::scoped(&tx)
-        .page(DEFAULT_LIMIT, 0)
-        .await
-        .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
-    Ok(Json(first_page(rows)))
+    first_page_in(tx).await
 }
 
 fn tenant(headers: &HeaderMap) -> Result<TenantId, StatusCode> {
