@@ -14,6 +14,21 @@ what=${1:?usage: cold-build.sh emit-rls|runtime|sqlx}
 target=$(mktemp -d)
 trap 'rm -rf "$target"' EXIT
 
+# A scratch crate named $1 whose [dependencies] are stdin, beside the
+# workspace's lock file (so the versions are the ones measured); its
+# main.rs is written by the caller.
+scratch() {
+  dir=$(mktemp -d)
+  mkdir -p "$dir/src"
+  {
+    printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n\n[dependencies]\n' "$1"
+    cat
+    printf '\n[workspace]\n'
+  } >"$dir/Cargo.toml"
+  cp "$root/Cargo.lock" "$dir/Cargo.lock"
+  args=(build)
+}
+
 case "$what" in
   emit-rls)
     dir=$root
@@ -22,21 +37,10 @@ case "$what" in
   runtime)
     # A crate with one model, as a service that only needs the runtime
     # would have (tenant-runtime, sqlx's FromRow, tokio).
-    dir=$(mktemp -d)
-    mkdir -p "$dir/src"
-    cat >"$dir/Cargo.toml" <<TOML
-[package]
-name = "runtime-only"
-version = "0.0.0"
-edition = "2024"
-publish = false
-
-[dependencies]
+    scratch runtime-only <<TOML
 tenant-runtime = { path = "$root/tenant-runtime" }
 sqlx = { version = "0.8.6", default-features = false, features = ["postgres", "runtime-tokio", "derive"] }
 tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
-
-[workspace]
 TOML
     cat >"$dir/src/main.rs" <<'RS'
 use tenant_runtime::{TenantId, TenantPool, TenantScoped};
@@ -60,27 +64,13 @@ async fn main() -> Result<(), tenant_runtime::Error> {
     tx.commit().await
 }
 RS
-    # The workspace's lock file, so the versions are the ones measured.
-    cp "$root/Cargo.lock" "$dir/Cargo.lock"
-    args=(build)
     ;;
   sqlx)
     # The same service by hand: sqlx, tokio and uuid, the query written out.
-    dir=$(mktemp -d)
-    mkdir -p "$dir/src"
-    cat >"$dir/Cargo.toml" <<TOML
-[package]
-name = "sqlx-only"
-version = "0.0.0"
-edition = "2024"
-publish = false
-
-[dependencies]
+    scratch sqlx-only <<TOML
 sqlx = { version = "0.8.6", default-features = false, features = ["postgres", "runtime-tokio", "derive", "uuid"] }
 tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
 uuid = "1"
-
-[workspace]
 TOML
     cat >"$dir/src/main.rs" <<'RS'
 #[tokio::main]
@@ -97,8 +87,6 @@ async fn main() -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 RS
-    cp "$root/Cargo.lock" "$dir/Cargo.lock"
-    args=(build)
     ;;
   *)
     echo "unknown target $what: emit-rls, runtime or sqlx" >&2
