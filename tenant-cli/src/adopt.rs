@@ -139,6 +139,7 @@ pub(crate) fn run(args: &AdoptNodeArgs) -> anyhow::Result<Outcome> {
             .execute(&mut conn)
             .await
             .doing("moving the database from @usebetterdev/tenant (nothing was changed)")?;
+        crate::roles::warn_superuser_owner(&mut conn, &owner).await?;
         outln!(
             "adopted: {} model tables under this library's policies, owned by {owner}; {} Node trigger(s), {} index(es) and {} foreign key(s) dropped; \
              {} stays in compatibility mode; grants for {app}, {system} and {}",

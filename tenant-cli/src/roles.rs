@@ -136,7 +136,10 @@ pub(crate) fn run(args: &RolesArgs) -> anyhow::Result<Outcome> {
 /// Says so when the owner is an existing superuser (or has BYPASSRLS),
 /// which `roles` leaves as it is: the SQL's own warning is a notice the
 /// command line does not show.
-async fn warn_superuser_owner(conn: &mut sqlx::PgConnection, owner: &str) -> anyhow::Result<()> {
+pub(crate) async fn warn_superuser_owner(
+    conn: &mut sqlx::PgConnection,
+    owner: &str,
+) -> anyhow::Result<()> {
     let privileged: Option<bool> = sqlx::query_scalar(
         "SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = $1",
     )

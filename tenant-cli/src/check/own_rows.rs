@@ -216,31 +216,33 @@ pub(crate) async fn run(
         .iter()
         .find(|t| catalog.citus_distributed(t.table.oid))
         .map(|t| t.table.oid);
-    let mut visits: Vec<(Uuid, Option<String>)> = Vec::new();
-    if let Some(oid) = distributed {
-        visits = sqlx::query_as::<_, (Uuid, Option<String>)>(TENANT_PER_WORKER)
-            .bind(oid)
-            .fetch_all(&mut *conn)
-            .await?;
-    }
-    if visits.is_empty() {
-        visits.push((tenant, None));
-    }
-    let mut rounds = Vec::new();
-    for (tenant, node) in visits {
-        match round(&pool, tenant, tables, &facts, catalog.context.in_recovery).await? {
-            OwnRows::Ran(done) => rounds.extend(done.into_iter().map(|r| Round {
-                node: node.clone(),
-                ..r
-            })),
-            other => {
-                pool.close();
-                return Ok(other);
+    // The pool is closed however the rounds end.
+    let rounds = async {
+        let mut visits: Vec<(Uuid, Option<String>)> = Vec::new();
+        if let Some(oid) = distributed {
+            visits = sqlx::query_as::<_, (Uuid, Option<String>)>(TENANT_PER_WORKER)
+                .bind(oid)
+                .fetch_all(&mut *conn)
+                .await?;
+        }
+        if visits.is_empty() {
+            visits.push((tenant, None));
+        }
+        let mut rounds = Vec::new();
+        for (tenant, node) in visits {
+            match round(&pool, tenant, tables, &facts, catalog.context.in_recovery).await? {
+                OwnRows::Ran(done) => rounds.extend(done.into_iter().map(|r| Round {
+                    node: node.clone(),
+                    ..r
+                })),
+                other => return Ok(other),
             }
         }
+        Ok(OwnRows::Ran(rounds))
     }
+    .await;
     pool.close();
-    Ok(OwnRows::Ran(rounds))
+    rounds
 }
 
 /// On Citus: for each worker that holds shards of the table `$1`, the

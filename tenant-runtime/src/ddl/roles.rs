@@ -288,25 +288,28 @@ impl Roles {
         if let Some(c) = &compat {
             let _ = writeln!(out, "REVOKE {owner} FROM {c};\nREVOKE {system} FROM {c};");
         }
-        let connect = match &compat {
+        // These lists stand inside format()'s string literal below: a
+        // quote in a role name is doubled there.
+        let connect = in_literal(&match &compat {
             Some(c) => format!("{owner}, {app}, {system}, {c}"),
             None => format!("{owner}, {app}, {system}"),
-        };
-        let no_temp = match &compat {
+        });
+        let no_temp = in_literal(&match &compat {
             Some(c) => format!("PUBLIC, {app}, {c}"),
             None => format!("PUBLIC, {app}"),
-        };
+        });
+        let owner_text = in_literal(&owner);
         do_block(
             &mut out,
             &format!(
                 "EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO {connect}', pg_catalog.current_database());\n    \
                  -- The migration creates the tenancy schema.\n    \
-                 EXECUTE pg_catalog.format('GRANT CREATE ON DATABASE %I TO {owner}', pg_catalog.current_database());\n    \
+                 EXECUTE pg_catalog.format('GRANT CREATE ON DATABASE %I TO {owner_text}', pg_catalog.current_database());\n    \
                  -- A temporary table would outlive a transaction on a pooled connection,\n    \
                  -- and could stand in for the tenancy session. The tenancy functions\n    \
                  -- (owned by the owner) keep that session in temporary objects.\n    \
                  EXECUTE pg_catalog.format('REVOKE TEMP ON DATABASE %I FROM {no_temp}', pg_catalog.current_database());\n    \
-                 EXECUTE pg_catalog.format('GRANT TEMP ON DATABASE %I TO {owner}', pg_catalog.current_database());"
+                 EXECUTE pg_catalog.format('GRANT TEMP ON DATABASE %I TO {owner_text}', pg_catalog.current_database());"
             ),
         );
 
@@ -354,7 +357,7 @@ impl Roles {
                      END LOOP;\n\
                      END IF;",
                     lit = literal::quote(&name),
-                    users_escaped = users.replace('\'', "''"),
+                    users_escaped = in_literal(&users),
                 ),
             );
         }
@@ -410,8 +413,11 @@ impl Roles {
             )
         };
         let here = revoke(
-            &format!("PUBLIC, {app}"),
-            &format!("EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO {owner}', f); "),
+            &in_literal(&format!("PUBLIC, {app}")),
+            &format!(
+                "EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO {}', f); ",
+                in_literal(&owner)
+            ),
         );
         let workers = revoke("PUBLIC", "");
         let _ = writeln!(
@@ -462,8 +468,8 @@ fn unfit(job: &str, lit: &str, role: &str) -> String {
             ))
         ),
         _ => format!(
-            "IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {lit} AND (rolsuper OR rolbypassrls)) THEN\n            \
-             RAISE EXCEPTION 'role % (the {} role) is a superuser or has BYPASSRLS, so row-level security would not apply to it; tenant roles did not create it and does not demote it', {lit}\n                \
+            "IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {lit} AND (rolsuper OR rolbypassrls OR rolcreaterole OR rolreplication)) THEN\n            \
+             RAISE EXCEPTION 'role % (the {} role) is a superuser or has BYPASSRLS, CREATEROLE or REPLICATION, so row-level security would not hold for it (it would skip the policies, grant itself the system role, or read every row from the WAL); tenant roles did not create it and does not demote it', {lit}\n                \
              USING HINT = {};\n        \
              END IF;",
             if job == "app" {
@@ -472,11 +478,16 @@ fn unfit(job: &str, lit: &str, role: &str) -> String {
                 "compatibility"
             },
             lit_sql(&format!(
-                "Pass --{}-role with a new name (tenant roles creates it), or ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS yourself if nothing else needs it.",
+                "Pass --{}-role with a new name (tenant roles creates it), or ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOREPLICATION yourself if nothing else needs it.",
                 if job == "app" { "app" } else { "compat" }
             ))
         ),
     }
+}
+
+/// `sql` as the text of a string literal: its quotes doubled.
+fn in_literal(sql: &str) -> String {
+    sql.replace('\'', "''")
 }
 
 fn valid_name(name: &str) -> Result<(), RolesError> {

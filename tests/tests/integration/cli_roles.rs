@@ -229,12 +229,40 @@ async fn roles_never_demotes_a_role_it_did_not_create_and_sets_up_a_compat_role(
         .await
         .unwrap();
     assert!(still);
+    // So is an existing role with CREATEROLE (it could grant itself the
+    // system role) as the compatibility role: left as it is.
+    let creator = format!("tn_{suffix}_creator");
+    owner
+        .execute(format!("CREATE ROLE {creator} LOGIN CREATEROLE").as_str())
+        .await
+        .unwrap();
+    let refused = tenant(&[
+        "roles",
+        "--owner-role",
+        &format!("tn_{suffix}_owner"),
+        "--app-role",
+        &app,
+        "--system-role",
+        &system,
+        "--compat-role",
+        &creator,
+        "--apply",
+        "--admin-url",
+        &admin,
+    ]);
+    assert_error_line(&refused, "CREATEROLE");
+    let still: bool = sqlx::query_scalar("SELECT rolcreaterole FROM pg_roles WHERE rolname = $1")
+        .bind(&creator)
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    assert!(still);
 
     owner
         .execute("DROP TABLE public.later; DROP SEQUENCE public.later_extra")
         .await
         .unwrap();
-    for role in [&app, &system, &compat, &superuser] {
+    for role in [&app, &system, &compat, &superuser, &creator] {
         owner
             .execute(format!("DROP OWNED BY {role} CASCADE; DROP ROLE {role}").as_str())
             .await
