@@ -161,8 +161,9 @@ impl Roles {
     /// whether this SQL created it, and sets attributes (`ALTER ROLE`)
     /// only on roles it created: a role that was there before is never
     /// altered. When such a role cannot do its job safely (an application
-    /// or compatibility role that is a superuser or has `BYPASSRLS`, a
-    /// system role without `BYPASSRLS`) the SQL fails and says what to do;
+    /// or compatibility role that is a superuser or has `BYPASSRLS`,
+    /// `CREATEROLE` or `REPLICATION`, a system role without `BYPASSRLS`)
+    /// the SQL fails and says what to do;
     /// a superuser as the migration owner gets a warning.
     pub fn sql(&self, tables: &Ordered) -> String {
         let owner = quote(&self.owner);
