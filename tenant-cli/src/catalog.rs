@@ -33,10 +33,7 @@ SELECT current_user::text AS role, current_database()::text AS database,
              ORDER BY 1) AS creatable_schemas,
        ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
              WHERE p.pronamespace = 'pg_catalog'::regnamespace
-               AND p.proname IN ('citus_run_local_command', 'master_run_on_worker', 'run_command_on_all_nodes',
-                                 'run_command_on_colocated_placements', 'run_command_on_coordinator',
-                                 'run_command_on_placements', 'run_command_on_shards', 'run_command_on_workers',
-                                 'assign_distributed_transaction_id')
+               AND p.proname = ANY($1::text[])
                AND EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'citus')
                AND has_function_privilege(p.oid, 'EXECUTE')
              ORDER BY 1) AS citus_remote_sql,
@@ -728,7 +725,18 @@ impl Catalog {
     /// Reads the snapshot in one read-only transaction, so it is consistent.
     pub(crate) async fn load(conn: &mut PgConnection) -> sqlx::Result<Catalog> {
         let mut tx = conn.begin().await?;
-        let session = session(&sqlx::query(SESSION).fetch_one(&mut *tx).await?)?;
+        // $1: the Citus functions that let SQL act outside its transaction.
+        let citus_functions: Vec<&str> = tenant_runtime::ddl::CITUS_REMOTE_SQL
+            .iter()
+            .copied()
+            .chain(["assign_distributed_transaction_id"])
+            .collect();
+        let session = session(
+            &sqlx::query(SESSION)
+                .bind(citus_functions)
+                .fetch_one(&mut *tx)
+                .await?,
+        )?;
         let memberships = sqlx::query(MEMBERSHIPS)
             .fetch_all(&mut *tx)
             .await?

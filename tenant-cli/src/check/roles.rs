@@ -401,19 +401,6 @@ mod tests {
     use crate::catalog::{Catalog, StoredSettings};
 
     #[test]
-    fn the_session_query_asks_about_every_citus_remote_sql_function() {
-        for function in tenant_runtime::ddl::CITUS_REMOTE_SQL
-            .iter()
-            .chain(&["assign_distributed_transaction_id"])
-        {
-            assert!(
-                crate::catalog::SESSION.contains(&format!("'{function}'")),
-                "{function}"
-            );
-        }
-    }
-
-    #[test]
     fn citus_remote_sql_fails_with_the_revoke() {
         let mut catalog = Catalog::for_tests(Vec::new());
         catalog.session.citus_remote_sql = vec!["run_command_on_workers(text,boolean)".to_owned()];
